@@ -1,0 +1,387 @@
+//! Configuration: built-in defaults < TOML file < `OJSCOG_*` environment variables.
+//!
+//! Every key is validated at start-up and errors name the key. Secrets (the OJS
+//! URL's password, the admin token) are never printed: [`Config::redacted`]
+//! replaces them before anything is shown.
+
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Where the appliance looks for its config when `--config` is not given.
+pub const DEVICE_CONFIG_PATH: &str = "/etc/ojscog/config.toml";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path} is not valid TOML: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("invalid value for `{key}`: {message}")]
+    Invalid { key: String, message: String },
+}
+
+fn invalid(key: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.to_string(),
+        message: message.into(),
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Directory holding the SQLite store (and later models).
+    pub data_dir: PathBuf,
+    pub ojs: OjsConfig,
+    pub web: WebConfig,
+    pub metrics: MetricsConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct OjsConfig {
+    /// `mysql://user:pass@host:port/db`; empty means "no OJS configured".
+    pub url: String,
+    /// Seconds between two syncs when the last one succeeded.
+    pub sync_interval_secs: u64,
+    /// First retry delay after a failure; doubles up to `max_backoff_secs`.
+    pub min_backoff_secs: u64,
+    pub max_backoff_secs: u64,
+    /// Submissions fetched and applied per transaction.
+    pub batch_size: usize,
+    /// Give up on connecting / a query after this many seconds.
+    pub timeout_secs: u64,
+    /// After this many seconds without a successful sync the data is called stale.
+    pub stale_after_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebConfig {
+    pub listen: String,
+    /// Bearer token required by state-changing API calls. Empty disables them.
+    pub admin_token: String,
+    /// Worker threads answering HTTP requests.
+    pub workers: usize,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+    /// A client that sends nothing for this long is cut off.
+    pub read_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// How often gauges and counters are sampled into the store.
+    pub sample_interval_secs: u64,
+    /// How long samples are kept.
+    pub retention_hours: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: default_data_dir(),
+            ojs: OjsConfig::default(),
+            web: WebConfig::default(),
+            metrics: MetricsConfig::default(),
+        }
+    }
+}
+
+impl Default for OjsConfig {
+    fn default() -> Self {
+        OjsConfig {
+            url: String::new(),
+            sync_interval_secs: 300,
+            min_backoff_secs: 5,
+            max_backoff_secs: 900,
+            batch_size: 50,
+            timeout_secs: 20,
+            stale_after_secs: 3600,
+        }
+    }
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        WebConfig {
+            listen: "0.0.0.0:8080".into(),
+            admin_token: String::new(),
+            workers: 4,
+            max_body_bytes: 64 * 1024,
+            read_timeout_secs: 10,
+        }
+    }
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        MetricsConfig {
+            sample_interval_secs: 60,
+            retention_hours: 24,
+        }
+    }
+}
+
+/// `/data/ojscog` on the device (where `/data` exists), `./ojscog-data` elsewhere.
+pub fn default_data_dir() -> PathBuf {
+    if Path::new("/data").is_dir() && Path::new(DEVICE_CONFIG_PATH).exists() {
+        PathBuf::from("/data/ojscog")
+    } else {
+        PathBuf::from("./ojscog-data")
+    }
+}
+
+impl Config {
+    /// Loads defaults, then `file` (or the device path when it exists), then
+    /// the process environment, and validates the result.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        Self::load_with_env(file, &env)
+    }
+
+    pub fn load_with_env(
+        file: Option<&Path>,
+        env: &[(String, String)],
+    ) -> Result<Config, ConfigError> {
+        let mut cfg = match file {
+            Some(p) => Self::from_file(p)?,
+            None if Path::new(DEVICE_CONFIG_PATH).exists() => {
+                Self::from_file(Path::new(DEVICE_CONFIG_PATH))?
+            }
+            None => Config::default(),
+        };
+        cfg.apply_env(env)?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    pub fn from_file(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_toml(&text).map_err(|message| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message,
+        })
+    }
+
+    pub fn from_toml(text: &str) -> Result<Config, String> {
+        toml::from_str(text).map_err(|e| e.to_string().trim_end().to_string())
+    }
+
+    /// `OJSCOG_SECTION_KEY=value`, e.g. `OJSCOG_OJS_URL`, `OJSCOG_WEB_LISTEN`,
+    /// `OJSCOG_DATA_DIR`. Unknown `OJSCOG_*` names are an error, so a typo
+    /// is not silently ignored.
+    fn apply_env(&mut self, env: &[(String, String)]) -> Result<(), ConfigError> {
+        for (name, value) in env {
+            let Some(key) = name.strip_prefix("OJSCOG_") else {
+                continue;
+            };
+            let key = key.to_ascii_lowercase();
+            let v = value.as_str();
+            match key.as_str() {
+                "data_dir" => self.data_dir = PathBuf::from(v),
+                "ojs_url" => self.ojs.url = v.to_string(),
+                "ojs_sync_interval_secs" => self.ojs.sync_interval_secs = num(name, v)?,
+                "ojs_min_backoff_secs" => self.ojs.min_backoff_secs = num(name, v)?,
+                "ojs_max_backoff_secs" => self.ojs.max_backoff_secs = num(name, v)?,
+                "ojs_batch_size" => self.ojs.batch_size = num(name, v)?,
+                "ojs_timeout_secs" => self.ojs.timeout_secs = num(name, v)?,
+                "ojs_stale_after_secs" => self.ojs.stale_after_secs = num(name, v)?,
+                "web_listen" => self.web.listen = v.to_string(),
+                "web_admin_token" => self.web.admin_token = v.to_string(),
+                "web_workers" => self.web.workers = num(name, v)?,
+                "web_max_body_bytes" => self.web.max_body_bytes = num(name, v)?,
+                "web_read_timeout_secs" => self.web.read_timeout_secs = num(name, v)?,
+                "metrics_sample_interval_secs" => {
+                    self.metrics.sample_interval_secs = num(name, v)?
+                }
+                "metrics_retention_hours" => self.metrics.retention_hours = num(name, v)?,
+                // Settings of the process itself, not of the config.
+                "log" | "config" | "test_data" => {}
+                _ => return Err(invalid(name, "unknown OJSCOG_* variable")),
+            }
+        }
+        Ok(())
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.data_dir.as_os_str().is_empty() {
+            return Err(invalid("data_dir", "must not be empty"));
+        }
+        if !self.ojs.url.is_empty() {
+            if !self.ojs.url.starts_with("mysql://") {
+                return Err(invalid(
+                    "ojs.url",
+                    "must look like mysql://user:password@host:3306/database",
+                ));
+            }
+            mysql_async::Opts::from_url(&self.ojs.url)
+                .map_err(|e| invalid("ojs.url", redact_url_in(&e.to_string(), &self.ojs.url)))?;
+        }
+        if self.ojs.sync_interval_secs == 0 {
+            return Err(invalid("ojs.sync_interval_secs", "must be at least 1"));
+        }
+        if self.ojs.min_backoff_secs == 0 || self.ojs.min_backoff_secs > self.ojs.max_backoff_secs {
+            return Err(invalid(
+                "ojs.min_backoff_secs",
+                "must be at least 1 and not above ojs.max_backoff_secs",
+            ));
+        }
+        if !(1..=10_000).contains(&self.ojs.batch_size) {
+            return Err(invalid("ojs.batch_size", "must be between 1 and 10000"));
+        }
+        if self.ojs.timeout_secs == 0 {
+            return Err(invalid("ojs.timeout_secs", "must be at least 1"));
+        }
+        self.listen_addr()?;
+        if !(1..=64).contains(&self.web.workers) {
+            return Err(invalid("web.workers", "must be between 1 and 64"));
+        }
+        if self.web.max_body_bytes == 0 {
+            return Err(invalid("web.max_body_bytes", "must be at least 1"));
+        }
+        if !self.web.admin_token.is_empty() && self.web.admin_token.len() < 16 {
+            return Err(invalid(
+                "web.admin_token",
+                "must be at least 16 characters (or empty to disable admin calls)",
+            ));
+        }
+        if self.metrics.sample_interval_secs == 0 {
+            return Err(invalid("metrics.sample_interval_secs", "must be at least 1"));
+        }
+        if !(1..=24 * 366).contains(&self.metrics.retention_hours) {
+            return Err(invalid(
+                "metrics.retention_hours",
+                "must be between 1 and 8784",
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
+        self.web
+            .listen
+            .parse()
+            .map_err(|_| invalid("web.listen", "must be an address like 0.0.0.0:8080"))
+    }
+
+    pub fn store_path(&self) -> PathBuf {
+        self.data_dir.join("ojscog.sqlite3")
+    }
+
+    pub fn sync_interval(&self) -> Duration {
+        Duration::from_secs(self.ojs.sync_interval_secs)
+    }
+
+    /// A copy safe to print: passwords and tokens replaced by `***`.
+    pub fn redacted(&self) -> Config {
+        let mut c = self.clone();
+        c.ojs.url = redact_url(&c.ojs.url);
+        if !c.web.admin_token.is_empty() {
+            c.web.admin_token = "***".into();
+        }
+        c
+    }
+
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render config: {e}\n"))
+    }
+}
+
+fn num<T: std::str::FromStr>(name: &str, v: &str) -> Result<T, ConfigError> {
+    v.trim()
+        .parse()
+        .map_err(|_| invalid(name, format!("`{v}` is not a whole number")))
+}
+
+/// `mysql://user:secret@host/db` → `mysql://user:***@host/db`.
+pub fn redact_url(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_string();
+    };
+    let rest = &url[scheme_end + 3..];
+    let Some(at) = rest.rfind('@') else {
+        return url.to_string();
+    };
+    let userinfo = &rest[..at];
+    match userinfo.find(':') {
+        Some(colon) => format!(
+            "{}{}:***{}",
+            &url[..scheme_end + 3],
+            &userinfo[..colon],
+            &rest[at..]
+        ),
+        None => url.to_string(),
+    }
+}
+
+fn redact_url_in(message: &str, url: &str) -> String {
+    message.replace(url, &redact_url(url))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_validate() {
+        Config::default().validate().unwrap();
+    }
+
+    #[test]
+    fn file_then_env_layering() {
+        let cfg: Config = Config::from_toml("[web]\nlisten = \"127.0.0.1:9000\"\nworkers = 2\n").unwrap();
+        assert_eq!(cfg.web.listen, "127.0.0.1:9000");
+        assert_eq!(cfg.ojs.sync_interval_secs, 300, "unset keys keep defaults");
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(&p, "[web]\nlisten = \"127.0.0.1:9000\"\nworkers = 2\n").unwrap();
+        let env = vec![
+            ("OJSCOG_WEB_WORKERS".to_string(), "7".to_string()),
+            ("OJSCOG_OJS_URL".to_string(), "mysql://ro:pw@127.0.0.1:3306/ojs".to_string()),
+            ("HOME".to_string(), "/root".to_string()),
+        ];
+        let cfg = Config::load_with_env(Some(&p), &env).unwrap();
+        assert_eq!(cfg.web.listen, "127.0.0.1:9000");
+        assert_eq!(cfg.web.workers, 7, "env beats file");
+        assert_eq!(cfg.ojs.url, "mysql://ro:pw@127.0.0.1:3306/ojs");
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let env = vec![("OJSCOG_WEB_WORKERS".to_string(), "many".to_string())];
+        let e = Config::load_with_env(None, &env).unwrap_err().to_string();
+        assert!(e.contains("OJSCOG_WEB_WORKERS"), "{e}");
+        let env = vec![("OJSCOG_WEB_LISTEN".to_string(), "nowhere".to_string())];
+        let e = Config::load_with_env(None, &env).unwrap_err().to_string();
+        assert!(e.contains("web.listen"), "{e}");
+        let env = vec![("OJSCOG_OJS_URL".to_string(), "postgres://x".to_string())];
+        let e = Config::load_with_env(None, &env).unwrap_err().to_string();
+        assert!(e.contains("ojs.url"), "{e}");
+        let env = vec![("OJSCOG_WEBLISTEN".to_string(), "x".to_string())];
+        let e = Config::load_with_env(None, &env).unwrap_err().to_string();
+        assert!(e.contains("unknown"), "{e}");
+        let e = Config::from_toml("[web]\nlisen = 1\n").unwrap_err();
+        assert!(e.contains("lisen"), "{e}");
+    }
+
+    #[test]
+    fn secrets_are_redacted() {
+        let mut c = Config::default();
+        c.ojs.url = "mysql://editor:s3cret@db.example:3306/ojs".into();
+        c.web.admin_token = "0123456789abcdef0123".into();
+        let shown = c.redacted().to_toml();
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(!shown.contains("0123456789abcdef0123"), "{shown}");
+        assert!(shown.contains("mysql://editor:***@db.example:3306/ojs"), "{shown}");
+    }
+}

@@ -1,0 +1,12 @@
+//! ojscog: an editorial-office appliance for journals that run Open Journal Systems.
+//!
+//! See ARCHITECTURE.md for the map of modules and the rules between them.
+
+pub mod config;
+pub mod demo;
+pub mod metrics;
+pub mod ojs;
+pub mod store;
+pub mod sync;
+pub mod system;
+pub mod web;

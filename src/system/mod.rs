@@ -1,0 +1,120 @@
+//! The machine: device readings (CPU, memory, disk, temperature, uptime via
+//! `sysinfo`), the clock, and the shutdown signal.
+
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+use sysinfo::{Components, Disks, System};
+
+/// Seconds since the unix epoch (0 if the clock is before 1970).
+pub fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// A device reading for the status page and `/metrics`.
+#[derive(Debug, Clone, Serialize, Default, PartialEq)]
+pub struct DeviceStatus {
+    pub hostname: String,
+    pub cpu_usage_ratio: f64,
+    pub cpu_count: usize,
+    pub memory_used_bytes: u64,
+    pub memory_total_bytes: u64,
+    pub disk_free_bytes: u64,
+    pub disk_total_bytes: u64,
+    pub temperature_celsius: Option<f64>,
+    pub uptime_seconds: u64,
+    pub load_average_1m: f64,
+}
+
+/// Keeps `sysinfo` state between readings (CPU usage needs two).
+pub struct Device {
+    sys: System,
+    data_dir: PathBuf,
+}
+
+impl Device {
+    pub fn new(data_dir: &Path) -> Device {
+        let mut sys = System::new();
+        sys.refresh_cpu_usage();
+        sys.refresh_memory();
+        Device {
+            sys,
+            data_dir: data_dir.to_path_buf(),
+        }
+    }
+
+    pub fn read(&mut self) -> DeviceStatus {
+        self.sys.refresh_cpu_usage();
+        self.sys.refresh_memory();
+        let (disk_free_bytes, disk_total_bytes) = disk_of(&self.data_dir);
+        let components = Components::new_with_refreshed_list();
+        let temperature_celsius = components
+            .iter()
+            .filter_map(|c| c.temperature())
+            .filter(|t| t.is_finite() && *t > -50.0)
+            .map(f64::from)
+            .reduce(f64::max);
+        DeviceStatus {
+            hostname: System::host_name().unwrap_or_default(),
+            cpu_usage_ratio: (f64::from(self.sys.global_cpu_usage()) / 100.0).clamp(0.0, 1.0),
+            cpu_count: self.sys.cpus().len(),
+            memory_used_bytes: self.sys.used_memory(),
+            memory_total_bytes: self.sys.total_memory(),
+            disk_free_bytes,
+            disk_total_bytes,
+            temperature_celsius,
+            uptime_seconds: System::uptime(),
+            load_average_1m: System::load_average().one,
+        }
+    }
+}
+
+/// Free and total bytes of the filesystem holding `dir` (longest mount-point prefix).
+fn disk_of(dir: &Path) -> (u64, u64) {
+    let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let disks = Disks::new_with_refreshed_list();
+    disks
+        .iter()
+        .filter(|d| dir.starts_with(d.mount_point()))
+        .max_by_key(|d| d.mount_point().as_os_str().len())
+        .map(|d| (d.available_space(), d.total_space()))
+        .unwrap_or((0, 0))
+}
+
+/// Set once when the service should stop; everything that loops checks it.
+#[derive(Clone, Default)]
+pub struct Shutdown(Arc<AtomicBool>);
+
+impl Shutdown {
+    pub fn new() -> Shutdown {
+        Shutdown::default()
+    }
+    pub fn trigger(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+    pub fn is_triggered(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_this_machine() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut d = Device::new(dir.path());
+        let s = d.read();
+        assert!(s.memory_total_bytes > 0);
+        assert!(s.memory_used_bytes <= s.memory_total_bytes);
+        assert!(s.disk_total_bytes > 0, "the temp dir's filesystem is found");
+        assert!(s.cpu_count > 0);
+        assert!(s.uptime_seconds > 0);
+    }
+}
