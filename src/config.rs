@@ -201,9 +201,7 @@ impl Config {
                 "web_workers" => self.web.workers = num(name, v)?,
                 "web_max_body_bytes" => self.web.max_body_bytes = num(name, v)?,
                 "web_read_timeout_secs" => self.web.read_timeout_secs = num(name, v)?,
-                "metrics_sample_interval_secs" => {
-                    self.metrics.sample_interval_secs = num(name, v)?
-                }
+                "metrics_sample_interval_secs" => self.metrics.sample_interval_secs = num(name, v)?,
                 "metrics_retention_hours" => self.metrics.retention_hours = num(name, v)?,
                 // Settings of the process itself, not of the config.
                 "log" | "config" | "test_data" => {}
@@ -256,7 +254,10 @@ impl Config {
             ));
         }
         if self.metrics.sample_interval_secs == 0 {
-            return Err(invalid("metrics.sample_interval_secs", "must be at least 1"));
+            return Err(invalid(
+                "metrics.sample_interval_secs",
+                "must be at least 1",
+            ));
         }
         if !(1..=24 * 366).contains(&self.metrics.retention_hours) {
             return Err(invalid(
@@ -339,7 +340,8 @@ mod tests {
 
     #[test]
     fn file_then_env_layering() {
-        let cfg: Config = Config::from_toml("[web]\nlisten = \"127.0.0.1:9000\"\nworkers = 2\n").unwrap();
+        let cfg: Config =
+            Config::from_toml("[web]\nlisten = \"127.0.0.1:9000\"\nworkers = 2\n").unwrap();
         assert_eq!(cfg.web.listen, "127.0.0.1:9000");
         assert_eq!(cfg.ojs.sync_interval_secs, 300, "unset keys keep defaults");
         let dir = tempfile::tempdir().unwrap();
@@ -347,7 +349,10 @@ mod tests {
         std::fs::write(&p, "[web]\nlisten = \"127.0.0.1:9000\"\nworkers = 2\n").unwrap();
         let env = vec![
             ("OJSCOG_WEB_WORKERS".to_string(), "7".to_string()),
-            ("OJSCOG_OJS_URL".to_string(), "mysql://ro:pw@127.0.0.1:3306/ojs".to_string()),
+            (
+                "OJSCOG_OJS_URL".to_string(),
+                "mysql://ro:pw@127.0.0.1:3306/ojs".to_string(),
+            ),
             ("HOME".to_string(), "/root".to_string()),
         ];
         let cfg = Config::load_with_env(Some(&p), &env).unwrap();
@@ -382,6 +387,9 @@ mod tests {
         let shown = c.redacted().to_toml();
         assert!(!shown.contains("s3cret"), "{shown}");
         assert!(!shown.contains("0123456789abcdef0123"), "{shown}");
-        assert!(shown.contains("mysql://editor:***@db.example:3306/ojs"), "{shown}");
+        assert!(
+            shown.contains("mysql://editor:***@db.example:3306/ojs"),
+            "{shown}"
+        );
     }
 }

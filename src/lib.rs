@@ -6,6 +6,7 @@ pub mod config;
 pub mod demo;
 pub mod metrics;
 pub mod ojs;
+pub mod service;
 pub mod store;
 pub mod sync;
 pub mod system;

@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Mutex;
 
+pub mod sampler;
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Kind {
     Counter,
@@ -19,7 +21,11 @@ type Labels = Vec<(String, String)>;
 #[derive(Debug, Clone)]
 enum Series {
     Value(f64),
-    Hist { counts: Vec<u64>, sum: f64, count: u64 },
+    Hist {
+        counts: Vec<u64>,
+        sum: f64,
+        count: u64,
+    },
 }
 
 #[derive(Debug)]
@@ -86,26 +92,94 @@ impl Metrics {
             families: Mutex::new(BTreeMap::new()),
         };
         m.describe(SYNC_RUNS, "OJS sync runs by outcome.", Kind::Counter);
-        m.describe(SYNC_ROWS_CHANGED, "Mirrored rows written by syncs.", Kind::Counter);
-        m.describe(SYNC_ROWS_DELETED, "Mirrored rows deleted by syncs.", Kind::Counter);
-        m.describe(SYNC_DURATION, "Duration of OJS sync runs.", Kind::Histogram(SYNC_BUCKETS));
-        m.describe(SYNC_LAST_SUCCESS, "Unix time of the last successful OJS sync.", Kind::Gauge);
-        m.describe(SYNC_STALENESS, "Seconds since the last successful OJS sync.", Kind::Gauge);
-        m.describe(HTTP_REQUESTS, "HTTP requests answered, by route and status code.", Kind::Counter);
-        m.describe(HTTP_DURATION, "Time to answer HTTP requests, by route.", Kind::Histogram(HTTP_BUCKETS));
-        m.describe(PENDING, "Submitted manuscripts waiting in the workflow, by stage.", Kind::Gauge);
-        m.describe(REVIEWS_ACTIVE, "Review assignments accepted or awaiting response, not completed.", Kind::Gauge);
-        m.describe(REVIEWS_OVERDUE, "Open review assignments past their due date.", Kind::Gauge);
+        m.describe(
+            SYNC_ROWS_CHANGED,
+            "Mirrored rows written by syncs.",
+            Kind::Counter,
+        );
+        m.describe(
+            SYNC_ROWS_DELETED,
+            "Mirrored rows deleted by syncs.",
+            Kind::Counter,
+        );
+        m.describe(
+            SYNC_DURATION,
+            "Duration of OJS sync runs.",
+            Kind::Histogram(SYNC_BUCKETS),
+        );
+        m.describe(
+            SYNC_LAST_SUCCESS,
+            "Unix time of the last successful OJS sync.",
+            Kind::Gauge,
+        );
+        m.describe(
+            SYNC_STALENESS,
+            "Seconds since the last successful OJS sync.",
+            Kind::Gauge,
+        );
+        m.describe(
+            HTTP_REQUESTS,
+            "HTTP requests answered, by route and status code.",
+            Kind::Counter,
+        );
+        m.describe(
+            HTTP_DURATION,
+            "Time to answer HTTP requests, by route.",
+            Kind::Histogram(HTTP_BUCKETS),
+        );
+        m.describe(
+            PENDING,
+            "Submitted manuscripts waiting in the workflow, by stage.",
+            Kind::Gauge,
+        );
+        m.describe(
+            REVIEWS_ACTIVE,
+            "Review assignments accepted or awaiting response, not completed.",
+            Kind::Gauge,
+        );
+        m.describe(
+            REVIEWS_OVERDUE,
+            "Open review assignments past their due date.",
+            Kind::Gauge,
+        );
         m.describe(CPU_USAGE, "Whole-machine CPU usage (0 to 1).", Kind::Gauge);
         m.describe(MEMORY_USED, "Memory in use on the machine.", Kind::Gauge);
-        m.describe(MEMORY_TOTAL, "Memory installed in the machine.", Kind::Gauge);
-        m.describe(DISK_FREE, "Free space on the filesystem holding the data directory.", Kind::Gauge);
-        m.describe(DISK_TOTAL, "Size of the filesystem holding the data directory.", Kind::Gauge);
-        m.describe(TEMPERATURE, "Hottest CPU/SoC temperature sensor.", Kind::Gauge);
+        m.describe(
+            MEMORY_TOTAL,
+            "Memory installed in the machine.",
+            Kind::Gauge,
+        );
+        m.describe(
+            DISK_FREE,
+            "Free space on the filesystem holding the data directory.",
+            Kind::Gauge,
+        );
+        m.describe(
+            DISK_TOTAL,
+            "Size of the filesystem holding the data directory.",
+            Kind::Gauge,
+        );
+        m.describe(
+            TEMPERATURE,
+            "Hottest CPU/SoC temperature sensor.",
+            Kind::Gauge,
+        );
         m.describe(UPTIME, "Seconds since the machine booted.", Kind::Gauge);
-        m.describe(PROCESS_START, "Start time of the process since unix epoch in seconds.", Kind::Gauge);
-        m.describe(AGENT_RUNS, "Agent (model) runs by agent and outcome.", Kind::Counter);
-        m.describe(BUILD_INFO, "Build information; the value is always 1.", Kind::Gauge);
+        m.describe(
+            PROCESS_START,
+            "Start time of the process since unix epoch in seconds.",
+            Kind::Gauge,
+        );
+        m.describe(
+            AGENT_RUNS,
+            "Agent (model) runs by agent and outcome.",
+            Kind::Counter,
+        );
+        m.describe(
+            BUILD_INFO,
+            "Build information; the value is always 1.",
+            Kind::Gauge,
+        );
         m.set(BUILD_INFO, &[("version", env!("CARGO_PKG_VERSION"))], 1.0);
         m.set(PROCESS_START, &[], crate::system::unix_now() as f64);
         m
@@ -207,8 +281,10 @@ impl Metrics {
                             let le = fmt_value(*b);
                             let _ = writeln!(out, "{name}_bucket{} {c}", fmt_labels(l, Some(&le)));
                         }
-                        let _ = writeln!(out, "{name}_bucket{} {count}", fmt_labels(l, Some("+Inf")));
-                        let _ = writeln!(out, "{name}_sum{} {}", fmt_labels(l, None), fmt_value(*sum));
+                        let _ =
+                            writeln!(out, "{name}_bucket{} {count}", fmt_labels(l, Some("+Inf")));
+                        let _ =
+                            writeln!(out, "{name}_sum{} {}", fmt_labels(l, None), fmt_value(*sum));
                         let _ = writeln!(out, "{name}_count{} {count}", fmt_labels(l, None));
                     }
                     _ => {}
@@ -283,16 +359,43 @@ mod tests {
     #[test]
     fn renders_counters_gauges_histograms() {
         let m = Metrics::new();
-        m.inc(names::HTTP_REQUESTS, &[("route", "/health"), ("status", "200")], 1.0);
-        m.inc(names::HTTP_REQUESTS, &[("status", "200"), ("route", "/health")], 1.0);
+        m.inc(
+            names::HTTP_REQUESTS,
+            &[("route", "/health"), ("status", "200")],
+            1.0,
+        );
+        m.inc(
+            names::HTTP_REQUESTS,
+            &[("status", "200"), ("route", "/health")],
+            1.0,
+        );
         m.observe(names::HTTP_DURATION, &[("route", "/health")], 0.003);
         m.set(names::PENDING, &[("stage", "review")], 4.0);
         let text = m.render();
-        assert!(text.contains("ojscog_http_requests_total{route=\"/health\",status=\"200\"} 2\n"), "{text}");
-        assert!(text.contains("ojscog_http_request_duration_seconds_bucket{route=\"/health\",le=\"0.005\"} 1"), "{text}");
-        assert!(text.contains("ojscog_http_request_duration_seconds_bucket{route=\"/health\",le=\"0.001\"} 0"), "{text}");
-        assert!(text.contains("ojscog_http_request_duration_seconds_count{route=\"/health\"} 1"), "{text}");
-        assert!(text.contains("# TYPE ojscog_submissions_pending gauge"), "{text}");
+        assert!(
+            text.contains("ojscog_http_requests_total{route=\"/health\",status=\"200\"} 2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "ojscog_http_request_duration_seconds_bucket{route=\"/health\",le=\"0.005\"} 1"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "ojscog_http_request_duration_seconds_bucket{route=\"/health\",le=\"0.001\"} 0"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("ojscog_http_request_duration_seconds_count{route=\"/health\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("# TYPE ojscog_submissions_pending gauge"),
+            "{text}"
+        );
         let hist = m.history_snapshot();
         assert!(hist.contains(&("ojscog_submissions_pending:review".to_string(), 4.0)));
         assert!(hist.contains(&("ojscog_http_requests_total".to_string(), 2.0)));
@@ -302,7 +405,11 @@ mod tests {
     #[test]
     fn label_values_are_escaped() {
         let m = Metrics::new();
-        m.inc(names::HTTP_REQUESTS, &[("route", "a\"b\\c\nd"), ("status", "404")], 1.0);
+        m.inc(
+            names::HTTP_REQUESTS,
+            &[("route", "a\"b\\c\nd"), ("status", "404")],
+            1.0,
+        );
         assert!(m.render().contains(r#"route="a\"b\\c\nd""#));
     }
 }

@@ -88,7 +88,9 @@ impl OjsSource {
         };
         let mut src = OjsSource { conn, timeout };
         // Read a consistent snapshot for the whole session where the server allows it.
-        src.exec_drop("SET SESSION TRANSACTION READ ONLY").await.ok();
+        src.exec_drop("SET SESSION TRANSACTION READ ONLY")
+            .await
+            .ok();
         Ok(src)
     }
 
@@ -178,8 +180,8 @@ impl OjsSource {
         let mut journals = Vec::new();
         for r in &rows {
             let id: i64 = col(r, 0, "journals.journal_id")?;
-            let primary_locale: String = col::<Option<String>>(r, 2, "journals.primary_locale")?
-                .unwrap_or_default();
+            let primary_locale: String =
+                col::<Option<String>>(r, 2, "journals.primary_locale")?.unwrap_or_default();
             let s = settings.get(&id);
             let name = s
                 .and_then(|s| s.get("name"))
@@ -235,7 +237,11 @@ impl OjsSource {
 
     /// Users who hold the reviewer role in any journal, with names,
     /// affiliations and interests.
-    pub async fn reviewers(&mut self, info: &SchemaInfo, preferred_locale: &str) -> Result<Vec<Reviewer>> {
+    pub async fn reviewers(
+        &mut self,
+        info: &SchemaInfo,
+        preferred_locale: &str,
+    ) -> Result<Vec<Reviewer>> {
         // 3.5 keeps role periods: only a role without an end date in the past counts.
         let period = if info.flavor == SchemaFlavor::V35 {
             "AND (uug.date_end IS NULL OR uug.date_end > NOW())"
@@ -275,7 +281,10 @@ impl OjsSource {
         for r in &interests {
             let uid: i64 = col(r, 0, "user_interests.user_id")?;
             let v: Option<String> = col(r, 1, "controlled_vocab_entry_settings.setting_value")?;
-            if let Some(v) = v.map(|v| text::fold_whitespace(&v)).filter(|v| !v.is_empty()) {
+            if let Some(v) = v
+                .map(|v| text::fold_whitespace(&v))
+                .filter(|v| !v.is_empty())
+            {
                 by_user.entry(uid).or_default().push(v);
             }
         }
@@ -410,7 +419,8 @@ impl OjsSource {
         if !pubs.is_empty() {
             let pub_list = join_ids(&pubs);
             self.fill_texts(&mut subs, &pub_to_sub, &pub_list).await?;
-            self.fill_authors(info, &mut subs, &pub_to_sub, &pub_list).await?;
+            self.fill_authors(info, &mut subs, &pub_to_sub, &pub_list)
+                .await?;
             self.fill_terms(&mut subs, &pub_to_sub, &pub_list).await?;
         }
         self.fill_reviews(&mut subs, &id_list).await?;
@@ -578,7 +588,11 @@ impl OjsSource {
         Ok(())
     }
 
-    async fn fill_reviews(&mut self, subs: &mut BTreeMap<i64, SubmissionRecord>, id_list: &str) -> Result<()> {
+    async fn fill_reviews(
+        &mut self,
+        subs: &mut BTreeMap<i64, SubmissionRecord>,
+        id_list: &str,
+    ) -> Result<()> {
         let rows = self
             .rows(&format!(
                 "SELECT review_round_id, submission_id, stage_id, round, status FROM review_rounds

@@ -42,10 +42,19 @@ impl SchemaFlavor {
 
 /// Tables and columns read by every flavour.
 const COMMON: &[(&str, &[&str])] = &[
-    ("journals", &["journal_id", "path", "primary_locale", "enabled"]),
-    ("journal_settings", &["journal_id", "locale", "setting_name", "setting_value"]),
+    (
+        "journals",
+        &["journal_id", "path", "primary_locale", "enabled"],
+    ),
+    (
+        "journal_settings",
+        &["journal_id", "locale", "setting_name", "setting_value"],
+    ),
     ("sections", &["section_id", "journal_id"]),
-    ("section_settings", &["section_id", "locale", "setting_name", "setting_value"]),
+    (
+        "section_settings",
+        &["section_id", "locale", "setting_name", "setting_value"],
+    ),
     (
         "submissions",
         &[
@@ -61,22 +70,60 @@ const COMMON: &[(&str, &[&str])] = &[
             "submission_progress",
         ],
     ),
-    ("publications", &["publication_id", "submission_id", "section_id", "last_modified", "version"]),
-    ("publication_settings", &["publication_id", "locale", "setting_name", "setting_value"]),
+    (
+        "publications",
+        &[
+            "publication_id",
+            "submission_id",
+            "section_id",
+            "last_modified",
+            "version",
+        ],
+    ),
+    (
+        "publication_settings",
+        &["publication_id", "locale", "setting_name", "setting_value"],
+    ),
     ("authors", &["author_id", "publication_id", "email", "seq"]),
-    ("author_settings", &["author_id", "locale", "setting_name", "setting_value"]),
+    (
+        "author_settings",
+        &["author_id", "locale", "setting_name", "setting_value"],
+    ),
     ("users", &["user_id", "username", "email", "disabled"]),
-    ("user_settings", &["user_id", "locale", "setting_name", "setting_value"]),
+    (
+        "user_settings",
+        &["user_id", "locale", "setting_name", "setting_value"],
+    ),
     ("user_groups", &["user_group_id", "context_id", "role_id"]),
     ("user_user_groups", &["user_group_id", "user_id"]),
     ("user_interests", &["user_id", "controlled_vocab_entry_id"]),
-    ("controlled_vocabs", &["controlled_vocab_id", "symbolic", "assoc_type", "assoc_id"]),
-    ("controlled_vocab_entries", &["controlled_vocab_entry_id", "controlled_vocab_id", "seq"]),
+    (
+        "controlled_vocabs",
+        &["controlled_vocab_id", "symbolic", "assoc_type", "assoc_id"],
+    ),
+    (
+        "controlled_vocab_entries",
+        &["controlled_vocab_entry_id", "controlled_vocab_id", "seq"],
+    ),
     (
         "controlled_vocab_entry_settings",
-        &["controlled_vocab_entry_id", "locale", "setting_name", "setting_value"],
+        &[
+            "controlled_vocab_entry_id",
+            "locale",
+            "setting_name",
+            "setting_value",
+        ],
     ),
-    ("review_rounds", &["review_round_id", "submission_id", "stage_id", "round", "status"]),
+    (
+        "review_rounds",
+        &[
+            "review_round_id",
+            "submission_id",
+            "stage_id",
+            "round",
+            "status",
+        ],
+    ),
     (
         "review_assignments",
         &[

@@ -122,7 +122,11 @@ mod tests {
             ("de".to_string(), "Hallo".to_string()),
         ];
         assert_eq!(pick_locale(&v, &["fr_CA"]), "Bonjour");
-        assert_eq!(pick_locale(&v, &["en"]), "Hallo", "empty values are skipped");
+        assert_eq!(
+            pick_locale(&v, &["en"]),
+            "Hallo",
+            "empty values are skipped"
+        );
         assert_eq!(pick_locale(&[], &["en"]), "");
     }
 }

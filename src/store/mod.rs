@@ -270,9 +270,10 @@ impl Store {
     }
 
     pub fn prune_samples(&self, older_than: i64) -> Result<usize> {
-        Ok(self
-            .conn
-            .execute("DELETE FROM performance_metrics WHERE ts < ?1", [older_than])?)
+        Ok(self.conn.execute(
+            "DELETE FROM performance_metrics WHERE ts < ?1",
+            [older_than],
+        )?)
     }
 
     /// Samples of one metric since `since`, oldest first.
@@ -405,7 +406,10 @@ fn replace_reviewers(tx: &Transaction, reviewers: &[Reviewer]) -> Result<(u64, u
         wanted.sort();
         wanted.dedup();
         if current != wanted {
-            tx.execute("DELETE FROM reviewer_interests WHERE reviewer_id = ?1", [r.id])?;
+            tx.execute(
+                "DELETE FROM reviewer_interests WHERE reviewer_id = ?1",
+                [r.id],
+            )?;
             for t in &wanted {
                 tx.execute(
                     "INSERT INTO reviewer_interests(reviewer_id, term) VALUES (?1, ?2)",

@@ -151,7 +151,8 @@ pub fn recommendation_name(r: i64) -> &'static str {
     }
 }
 
-const SUMMARY_COLUMNS: &str = "s.id, s.journal_id, sec.title, s.title, s.status, s.stage_id, s.submitted,
+const SUMMARY_COLUMNS: &str =
+    "s.id, s.journal_id, sec.title, s.title, s.status, s.stage_id, s.submitted,
      s.date_submitted, s.date_last_activity";
 
 impl Store {
@@ -208,7 +209,9 @@ impl Store {
         let mut stmt = self.conn().prepare_cached(&sql)?;
         let limit = f.limit.map(|l| l as i64).unwrap_or(-1);
         let mut out: Vec<SubmissionSummary> = stmt
-            .query_map(params![f.status, f.stage, limit], |r| self.summary_from_row(r))?
+            .query_map(params![f.status, f.stage, limit], |r| {
+                self.summary_from_row(r)
+            })?
             .collect::<Result<_, _>>()?;
         for s in &mut out {
             self.fill_people_and_terms(s)?;

@@ -1,0 +1,371 @@
+//! Keeping the local store in step with OJS: one run (`run_once`) and the
+//! service's loop around it (interval, capped exponential backoff, manual
+//! trigger, shutdown).
+//!
+//! A run reads a cheap per-submission fingerprint from OJS, compares it with
+//! the stored ones, then fetches and applies the changed submissions in
+//! batches; each batch is one SQLite transaction, so an interrupted run leaves
+//! every batch either fully applied or not at all, and the next run finishes
+//! the rest.
+
+use crate::config::OjsConfig;
+use crate::metrics::{names, Metrics};
+use crate::ojs::{OjsError, OjsSource};
+use crate::store::{Batch, BatchOutcome, Store, StoreError};
+use crate::system::unix_now;
+use serde::Serialize;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("no OJS database is configured (set ojs.url or OJSCOG_OJS_URL)")]
+    NotConfigured,
+    #[error(transparent)]
+    Ojs(#[from] OjsError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// sync_state keys.
+pub mod keys {
+    pub const OJS_VERSION: &str = "ojs_version";
+    pub const LAST_ATTEMPT: &str = "last_attempt_at";
+    pub const LAST_SUCCESS: &str = "last_success_at";
+    pub const LAST_ERROR: &str = "last_error";
+    pub const LAST_ERROR_AT: &str = "last_error_at";
+    pub const WATERMARK: &str = "watermark_last_activity";
+    pub const SOURCE: &str = "source";
+}
+
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct SyncReport {
+    pub ojs_version: String,
+    pub submissions_seen: usize,
+    pub submissions_fetched: usize,
+    pub submissions_deleted: usize,
+    pub reviewers: usize,
+    pub rows_changed: u64,
+    pub rows_deleted: u64,
+    pub batches: usize,
+    pub duration_seconds: f64,
+}
+
+/// Runs one complete sync from OJS into `store`.
+pub async fn run_once(
+    cfg: &OjsConfig,
+    store: &mut Store,
+    metrics: &Metrics,
+) -> Result<SyncReport, SyncError> {
+    if cfg.url.is_empty() {
+        return Err(SyncError::NotConfigured);
+    }
+    let started = Instant::now();
+    let now = unix_now();
+    store.set_state(keys::LAST_ATTEMPT, &now.to_string())?;
+    let run = store.start_run(now)?;
+    let mut outcome = BatchOutcome::default();
+    let result = sync_into(cfg, store, &mut outcome).await;
+    let elapsed = started.elapsed().as_secs_f64();
+    metrics.observe(names::SYNC_DURATION, &[], elapsed);
+    metrics.inc(names::SYNC_ROWS_CHANGED, &[], outcome.rows_changed as f64);
+    metrics.inc(names::SYNC_ROWS_DELETED, &[], outcome.rows_deleted as f64);
+    let done = unix_now();
+    match result {
+        Ok(mut report) => {
+            report.duration_seconds = elapsed;
+            store.finish_run(run, done, outcome, None)?;
+            store.set_state(keys::LAST_SUCCESS, &done.to_string())?;
+            store.set_state(keys::LAST_ERROR, "")?;
+            metrics.inc(names::SYNC_RUNS, &[("outcome", "ok")], 1.0);
+            metrics.set(names::SYNC_LAST_SUCCESS, &[], done as f64);
+            tracing::info!(
+                version = %report.ojs_version,
+                fetched = report.submissions_fetched,
+                deleted = report.submissions_deleted,
+                rows_changed = report.rows_changed,
+                seconds = elapsed,
+                "OJS sync done"
+            );
+            Ok(report)
+        }
+        Err(e) => {
+            let msg = e.to_string();
+            // Bookkeeping must not hide the real error.
+            let _ = store.finish_run(run, done, outcome, Some(&msg));
+            let _ = store.set_state(keys::LAST_ERROR, &msg);
+            let _ = store.set_state(keys::LAST_ERROR_AT, &done.to_string());
+            metrics.inc(names::SYNC_RUNS, &[("outcome", "error")], 1.0);
+            tracing::warn!(error = %msg, "OJS sync failed");
+            Err(e)
+        }
+    }
+}
+
+async fn sync_into(
+    cfg: &OjsConfig,
+    store: &mut Store,
+    outcome: &mut BatchOutcome,
+) -> Result<SyncReport, SyncError> {
+    let timeout = Duration::from_secs(cfg.timeout_secs);
+    let mut src = OjsSource::connect(&cfg.url, timeout).await?;
+    let result = sync_from(&mut src, cfg, store, outcome).await;
+    src.disconnect().await;
+    result
+}
+
+/// The body of a run on an open OJS session; public so that tests can inject
+/// faults into the session.
+pub async fn sync_from(
+    src: &mut OjsSource,
+    cfg: &OjsConfig,
+    store: &mut Store,
+    outcome: &mut BatchOutcome,
+) -> Result<SyncReport, SyncError> {
+    let info = src.detect().await?;
+    let (journals, sections) = src.journals().await?;
+    let locale = journals
+        .first()
+        .map(|j| j.primary_locale.clone())
+        .unwrap_or_default();
+    let reviewers = src.reviewers(&info, &locale).await?;
+    let remote = src.fingerprints().await?;
+    let local = store.submission_fingerprints()?;
+
+    let remote_ids: HashSet<i64> = remote.iter().map(|(id, _)| *id).collect();
+    let mut delete: Vec<i64> = local
+        .keys()
+        .filter(|id| !remote_ids.contains(id))
+        .copied()
+        .collect();
+    delete.sort_unstable();
+    let changed: Vec<i64> = remote
+        .iter()
+        .filter(|(id, fp)| local.get(id) != Some(fp))
+        .map(|(id, _)| *id)
+        .collect();
+    let fingerprints: HashMap<i64, String> = remote.iter().cloned().collect();
+
+    let mut report = SyncReport {
+        ojs_version: info.version.to_string(),
+        submissions_seen: remote.len(),
+        submissions_deleted: delete.len(),
+        reviewers: reviewers.len(),
+        ..Default::default()
+    };
+
+    // First batch: the journal structure, the reviewers and the deletions.
+    let first = Batch {
+        journals: Some((journals, sections)),
+        reviewers: Some(reviewers),
+        delete,
+        state: vec![
+            (keys::OJS_VERSION.into(), info.version.to_string()),
+            (keys::SOURCE.into(), "ojs".into()),
+        ],
+        ..Default::default()
+    };
+    add(outcome, store.apply(&first)?);
+    report.batches += 1;
+
+    for chunk in changed.chunks(cfg.batch_size.max(1)) {
+        let records = src.submissions(&info, chunk, &fingerprints).await?;
+        report.submissions_fetched += records.len();
+        let watermark = records
+            .iter()
+            .filter_map(|r| r.date_last_activity.clone())
+            .max();
+        let mut batch = Batch {
+            upsert: records,
+            ..Default::default()
+        };
+        if let Some(w) = watermark {
+            let current = store.state(keys::WATERMARK)?.unwrap_or_default();
+            if w > current {
+                batch.state.push((keys::WATERMARK.into(), w));
+            }
+        }
+        add(outcome, store.apply(&batch)?);
+        report.batches += 1;
+    }
+    report.rows_changed = outcome.rows_changed;
+    report.rows_deleted = outcome.rows_deleted;
+    Ok(report)
+}
+
+fn add(total: &mut BatchOutcome, b: BatchOutcome) {
+    total.rows_changed += b.rows_changed;
+    total.rows_deleted += b.rows_deleted;
+}
+
+/// What the web page and API show of the sync.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct SyncStatus {
+    /// `ojs`, `demo` or `none`.
+    pub source: String,
+    pub configured: bool,
+    pub running: bool,
+    pub ojs_version: Option<String>,
+    pub last_attempt_at: Option<i64>,
+    pub last_success_at: Option<i64>,
+    pub last_error: Option<String>,
+    pub last_error_at: Option<i64>,
+    pub consecutive_failures: u32,
+    pub next_attempt_at: Option<i64>,
+    pub last_report: Option<SyncReport>,
+    pub stale_after_seconds: u64,
+}
+
+impl SyncStatus {
+    /// Seconds since the last success (None if there never was one).
+    pub fn staleness_seconds(&self, now: i64) -> Option<i64> {
+        self.last_success_at.map(|t| (now - t).max(0))
+    }
+
+    pub fn is_stale(&self, now: i64) -> bool {
+        match self.staleness_seconds(now) {
+            Some(s) => s as u64 > self.stale_after_seconds,
+            None => true,
+        }
+    }
+
+    /// Restores what the store remembers of earlier runs (after a restart).
+    pub fn load(store: &Store) -> Result<SyncStatus, StoreError> {
+        let num = |k: &str| -> Result<Option<i64>, StoreError> {
+            Ok(store.state(k)?.and_then(|v| v.parse().ok()))
+        };
+        Ok(SyncStatus {
+            source: store.state(keys::SOURCE)?.unwrap_or_else(|| "none".into()),
+            ojs_version: store.state(keys::OJS_VERSION)?.filter(|v| !v.is_empty()),
+            last_attempt_at: num(keys::LAST_ATTEMPT)?,
+            last_success_at: num(keys::LAST_SUCCESS)?,
+            last_error: store.state(keys::LAST_ERROR)?.filter(|v| !v.is_empty()),
+            last_error_at: num(keys::LAST_ERROR_AT)?,
+            ..Default::default()
+        })
+    }
+}
+
+/// Shared between the sync loop (writer) and the web workers (readers, trigger).
+#[derive(Clone)]
+pub struct SyncHandle {
+    status: Arc<Mutex<SyncStatus>>,
+    trigger: Arc<tokio::sync::Notify>,
+}
+
+impl SyncHandle {
+    pub fn new(initial: SyncStatus) -> SyncHandle {
+        SyncHandle {
+            status: Arc::new(Mutex::new(initial)),
+            trigger: Arc::new(tokio::sync::Notify::new()),
+        }
+    }
+
+    pub fn status(&self) -> SyncStatus {
+        self.status
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn update(&self, f: impl FnOnce(&mut SyncStatus)) {
+        f(&mut self.status.lock().unwrap_or_else(|p| p.into_inner()));
+    }
+
+    /// Asks the loop to sync now. Returns false when no OJS is configured.
+    pub fn request_sync(&self) -> bool {
+        if !self.status().configured {
+            return false;
+        }
+        self.trigger.notify_one();
+        true
+    }
+}
+
+/// Delay before the next attempt: the interval after a success, otherwise
+/// `min_backoff * 2^(failures-1)` capped at `max_backoff`.
+pub fn next_delay(cfg: &OjsConfig, consecutive_failures: u32) -> Duration {
+    if consecutive_failures == 0 {
+        return Duration::from_secs(cfg.sync_interval_secs);
+    }
+    let exp = consecutive_failures.saturating_sub(1).min(30);
+    let secs = cfg.min_backoff_secs.saturating_mul(1u64 << exp);
+    Duration::from_secs(secs.min(cfg.max_backoff_secs))
+}
+
+/// The service's sync loop; returns when `shutdown` flips to true.
+pub async fn run_loop(
+    cfg: OjsConfig,
+    mut store: Store,
+    metrics: Arc<Metrics>,
+    handle: SyncHandle,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut failures: u32 = 0;
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        handle.update(|s| s.running = true);
+        let result = tokio::select! {
+            r = run_once(&cfg, &mut store, &metrics) => Some(r),
+            _ = shutdown.changed() => None,
+        };
+        let now = unix_now();
+        let Some(result) = result else {
+            tracing::info!("sync stopped by shutdown; the unfinished batch was not applied");
+            return;
+        };
+        match result {
+            Ok(report) => {
+                failures = 0;
+                handle.update(|s| {
+                    s.last_success_at = Some(now);
+                    s.last_error = None;
+                    s.ojs_version = Some(report.ojs_version.clone());
+                    s.source = "ojs".into();
+                    s.last_report = Some(report);
+                });
+            }
+            Err(e) => {
+                failures = failures.saturating_add(1);
+                let msg = e.to_string();
+                handle.update(|s| {
+                    s.last_error = Some(msg);
+                    s.last_error_at = Some(now);
+                });
+            }
+        }
+        let delay = next_delay(&cfg, failures);
+        handle.update(|s| {
+            s.running = false;
+            s.last_attempt_at = Some(now);
+            s.consecutive_failures = failures;
+            s.next_attempt_at = Some(now + delay.as_secs() as i64);
+        });
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = handle.trigger.notified() => { tracing::info!("sync requested"); }
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_caps() {
+        let cfg = OjsConfig {
+            sync_interval_secs: 300,
+            min_backoff_secs: 5,
+            max_backoff_secs: 60,
+            ..Default::default()
+        };
+        let d: Vec<u64> = (0..7).map(|f| next_delay(&cfg, f).as_secs()).collect();
+        assert_eq!(d, vec![300, 5, 10, 20, 40, 60, 60]);
+        assert_eq!(next_delay(&cfg, u32::MAX).as_secs(), 60);
+    }
+}

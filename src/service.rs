@@ -1,0 +1,173 @@
+//! The service's life: open the store, start the sync loop, the metrics
+//! sampler and the web server, and stop them all cleanly on shutdown.
+
+use crate::config::Config;
+use crate::metrics::{names, Metrics};
+use crate::store::{Store, StoreError};
+use crate::sync::{self, SyncHandle, SyncStatus};
+use crate::system::{unix_now, Device, Shutdown};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {addr}: {message}")]
+    Listen { addr: String, message: String },
+    #[error("cannot start a thread: {0}")]
+    Thread(std::io::Error),
+}
+
+/// Everything the web workers read; cheap to share.
+pub struct AppContext {
+    pub config: Config,
+    pub store_path: PathBuf,
+    pub metrics: Arc<Metrics>,
+    pub sync: SyncHandle,
+    pub device: Mutex<Device>,
+    /// True when serving the built-in demo journal instead of an OJS mirror.
+    pub demo: bool,
+}
+
+impl AppContext {
+    /// A read-only store connection for one request or worker.
+    pub fn open_store(&self) -> Result<Store, StoreError> {
+        Store::open_read_only(&self.store_path)
+    }
+}
+
+/// A running service; [`Service::stop`] shuts it down and waits.
+pub struct Service {
+    pub ctx: Arc<AppContext>,
+    pub local_addr: std::net::SocketAddr,
+    shutdown: Shutdown,
+    shutdown_tx: tokio::sync::watch::Sender<bool>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Service {
+    /// Opens the store, binds the listener and starts every part.
+    pub fn start(config: Config, demo: bool) -> Result<Service, ServiceError> {
+        let store_path = config.store_path();
+        let store = Store::open(&store_path)?;
+        if demo {
+            crate::demo::load(&store_path)?;
+        }
+        let metrics = Arc::new(Metrics::new());
+        let mut status = SyncStatus::load(&store)?;
+        status.configured = !config.ojs.url.is_empty() && !demo;
+        status.stale_after_seconds = config.ojs.stale_after_secs;
+        if let Some(t) = status.last_success_at {
+            metrics.set(names::SYNC_LAST_SUCCESS, &[], t as f64);
+        }
+        let handle = SyncHandle::new(status);
+        let addr = config.web.listen.clone();
+        let server = tiny_http::Server::http(&addr).map_err(|e| ServiceError::Listen {
+            addr: addr.clone(),
+            message: e.to_string(),
+        })?;
+        let local_addr = server
+            .server_addr()
+            .to_ip()
+            .ok_or_else(|| ServiceError::Listen {
+                addr: addr.clone(),
+                message: "not an IP socket".into(),
+            })?;
+        let server = Arc::new(server);
+        let ctx = Arc::new(AppContext {
+            device: Mutex::new(Device::new(&config.data_dir)),
+            config,
+            store_path,
+            metrics,
+            sync: handle,
+            demo,
+        });
+        let shutdown = Shutdown::new();
+        let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
+        let mut threads = Vec::new();
+
+        if ctx.sync.status().configured {
+            let (cfg, metrics, handle) = (
+                ctx.config.ojs.clone(),
+                ctx.metrics.clone(),
+                ctx.sync.clone(),
+            );
+            let rx = shutdown_rx.clone();
+            threads.push(spawn("sync", move || {
+                let rt = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot start the sync runtime");
+                        return;
+                    }
+                };
+                rt.block_on(sync::run_loop(cfg, store, metrics, handle, rx));
+            })?);
+        } else {
+            drop(store);
+        }
+
+        {
+            let ctx = ctx.clone();
+            let shutdown = shutdown.clone();
+            threads.push(spawn("sampler", move || {
+                crate::metrics::sampler::run(&ctx, &shutdown)
+            })?);
+        }
+        {
+            let (ctx, shutdown, server) = (ctx.clone(), shutdown.clone(), server.clone());
+            threads.push(spawn("web", move || {
+                crate::web::serve(server, ctx, shutdown)
+            })?);
+        }
+        tracing::info!(%local_addr, demo, "ojscog serving");
+        Ok(Service {
+            ctx,
+            local_addr,
+            shutdown,
+            shutdown_tx,
+            threads,
+        })
+    }
+
+    /// Signals every part to stop and waits for them: the web workers finish
+    /// the requests they hold, the sync loop stops between batches.
+    pub fn stop(self) {
+        self.shutdown.trigger();
+        let _ = self.shutdown_tx.send(true);
+        for t in self.threads {
+            let _ = t.join();
+        }
+        tracing::info!("ojscog stopped");
+    }
+}
+
+fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<JoinHandle<()>, ServiceError> {
+    std::thread::Builder::new()
+        .name(name.to_string())
+        .spawn(f)
+        .map_err(ServiceError::Thread)
+}
+
+/// Sleeps up to `d`, waking early on shutdown. Returns false if shutting down.
+pub fn sleep_unless_shutdown(shutdown: &Shutdown, d: Duration) -> bool {
+    let end = std::time::Instant::now() + d;
+    while std::time::Instant::now() < end {
+        if shutdown.is_triggered() {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(100).min(end - std::time::Instant::now()));
+    }
+    !shutdown.is_triggered()
+}
+
+/// Seconds since the epoch; re-exported for callers of the service.
+pub fn now() -> i64 {
+    unix_now()
+}
