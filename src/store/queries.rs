@@ -106,9 +106,11 @@ pub fn status_name(status: i64, submitted: bool) -> &'static str {
     }
 }
 
-/// Parses the API's `status=` value (name or OJS number).
+/// Parses the API's `status=` value (name or OJS number); `incomplete`
+/// (not yet submitted by the author) is 0.
 pub fn parse_status(s: &str) -> Option<i64> {
     match s {
+        "incomplete" | "0" => Some(0),
         "queued" | "1" => Some(1),
         "published" | "3" => Some(3),
         "declined" | "4" => Some(4),
@@ -202,7 +204,7 @@ impl Store {
     pub fn list_submissions(&self, f: &SubmissionFilter) -> Result<Vec<SubmissionSummary>> {
         let sql = format!(
             "SELECT {SUMMARY_COLUMNS} FROM submissions s LEFT JOIN sections sec ON sec.id = s.section_id
-             WHERE (?1 IS NULL OR (s.status = ?1 AND s.submitted = 1))
+             WHERE (?1 IS NULL OR (?1 = 0 AND s.submitted = 0) OR (s.status = ?1 AND s.submitted = 1))
                AND (?2 IS NULL OR s.stage_id = ?2)
              ORDER BY s.id LIMIT ?3"
         );
@@ -440,6 +442,15 @@ impl Store {
         }
         q.oldest_pending = oldest;
         Ok(q)
+    }
+
+    /// Names of the mirrored journals, enabled ones first, for the page's title.
+    pub fn journal_names(&self) -> Result<Vec<String>> {
+        let mut stmt = self
+            .conn()
+            .prepare_cached("SELECT name FROM journals ORDER BY enabled DESC, id")?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
     }
 
     /// Counts of mirrored rows by table, for `status` and the page.

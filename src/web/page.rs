@@ -1,0 +1,784 @@
+//! `GET /`: the status page a managing editor glances at. Self-contained
+//! HTML (inline CSS and SVG, no scripts), refreshing itself every 30 s.
+//!
+//! Elements that tests and scripts read carry stable ids and `data-value`
+//! attributes (`pending-total`, `stage-review`, `reviews-overdue`, …).
+
+use super::api::{assess, read_device, Level};
+use super::chart::{self, Chart, Unit};
+use super::format::{self, escape};
+use super::{Reply, HTML};
+use crate::metrics::names;
+use crate::service::AppContext;
+use crate::store::{QueueSummary, Store};
+use crate::sync::SyncStatus;
+use crate::system::{unix_now, DeviceStatus};
+use std::fmt::Write as _;
+
+const REFRESH_SECONDS: u32 = 30;
+const WINDOW: i64 = 24 * 3600;
+
+pub(crate) fn render(ctx: &AppContext) -> Reply {
+    let now = unix_now();
+    let device = read_device(ctx);
+    let sync = ctx.sync.status();
+    let store = ctx.open_store();
+    let health = assess(store.as_ref(), &sync, ctx.demo, &device, now);
+    let (queue, journal) = match &store {
+        Ok(s) => (
+            s.queue_summary().map_err(|e| e.to_string()),
+            s.journal_names()
+                .ok()
+                .and_then(|n| n.into_iter().next())
+                .filter(|n| !n.trim().is_empty()),
+        ),
+        Err(e) => (Err(e.to_string()), None),
+    };
+    let journal = journal.unwrap_or_else(|| "Editorial office".into());
+
+    let mut h = String::with_capacity(48 * 1024);
+    let _ = write!(
+        h,
+        r#"<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="refresh" content="{REFRESH_SECONDS}">
+<title>{title} · ojscog</title>
+<link rel="icon" href="data:,">
+<style>{CSS}</style>
+</head>
+<body>
+"#,
+        title = escape(&journal),
+    );
+    header(&mut h, &journal, health.status, now);
+    if ctx.demo {
+        h.push_str(
+            r#"<div class="demo" id="demo-banner"><div class="wrap"><strong>Demo mode.</strong> This box shows a built-in example journal, not your OJS data. Configure <code>ojs.url</code> and restart without <code>--demo</code> to see your journal.</div></div>
+"#,
+        );
+    }
+    h.push_str("<main class=\"wrap\">\n");
+    if !health.problems.is_empty() {
+        h.push_str(r#"<section class="alerts" id="problems"><h2>Needs attention</h2><ul>"#);
+        for p in &health.problems {
+            let _ = write!(h, "<li>{}</li>", escape(p));
+        }
+        h.push_str("</ul></section>\n");
+    }
+    tiles(&mut h, queue.as_ref().ok(), &sync, ctx.demo, now);
+    h.push_str("<div class=\"grid\">\n");
+    queue_card(&mut h, &queue, now);
+    h.push_str("<div class=\"side\">\n");
+    sync_card(&mut h, &sync, ctx, now);
+    device_card(&mut h, &device);
+    h.push_str("</div>\n</div>\n");
+    charts_card(&mut h, store.as_ref().ok(), &device, ctx, now);
+    h.push_str("</main>\n");
+    let _ = write!(
+        h,
+        r#"<footer class="wrap">ojscog {version} · page made {time} · refreshes every {REFRESH_SECONDS} s · <a href="/health">health</a> · <a href="/metrics">metrics</a> · <a href="/api/submissions">submissions API</a> · <a href="/api/reviewers">reviewers API</a> · <a href="/api/sync">sync API</a></footer>
+</body>
+</html>
+"#,
+        version = env!("CARGO_PKG_VERSION"),
+        time = format::utc(now),
+    );
+    let status = if store.is_err() { 503 } else { 200 };
+    Reply::new(status, HTML, h).with_header(
+        "Content-Security-Policy",
+        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    )
+}
+
+fn header(h: &mut String, journal: &str, level: Level, now: i64) {
+    let label = match level {
+        Level::Ok => "All systems normal",
+        Level::Degraded => "Needs attention",
+        Level::Down => "Not working",
+    };
+    let _ = write!(
+        h,
+        r#"<header class="top"><div class="wrap top-row">
+<div><div class="brand">ojscog · editorial office</div><h1 id="journal">{journal}</h1></div>
+<div class="top-right"><div class="overall {cls}" id="overall" data-status="{cls}"><span class="dot"></span>{label}</div><div class="updated">Updated {time}</div></div>
+</div></header>
+"#,
+        journal = escape(journal),
+        cls = level.as_str(),
+        time = format::utc_time(now),
+    );
+}
+
+fn tile(h: &mut String, id: &str, label: &str, value: &str, data: &str, note: &str, tone: &str) {
+    // Words ("Demo data") are set smaller than numbers.
+    let words = if value.chars().any(|c| c.is_alphabetic()) {
+        " words"
+    } else {
+        ""
+    };
+    let _ = write!(
+        h,
+        r#"<div class="tile {tone}"><div class="tile-label">{label}</div><div class="tile-value{words}" id="{id}" data-value="{data}">{value}</div><div class="tile-note">{note}</div></div>"#,
+        label = escape(label),
+        value = escape(value),
+        data = escape(data),
+        note = escape(note),
+    );
+}
+
+fn tiles(h: &mut String, q: Option<&QueueSummary>, sync: &SyncStatus, demo: bool, now: i64) {
+    h.push_str("<section class=\"tiles\">");
+    match q {
+        Some(q) => {
+            tile(
+                h,
+                "pending-total",
+                "Submissions in the workflow",
+                &format::count(q.pending_total),
+                &q.pending_total.to_string(),
+                "submitted and not yet decided",
+                "neutral",
+            );
+            tile(
+                h,
+                "reviews-overdue",
+                "Reviews overdue",
+                &format::count(q.reviews_overdue),
+                &q.reviews_overdue.to_string(),
+                &format!("of {} open review assignments", q.reviews_active),
+                if q.reviews_overdue > 0 { "bad" } else { "good" },
+            );
+            tile(
+                h,
+                "reviews-active",
+                "Open reviews",
+                &format::count(q.reviews_active),
+                &q.reviews_active.to_string(),
+                &format!("{} reviewers on file", q.reviewers),
+                "neutral",
+            );
+        }
+        None => {
+            for (id, label) in [
+                ("pending-total", "Submissions in the workflow"),
+                ("reviews-overdue", "Reviews overdue"),
+                ("reviews-active", "Open reviews"),
+            ] {
+                tile(h, id, label, "?", "", "the store cannot be read", "bad");
+            }
+        }
+    }
+    let (value, note, tone) = sync_headline(sync, demo, now);
+    tile(h, "sync-age", "OJS data", &value, "", &note, tone);
+    h.push_str("</section>\n");
+}
+
+/// (tile value, note, tone) for the freshness of the data.
+fn sync_headline(sync: &SyncStatus, demo: bool, now: i64) -> (String, String, &'static str) {
+    if demo || sync.source == "demo" {
+        return (
+            "Demo data".into(),
+            "no OJS is synced in demo mode".into(),
+            "neutral",
+        );
+    }
+    if !sync.configured {
+        return (
+            "Not set up".into(),
+            "no OJS database is configured".into(),
+            "warn",
+        );
+    }
+    let next = sync
+        .next_attempt_at
+        .map(|t| format!("next sync {}", format::until(t - now)))
+        .unwrap_or_else(|| "first sync starting".into());
+    match sync.staleness_seconds(now) {
+        None => ("Never synced".into(), next, "bad"),
+        Some(s) => {
+            let tone = if sync.is_stale(now) {
+                "bad"
+            } else if sync.last_error.is_some() {
+                "warn"
+            } else {
+                "good"
+            };
+            let value = if s < 45 {
+                "Just synced".to_string()
+            } else {
+                format!("{} old", format::span(s))
+            };
+            (value, next, tone)
+        }
+    }
+}
+
+fn stage_label(stage: &str) -> String {
+    match stage {
+        "submission" => "Submission".into(),
+        "internal_review" => "Internal review".into(),
+        "review" => "Review".into(),
+        "copyediting" => "Copyediting".into(),
+        "production" => "Production".into(),
+        other => other.replace('_', " "),
+    }
+}
+
+fn queue_card(h: &mut String, queue: &Result<QueueSummary, String>, now: i64) {
+    h.push_str(r#"<section class="card" id="queue"><h2>Editorial queue</h2>"#);
+    let q = match queue {
+        Ok(q) => q,
+        Err(e) => {
+            let _ = write!(
+                h,
+                r#"<p class="error">The local store cannot be read: {}</p></section>"#,
+                escape(e)
+            );
+            return;
+        }
+    };
+    h.push_str(r#"<h3>Waiting per stage</h3><div class="stages">"#);
+    let max = q
+        .pending_by_stage
+        .iter()
+        .map(|(_, n)| *n)
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    for (stage, n) in &q.pending_by_stage {
+        // A short stub for small non-zero counts, nothing for zero.
+        let width = if *n > 0 {
+            (*n as f64 / max as f64 * 100.0).round().max(2.0)
+        } else {
+            0.0
+        };
+        let _ = write!(
+            h,
+            r#"<div class="stage"><span class="stage-name">{label}</span><span class="bar"><span class="fill" style="width:{width}%"></span></span><span class="stage-count" id="stage-{id}" data-value="{n}">{count}</span></div>"#,
+            label = escape(&stage_label(stage)),
+            id = escape(stage),
+            count = format::count(*n),
+        );
+    }
+    let _ = write!(
+        h,
+        r#"</div><p class="totals"><span id="published" data-value="{p}">{pc} published</span> · <span id="declined" data-value="{d}">{dc} declined</span> · <span id="incomplete" data-value="{i}">{ic} unfinished {drafts}</span> <span class="muted">(not counted above)</span></p>"#,
+        p = q.published,
+        pc = format::count(q.published),
+        d = q.declined,
+        dc = format::count(q.declined),
+        i = q.incomplete_submissions,
+        ic = format::count(q.incomplete_submissions),
+        drafts = if q.incomplete_submissions == 1 {
+            "draft"
+        } else {
+            "drafts"
+        },
+    );
+
+    h.push_str(r#"<h3>Waiting longest</h3>"#);
+    if q.oldest_pending.is_empty() {
+        h.push_str(r#"<p class="muted">Nothing is waiting.</p>"#);
+    } else {
+        h.push_str(
+            r#"<table class="list" id="oldest-pending"><thead><tr><th>Submission</th><th>Stage</th><th>Submitted</th><th>Last activity</th></tr></thead><tbody>"#,
+        );
+        for s in &q.oldest_pending {
+            let submitted = s.date_submitted.as_deref().and_then(format::parse_datetime);
+            let activity = s
+                .date_last_activity
+                .as_deref()
+                .and_then(format::parse_datetime);
+            let authors = if s.authors.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    r#"<div class="authors">{}</div>"#,
+                    escape(&s.authors.join(", "))
+                )
+            };
+            let title = if s.title.trim().is_empty() {
+                "(untitled)"
+            } else {
+                s.title.as_str()
+            };
+            let _ = write!(
+                h,
+                r#"<tr data-id="{id}"><td><div class="title"><span class="sid">#{id}</span> {title}</div>{authors}</td><td><span class="badge">{stage}</span></td><td title="{st}" class="when">{sa}</td><td title="{at}" class="when {stale}">{aa}</td></tr>"#,
+                id = s.id,
+                title = escape(title),
+                stage = escape(&stage_label(&s.stage)),
+                st = escape(s.date_submitted.as_deref().unwrap_or("")),
+                sa = submitted
+                    .map(|t| format::ago(now - t))
+                    .unwrap_or_else(|| "–".into()),
+                at = escape(s.date_last_activity.as_deref().unwrap_or("")),
+                stale = match activity {
+                    Some(t) if now - t > 30 * 86_400 => "late",
+                    _ => "",
+                },
+                aa = activity
+                    .map(|t| format::ago(now - t))
+                    .unwrap_or_else(|| "–".into()),
+            );
+        }
+        h.push_str("</tbody></table>");
+    }
+
+    h.push_str(r#"<h3>Reviewers with most open reviews</h3>"#);
+    if q.busiest_reviewers.is_empty() {
+        h.push_str(r#"<p class="muted">No reviewer has an open review.</p>"#);
+    } else {
+        h.push_str(r#"<table class="list" id="busiest-reviewers"><tbody>"#);
+        for (name, n) in &q.busiest_reviewers {
+            let _ = write!(
+                h,
+                r#"<tr><td>{name}</td><td class="num" data-value="{n}">{n} open</td></tr>"#,
+                name = escape(name),
+            );
+        }
+        h.push_str("</tbody></table>");
+    }
+    h.push_str("</section>\n");
+}
+
+fn row(h: &mut String, id: &str, label: &str, value_html: &str) {
+    let _ = write!(
+        h,
+        r#"<div class="row"><dt>{label}</dt><dd id="{id}">{value_html}</dd></div>"#,
+        label = escape(label),
+    );
+}
+
+/// A row whose machine-readable value sits in `data-value` next to the id.
+fn row_with_value(h: &mut String, id: &str, label: &str, data: &str, value_html: &str) {
+    let _ = write!(
+        h,
+        r#"<div class="row"><dt>{label}</dt><dd id="{id}" data-value="{data}">{value_html}</dd></div>"#,
+        label = escape(label),
+        data = escape(data),
+    );
+}
+
+fn sync_card(h: &mut String, sync: &SyncStatus, ctx: &AppContext, now: i64) {
+    h.push_str(r#"<section class="card" id="sync"><h2>OJS sync</h2><dl>"#);
+    let demo = ctx.demo || sync.source == "demo";
+    let source = if demo {
+        "Built-in demo journal"
+    } else if sync.configured || sync.source == "ojs" {
+        "OJS database"
+    } else {
+        "None configured"
+    };
+    let source_key = if demo {
+        "demo"
+    } else if sync.configured || sync.source == "ojs" {
+        "ojs"
+    } else {
+        "none"
+    };
+    row_with_value(h, "sync-source", "Source", source_key, source);
+    let (state, cls) = if demo {
+        ("Demo", "neutral")
+    } else if !sync.configured {
+        ("Not configured", "warn")
+    } else if sync.running {
+        ("Syncing now", "neutral")
+    } else if sync.last_success_at.is_none() {
+        ("Never synced", "bad")
+    } else if sync.is_stale(now) {
+        ("Stale", "bad")
+    } else if sync.last_error.is_some() {
+        ("Last attempt failed", "warn")
+    } else {
+        ("Up to date", "good")
+    };
+    row_with_value(
+        h,
+        "sync-state",
+        "State",
+        cls,
+        &format!(r#"<span class="pill {cls}">{state}</span>"#),
+    );
+    match sync.last_success_at {
+        Some(t) => row_with_value(
+            h,
+            "sync-last-success",
+            "Last success",
+            &t.to_string(),
+            &format!(
+                r#"<span title="{}">{}</span>"#,
+                escape(&format::utc(t)),
+                escape(&format::ago(now - t))
+            ),
+        ),
+        None => row_with_value(h, "sync-last-success", "Last success", "", "never"),
+    }
+    match sync.staleness_seconds(now) {
+        Some(s) => row_with_value(
+            h,
+            "sync-staleness",
+            "Data age",
+            &s.to_string(),
+            &format!(
+                r#"{} <span class="muted">(stale after {})</span>"#,
+                escape(&format::span(s)),
+                escape(&format::span(sync.stale_after_seconds as i64))
+            ),
+        ),
+        None => row_with_value(h, "sync-staleness", "Data age", "", "no data yet"),
+    }
+    let version = sync
+        .ojs_version
+        .as_deref()
+        .filter(|v| !v.is_empty())
+        .map(escape)
+        .unwrap_or_else(|| "–".into());
+    row(h, "sync-ojs-version", "OJS version", &version);
+    let last_error = match &sync.last_error {
+        Some(e) => format!(
+            r#"<span class="error-text">{}</span>{}"#,
+            escape(e),
+            sync.last_error_at
+                .map(|t| format!(
+                    r#" <span class="muted">({})</span>"#,
+                    escape(&format::ago(now - t))
+                ))
+                .unwrap_or_default()
+        ),
+        None => "none".into(),
+    };
+    row(h, "sync-last-error", "Last error", &last_error);
+    let next = match sync.next_attempt_at {
+        Some(t) if sync.configured => format!(
+            r#"<span title="{}">{}</span>"#,
+            escape(&format::utc(t)),
+            escape(&format::until(t - now))
+        ),
+        _ if sync.configured => "soon".into(),
+        _ => "–".into(),
+    };
+    row(h, "sync-next", "Next attempt", &next);
+    if let Some(r) = &sync.last_report {
+        row(
+            h,
+            "sync-last-run",
+            "Last run",
+            &escape(&format!(
+                "{} submissions checked, {} fetched, {} rows changed in {:.1} s",
+                r.submissions_seen, r.submissions_fetched, r.rows_changed, r.duration_seconds
+            )),
+        );
+    }
+    h.push_str("</dl></section>\n");
+}
+
+/// A labelled meter: "CPU 12 %" with a bar, coloured by how full it is.
+fn meter(h: &mut String, id: &str, label: &str, ratio: f64, text: &str, data: &str) {
+    let ratio = if ratio.is_finite() {
+        ratio.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    let tone = if ratio >= 0.9 {
+        "bad"
+    } else if ratio >= 0.75 {
+        "warn"
+    } else {
+        "good"
+    };
+    let _ = write!(
+        h,
+        r#"<div class="meter"><div class="meter-head"><span>{label}</span><span id="{id}" data-value="{data}">{text}</span></div><div class="meter-bar"><span class="{tone}" style="width:{w:.1}%"></span></div></div>"#,
+        label = escape(label),
+        text = escape(text),
+        data = escape(data),
+        w = ratio * 100.0,
+    );
+}
+
+fn device_card(h: &mut String, d: &DeviceStatus) {
+    h.push_str(r#"<section class="card" id="device"><h2>Device</h2>"#);
+    meter(
+        h,
+        "device-cpu",
+        "CPU",
+        d.cpu_usage_ratio,
+        &format!(
+            "{} of {} cores",
+            format::percent(d.cpu_usage_ratio),
+            d.cpu_count
+        ),
+        &format!("{:.4}", d.cpu_usage_ratio),
+    );
+    let mem_ratio = if d.memory_total_bytes > 0 {
+        d.memory_used_bytes as f64 / d.memory_total_bytes as f64
+    } else {
+        0.0
+    };
+    meter(
+        h,
+        "device-memory",
+        "Memory",
+        mem_ratio,
+        &format!(
+            "{} of {}",
+            format::bytes(d.memory_used_bytes),
+            format::bytes(d.memory_total_bytes)
+        ),
+        &d.memory_used_bytes.to_string(),
+    );
+    if d.disk_total_bytes > 0 {
+        let used = d.disk_total_bytes.saturating_sub(d.disk_free_bytes);
+        meter(
+            h,
+            "device-disk",
+            "Data disk",
+            used as f64 / d.disk_total_bytes as f64,
+            &format!(
+                "{} free of {}",
+                format::bytes(d.disk_free_bytes),
+                format::bytes(d.disk_total_bytes)
+            ),
+            &d.disk_free_bytes.to_string(),
+        );
+    } else {
+        h.push_str(r#"<p class="muted" id="device-disk">Data disk size unknown.</p>"#);
+    }
+    h.push_str("<dl>");
+    match d.temperature_celsius {
+        Some(t) => {
+            let cls = if t >= 80.0 {
+                "bad"
+            } else if t >= 70.0 {
+                "warn"
+            } else {
+                "good"
+            };
+            row_with_value(
+                h,
+                "device-temperature",
+                "Temperature",
+                &format!("{t:.1}"),
+                &format!(r#"<span class="pill {cls}">{t:.0} °C</span>"#),
+            );
+        }
+        None => row_with_value(
+            h,
+            "device-temperature",
+            "Temperature",
+            "",
+            r#"<span class="muted">no sensor</span>"#,
+        ),
+    }
+    row_with_value(
+        h,
+        "device-uptime",
+        "Up for",
+        &d.uptime_seconds.to_string(),
+        &escape(&format::duration(d.uptime_seconds)),
+    );
+    row_with_value(
+        h,
+        "device-load",
+        "Load (1 min)",
+        &format!("{:.2}", d.load_average_1m),
+        &escape(&format!("{:.2}", d.load_average_1m)),
+    );
+    if !d.hostname.is_empty() {
+        row(h, "device-hostname", "Name", &escape(&d.hostname));
+    }
+    h.push_str("</dl></section>\n");
+}
+
+fn charts_card(
+    h: &mut String,
+    store: Option<&Store>,
+    d: &DeviceStatus,
+    ctx: &AppContext,
+    now: i64,
+) {
+    let since = now - WINDOW;
+    let mut failed = None;
+    let mut samples = |name: &str| -> Vec<(i64, f64)> {
+        match store.map(|s| s.samples(name, since)) {
+            Some(Ok(v)) => v,
+            Some(Err(e)) => {
+                failed.get_or_insert(e.to_string());
+                Vec::new()
+            }
+            None => Vec::new(),
+        }
+    };
+    let empty = "collecting data…";
+    let charts = [
+        Chart {
+            id: "chart-pending",
+            title: "Submissions in the workflow",
+            metric: names::PENDING,
+            unit: Unit::Count,
+            color: "#2563eb",
+            y_max: None,
+            points: samples(names::PENDING),
+            empty_text: empty,
+        },
+        Chart {
+            id: "chart-overdue",
+            title: "Reviews overdue",
+            metric: names::REVIEWS_OVERDUE,
+            unit: Unit::Count,
+            color: "#dc2626",
+            y_max: None,
+            points: samples(names::REVIEWS_OVERDUE),
+            empty_text: empty,
+        },
+        Chart {
+            id: "chart-reviews",
+            title: "Open reviews",
+            metric: names::REVIEWS_ACTIVE,
+            unit: Unit::Count,
+            color: "#7c3aed",
+            y_max: None,
+            points: samples(names::REVIEWS_ACTIVE),
+            empty_text: empty,
+        },
+        Chart {
+            id: "chart-cpu",
+            title: "CPU usage",
+            metric: names::CPU_USAGE,
+            unit: Unit::Ratio,
+            color: "#0891b2",
+            y_max: Some(1.0),
+            points: samples(names::CPU_USAGE),
+            empty_text: empty,
+        },
+        Chart {
+            id: "chart-memory",
+            title: "Memory used",
+            metric: names::MEMORY_USED,
+            unit: Unit::Bytes,
+            color: "#059669",
+            y_max: (d.memory_total_bytes > 0).then_some(d.memory_total_bytes as f64),
+            points: samples(names::MEMORY_USED),
+            empty_text: empty,
+        },
+        Chart {
+            id: "chart-requests",
+            title: "Web requests",
+            metric: names::HTTP_REQUESTS,
+            unit: Unit::PerMinute,
+            color: "#d97706",
+            y_max: None,
+            points: chart::rate_per_minute(&samples(names::HTTP_REQUESTS)),
+            empty_text: empty,
+        },
+    ];
+    h.push_str(r#"<section class="card" id="charts"><h2>Last 24 hours</h2>"#);
+    if store.is_none() {
+        h.push_str(
+            r#"<p class="error">The history cannot be read: the local store is unavailable.</p>"#,
+        );
+    } else if let Some(e) = &failed {
+        let _ = write!(
+            h,
+            r#"<p class="error">Part of the history cannot be read: {}</p>"#,
+            escape(e)
+        );
+    }
+    h.push_str(r#"<div class="charts">"#);
+    // Samples further apart than this mean the service was off: do not join them.
+    let gap = (ctx.config.metrics.sample_interval_secs as i64 * 3).max(300);
+    for c in &charts {
+        h.push_str(&chart::render(c, since, now, gap));
+    }
+    h.push_str("</div></section>\n");
+}
+
+const CSS: &str = r#"
+:root{--bg:#f3f5f8;--card:#fff;--ink:#1c2733;--muted:#667085;--line:#e4e7ec;--navy:#15325b;
+--good:#15803d;--good-bg:#e7f6ec;--warn:#b45309;--warn-bg:#fef3e2;--bad:#b42318;--bad-bg:#fdecea;--accent:#2563eb}
+*{box-sizing:border-box}
+body{margin:0;background:var(--bg);color:var(--ink);font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans",Ubuntu,sans-serif}
+.wrap{max-width:1200px;margin:0 auto;padding:0 20px}
+.top{background:var(--navy);color:#fff;padding:18px 0}
+.top-row{display:flex;justify-content:space-between;align-items:center;gap:16px;flex-wrap:wrap}
+.brand{font-size:12px;letter-spacing:.08em;text-transform:uppercase;opacity:.7}
+h1{margin:2px 0 0;font-size:22px;font-weight:600}
+.top-right{text-align:right}
+.overall{display:inline-flex;align-items:center;gap:8px;padding:6px 14px;border-radius:999px;font-weight:600;background:#fff;color:var(--ink)}
+.overall .dot{width:10px;height:10px;border-radius:50%;background:var(--muted)}
+.overall.ok .dot{background:#22c55e}.overall.degraded .dot{background:#f59e0b}.overall.down .dot{background:#ef4444}
+.updated{font-size:12px;opacity:.75;margin-top:6px}
+.demo{background:#fff7d6;border-bottom:1px solid #f1d98a;color:#6b4e00;padding:10px 0;font-size:14px}
+code{font:13px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;background:rgba(0,0,0,.06);padding:1px 4px;border-radius:4px}
+main.wrap{padding-top:20px;padding-bottom:12px}
+.alerts{background:var(--bad-bg);border:1px solid #f5c2bd;border-radius:10px;padding:10px 16px;margin-bottom:16px}
+.alerts h2{margin:0 0 4px;font-size:15px;color:var(--bad)}
+.alerts ul{margin:0;padding-left:20px}
+.tiles{display:grid;grid-template-columns:repeat(4,1fr);gap:14px;margin-bottom:16px}
+.tile{background:var(--card);border:1px solid var(--line);border-radius:12px;padding:14px 16px;border-top:4px solid var(--line)}
+.tile.good{border-top-color:var(--good)}.tile.warn{border-top-color:#f59e0b}.tile.bad{border-top-color:var(--bad)}.tile.neutral{border-top-color:var(--accent)}
+.tile-label{font-size:13px;color:var(--muted);font-weight:500}
+.tile-value{font-size:34px;font-weight:700;line-height:1.15;margin:4px 0;font-variant-numeric:tabular-nums}
+.tile.bad .tile-value{color:var(--bad)}
+.tile-value.words{font-size:24px;line-height:1.6}
+.tile-note{font-size:12.5px;color:var(--muted)}
+.grid{display:grid;grid-template-columns:minmax(0,3fr) minmax(0,2fr);gap:16px;align-items:start}
+.side{display:grid;gap:16px}
+.card{background:var(--card);border:1px solid var(--line);border-radius:12px;padding:16px 18px;margin-bottom:16px}
+.side .card{margin-bottom:0}
+.card h2{margin:0 0 10px;font-size:16px;font-weight:650}
+.card h3{margin:18px 0 8px;font-size:12px;text-transform:uppercase;letter-spacing:.06em;color:var(--muted);font-weight:600}
+.card h3:first-of-type{margin-top:4px}
+.stages{display:grid;gap:8px}
+.stage{display:grid;grid-template-columns:120px 1fr 48px;align-items:center;gap:12px}
+.stage-name{font-weight:500}
+.bar{height:12px;background:#eef1f5;border-radius:6px;overflow:hidden}
+.bar .fill{display:block;height:100%;background:var(--accent);border-radius:6px}
+.stage-count{text-align:right;font-weight:700;font-size:18px;font-variant-numeric:tabular-nums}
+.totals{color:var(--muted);font-size:13px;margin:12px 0 0}
+table.list{width:100%;border-collapse:collapse;font-size:14px}
+table.list th{text-align:left;font-size:12px;color:var(--muted);font-weight:600;border-bottom:1px solid var(--line);padding:6px 10px 6px 0;white-space:nowrap}
+table.list td{border-bottom:1px solid var(--line);padding:8px 8px 8px 0;vertical-align:top}
+table.list tr:last-child td{border-bottom:0}
+table.list td.num{text-align:right;white-space:nowrap;font-weight:600}
+table.list td.when{white-space:nowrap;font-variant-numeric:tabular-nums}
+.title{font-weight:500}
+.sid{color:var(--muted);font-weight:400;font-variant-numeric:tabular-nums}
+.authors{color:var(--muted);font-size:12.5px}
+td.late{color:var(--bad);font-weight:600}
+.badge{display:inline-block;background:#eef2ff;color:#3730a3;border-radius:999px;padding:1px 9px;font-size:12px;white-space:nowrap}
+dl{margin:0}
+.row{display:grid;grid-template-columns:130px 1fr;gap:10px;padding:7px 0;border-bottom:1px solid var(--line)}
+.row:last-child{border-bottom:0}
+dt{color:var(--muted)}
+dd{margin:0;font-weight:500;overflow-wrap:anywhere}
+.pill{display:inline-block;border-radius:999px;padding:1px 10px;font-size:13px;font-weight:600}
+.pill.good{background:var(--good-bg);color:var(--good)}.pill.warn{background:var(--warn-bg);color:var(--warn)}
+.pill.bad{background:var(--bad-bg);color:var(--bad)}.pill.neutral{background:#eef2ff;color:#3730a3}
+.muted{color:var(--muted);font-weight:400}
+.error,.error-text{color:var(--bad)}
+.meter{margin:4px 0 12px}
+.meter-head{display:flex;justify-content:space-between;font-size:14px;margin-bottom:5px}
+.meter-head span:first-child{color:var(--muted)}
+.meter-head span:last-child{font-weight:600;font-variant-numeric:tabular-nums}
+.meter-bar{height:8px;background:#eef1f5;border-radius:4px;overflow:hidden}
+.meter-bar span{display:block;height:100%;border-radius:4px;min-width:2px}
+.meter-bar .good{background:var(--good)}.meter-bar .warn{background:#f59e0b}.meter-bar .bad{background:var(--bad)}
+.charts{display:grid;grid-template-columns:repeat(3,minmax(0,1fr));gap:14px}
+figure.chart{margin:0;border:1px solid var(--line);border-radius:10px;padding:10px 12px 6px}
+figcaption{display:flex;justify-content:space-between;align-items:baseline;gap:8px;margin-bottom:2px}
+.chart-title{font-size:13px;color:var(--muted);font-weight:500}
+.chart-value{font-size:18px;font-weight:700;font-variant-numeric:tabular-nums}
+figure.chart svg{display:block;width:100%;height:auto}
+svg .grid{stroke:#e9edf2;stroke-width:1}
+svg .axis{font-size:10px;fill:#8a94a6;font-family:system-ui,sans-serif}
+svg .empty{font-size:13px;fill:#8a94a6;font-style:italic;font-family:system-ui,sans-serif}
+svg .area{opacity:.10}
+footer{color:var(--muted);font-size:12.5px;padding:4px 20px 28px}
+footer a{color:var(--muted)}
+@media (max-width:900px){.tiles{grid-template-columns:repeat(2,1fr)}.grid{grid-template-columns:1fr}.charts{grid-template-columns:1fr}}
+"#;

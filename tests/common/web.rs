@@ -1,0 +1,207 @@
+//! Shared by the web tests: a real service on a free port, a real HTTP
+//! client (ureq), and raw sockets for what no polite client sends.
+#![allow(dead_code)]
+
+use ojscog::config::Config;
+use ojscog::service::Service;
+use ojscog::store::Store;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+
+/// A running service and the temporary data directory under it.
+pub struct TestService {
+    pub svc: Option<Service>,
+    pub addr: SocketAddr,
+    pub dir: tempfile::TempDir,
+}
+
+pub fn config(dir: &std::path::Path) -> Config {
+    let mut config = Config {
+        data_dir: dir.to_path_buf(),
+        ..Default::default()
+    };
+    config.web.listen = "127.0.0.1:0".into();
+    config.web.admin_token = ADMIN_TOKEN.into();
+    config.web.workers = 2;
+    config.web.max_body_bytes = 4096;
+    config.validate().expect("test config is valid");
+    config
+}
+
+/// The service in demo mode with the test config.
+pub fn start_demo() -> TestService {
+    start_with(|_| {}, true)
+}
+
+/// The service with the test config changed by `edit`.
+pub fn start_with(edit: impl FnOnce(&mut Config), demo: bool) -> TestService {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cfg = config(dir.path());
+    edit(&mut cfg);
+    let svc = Service::start(cfg, demo).expect("service starts");
+    let addr = svc.local_addr;
+    TestService {
+        svc: Some(svc),
+        addr,
+        dir,
+    }
+}
+
+impl TestService {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn service(&self) -> &Service {
+        self.svc.as_ref().expect("service is running")
+    }
+
+    /// A read-only view of the service's store, to check answers against.
+    pub fn store(&self) -> Store {
+        Store::open_read_only(&self.service().ctx.store_path).expect("store opens")
+    }
+
+    /// A writable handle, for test setup (history samples, odd records).
+    pub fn writable_store(&self) -> Store {
+        Store::open(&self.service().ctx.store_path).expect("store opens")
+    }
+
+    /// Waits until the metrics sampler has written its first samples (it
+    /// opens the store on its own thread, a moment after start).
+    pub fn wait_for_first_sample(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let n = self
+                .store()
+                .samples(ojscog::metrics::names::CPU_USAGE, 0)
+                .expect("samples")
+                .len();
+            if n > 0 {
+                return;
+            }
+            assert!(Instant::now() < deadline, "the sampler wrote nothing");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Stops the service and returns how long that took.
+    pub fn stop(mut self) -> Duration {
+        let started = Instant::now();
+        if let Some(svc) = self.svc.take() {
+            svc.stop();
+        }
+        started.elapsed()
+    }
+
+    pub fn get(&self, path: &str) -> Reply {
+        call(agent().get(&self.url(path)), None)
+    }
+
+    pub fn post(&self, path: &str, token: Option<&str>, body: &[u8]) -> Reply {
+        let mut req = agent().post(&self.url(path));
+        if let Some(t) = token {
+            req = req.set("Authorization", &format!("Bearer {t}"));
+        }
+        call(req, Some(body))
+    }
+
+    pub fn request(&self, method: &str, path: &str) -> Reply {
+        call(agent().request(method, &self.url(path)), None)
+    }
+}
+
+impl Drop for TestService {
+    fn drop(&mut self) {
+        if let Some(svc) = self.svc.take() {
+            svc.stop();
+        }
+    }
+}
+
+pub fn agent() -> ureq::Agent {
+    ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(20))
+        .redirects(0)
+        .build()
+}
+
+/// A response with the body read, whatever its status.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub content_type: String,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+pub fn call(req: ureq::Request, body: Option<&[u8]>) -> Reply {
+    let result = match body {
+        Some(b) => req.send_bytes(b),
+        None => req.call(),
+    };
+    let resp = match result {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(e) => panic!("request failed: {e}"),
+    };
+    let status = resp.status();
+    let content_type = resp.header("Content-Type").unwrap_or("").to_string();
+    let headers = resp
+        .headers_names()
+        .into_iter()
+        .map(|n| {
+            let v = resp.header(&n).unwrap_or("").to_string();
+            (n, v)
+        })
+        .collect();
+    let body = resp.into_string().expect("body is text");
+    Reply {
+        status,
+        content_type,
+        headers,
+        body,
+    }
+}
+
+/// Sends raw bytes and reads until the server closes or `timeout` passes.
+pub fn raw(addr: SocketAddr, bytes: &[u8], timeout: Duration) -> String {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(timeout)).expect("timeout");
+    s.write_all(bytes).expect("write");
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(_) => break,
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The status code of a raw HTTP response ("HTTP/1.1 404 Not Found" → 404).
+pub fn raw_status(response: &str) -> Option<u16> {
+    response
+        .strip_prefix("HTTP/1.")?
+        .get(2..5)?
+        .trim()
+        .parse()
+        .ok()
+}
