@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Buildroot post-image script: $1 = BINARIES_DIR, $2 = board name.
+# Builds initrd.img (board/common/mkinitramfs.sh), the factory boot state, disk.img (board/<board>/genimage.cfg)
+# and a signed RAUC bundle of the root slot.
+set -euo pipefail
+images=$1 board=$2
+ext=${BR2_EXTERNAL_OJSCOG_PATH:?}
+top=$(cd "$ext/.." && pwd)
+export PATH="$HOST_DIR/bin:$HOST_DIR/sbin:$PATH"
+libs=()
+for l in ld-linux-aarch64.so.1 libc.so.6 libm.so.6 libresolv.so.2; do
+    [ -e "$TARGET_DIR/lib/$l" ] && libs+=(--lib "$TARGET_DIR/lib/$l")
+done
+# Buildroot kernels have the drivers built in (board/common/linux.fragment): no modules in the initramfs.
+"$top/board/common/mkinitramfs.sh" --busybox "$TARGET_DIR/bin/busybox" --out "$images/initrd.img" "${libs[@]}"
+version=$(sed -n 's/^VERSION="\(.*\)"/\1/p' "$TARGET_DIR/etc/ojscog-release")
+printf 'OJSCOG-BOOTSTATE 1\nORDER="A B"\nA_TRIES=3\nB_TRIES=3\nA_BAD=0\nB_BAD=0\nA_VERSION="%s"\nB_VERSION="%s"\n' \
+    "$version" "$version" > "$images/bootstate.img"
+truncate -s 1M "$images/bootstate.img"
+[ -f "$top/board/$board/cmdline.txt" ] && cp "$top/board/$board/cmdline.txt" "$images/cmdline.txt"
+rm -rf "$BUILD_DIR/genimage.tmp"
+genimage --rootpath "$TARGET_DIR" --tmppath "$BUILD_DIR/genimage.tmp" --inputpath "$images" \
+    --outputpath "$images" --config "$top/board/$board/genimage.cfg"
+compat=$(sed -n 's/^compatible=//p' "$top/board/$board/rauc/system.conf")
+OJSCOG_CACHE="$BASE_DIR/ojscog-keys" HOME="$BASE_DIR" \
+    "$top/scripts/image/mkbundle.sh" "$images/rootfs.squashfs" "$compat" "$version" "$images/ojscog-$version.raucb"

@@ -1,0 +1,273 @@
+#!/usr/bin/env python3
+"""Boot test of the ojscog qemu image (called by scripts/test-image.sh).
+
+Boots disk.img under qemu-system-aarch64 (virt, cortex-a53, 2 CPUs, 1 GiB; TCG), with the service's port forwarded
+to 127.0.0.1 only (user networking with restrict=on: the guest reaches nothing else) and the serial console on a
+unix socket. Checks, in order:
+  1. first boot: /health answers (boot-to-ready measured from qemu start), root is read-only squashfs, /data is a
+     writable ext4 formatted on first boot, the admin token is shown once on the console and left for the status page,
+     /run/ojscog/slots.json exists; a marker file is written to /data; reboot (from inside);
+  2. second boot: ready again, the marker and the store are kept, no new token;
+  3. OTA: the signed RAUC bundle (a different release) is installed from a second disk into slot B by ojscog-update;
+     reboot: slot B runs the new release, is marked good, /data kept;
+  4. fallback: a bundle whose service never starts is installed into slot A with one try; it boots, healthwatch gives
+     up after BOOT_GRACE, marks it bad and reboots; the boot counter falls back to slot B, which serves again.
+Prints one line per check and a JSON summary (also written to --report).
+"""
+import argparse, json, os, re, shutil, socket, subprocess, sys, tempfile, threading, time, urllib.request
+
+def free_port():
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
+
+class Guest:
+    def __init__(self, args, work, disk, extra_disk=None, name="boot"):
+        self.args, self.work, self.name = args, work, name
+        self.port = free_port()
+        self.sock = os.path.join(work, f"{name}.sock")
+        self.log = os.path.join(work, f"{name}.console.log")
+        self.buf = b""
+        self.lock = threading.Lock()
+        cmd = [
+            "qemu-system-aarch64", "-M", "virt", "-cpu", args.cpu, "-smp", "2", "-m", "1024",
+            "-nographic", "-no-reboot", "-monitor", "none",
+            "-kernel", os.path.join(args.image_dir, "Image"),
+            "-initrd", os.path.join(args.image_dir, "initrd.img"),
+            "-append", open(args.cmdline).read().strip(),
+            "-drive", f"if=none,file={disk},format=raw,id=d0", "-device", "virtio-blk-device,drive=d0",
+            "-netdev", f"user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:{self.port}-:8080",
+            "-device", "virtio-net-device,netdev=n0",
+            "-chardev", f"socket,id=c0,path={self.sock},server=on,wait=off,logfile={self.log}",
+            "-serial", "chardev:c0",
+        ]
+        if extra_disk:
+            cmd += ["-drive", f"if=none,file={extra_disk},format=raw,id=d1,readonly=on",
+                    "-device", "virtio-blk-device,drive=d1"]
+        for f in (self.sock, self.log):
+            if os.path.exists(f):
+                os.unlink(f)
+        self.t0 = time.monotonic()
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=open(os.path.join(work, f"{name}.qemu.log"), "wb"),
+                                     stderr=subprocess.STDOUT)
+        for i in range(200):
+            try:
+                self.conn = socket.socket(socket.AF_UNIX)
+                self.conn.connect(self.sock)
+                break
+            except OSError:
+                self.conn.close()
+                if i == 199 or self.proc.poll() is not None:
+                    self.kill()
+                    raise AssertionError(f"{name}: cannot connect to the qemu console socket")
+                time.sleep(0.05)
+        threading.Thread(target=self._reader, daemon=True).start()
+        self.cmd_no = 0
+
+    def _reader(self):
+        while True:
+            try:
+                d = self.conn.recv(65536)
+            except OSError:
+                return
+            if not d:
+                return
+            with self.lock:
+                self.buf += d
+
+    def text(self):
+        with self.lock:
+            return self.buf.decode("utf-8", "replace")
+
+    def wait_console(self, pattern, timeout):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            m = re.search(pattern, self.text())
+            if m:
+                return m
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.2)
+        raise AssertionError(f"{self.name}: console never showed {pattern!r}; tail:\n{self.text()[-3000:]}")
+
+    def wait_ready(self, timeout):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"{self.name}: qemu exited before the service was ready; console:\n{self.text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=3) as r:
+                    body = json.loads(r.read())
+                    return time.monotonic() - self.t0, body
+            except Exception:
+                time.sleep(0.5)
+        raise AssertionError(f"{self.name}: /health did not answer within {timeout} s; console:\n{self.text()[-3000:]}")
+
+    def sh(self, command, timeout=60, check=True):
+        """Runs a command on the serial console shell, returns (status, output)."""
+        if self.cmd_no == 0:
+            self.wait_console(r"Please press Enter to activate this console", 120)
+            self.conn.sendall(b"\n")
+            time.sleep(0.5)
+            self.conn.sendall(b"stty -echo 2>/dev/null; export PS1=''\n")
+            time.sleep(0.5)
+        self.cmd_no += 1
+        n = self.cmd_no
+        start = len(self.text())
+        self.conn.sendall(f"echo @@B{n}@@; ( {command} ) 2>&1; echo @@E{n}@@$?\n".encode())
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            t = self.text()[start:]
+            m = re.search(rf"@@B{n}@@\r?\n(.*?)@@E{n}@@(\d+)", t, re.S)
+            if m:
+                out, rc = m.group(1).replace("\r", ""), int(m.group(2))
+                if check and rc != 0:
+                    raise AssertionError(f"{self.name}: `{command}` exited {rc}: {out}")
+                return rc, out
+            time.sleep(0.1)
+        raise AssertionError(f"{self.name}: `{command}` did not finish in {timeout} s; tail:\n{self.text()[-2000:]}")
+
+    def wait_exit(self, timeout):
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"{self.name}: the guest did not power off within {timeout} s; tail:\n{self.text()[-2000:]}")
+        self.conn.close()
+
+    def reboot(self, timeout=60):
+        self.conn.sendall(b"reboot\n")
+        self.wait_exit(timeout)
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+results, failures = {}, []
+def check(name, cond, detail=""):
+    print(f"{'ok  ' if cond else 'FAIL'} {name}{(': ' + detail) if detail else ''}", flush=True)
+    if not cond:
+        failures.append(name)
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--image-dir", required=True)
+    ap.add_argument("--cmdline", required=True)
+    ap.add_argument("--ota-bundle")
+    ap.add_argument("--broken-bundle")
+    ap.add_argument("--ota-version")
+    ap.add_argument("--work", default=None)
+    ap.add_argument("--cpu", default="cortex-a53")
+    ap.add_argument("--report")
+    ap.add_argument("--ready-timeout", type=int, default=180)
+    args = ap.parse_args()
+    work = args.work or tempfile.mkdtemp(prefix="ojscog-boot-")
+    os.makedirs(work, exist_ok=True)
+    disk = os.path.join(work, "disk.img")
+    subprocess.run(["cp", "--sparse=always", os.path.join(args.image_dir, "disk.img"), disk], check=True)
+    release = open(os.path.join(args.image_dir, "release")).read()
+    version = re.search(r'VERSION="([^"]*)"', release).group(1)
+    g = None
+    try:
+        # 1. first boot
+        g = Guest(args, work, disk, name="boot1")
+        t, health = g.wait_ready(args.ready_timeout)
+        results["first_boot_to_ready_s"] = round(t, 1)
+        check("first boot: /health answers", health.get("status") in ("ok", "degraded"), f"{t:.1f} s after qemu start, status {health.get('status')}")
+        m = g.wait_console(r"(?s)Admin token.*?([0-9a-f]{48})", 10)
+        token = m.group(1)
+        check("first boot: admin token shown on the console", True)
+        m = g.wait_console(r"ojscog: ready after ([\d.]+) s", 60)
+        results["first_boot_uptime_to_ready_s"] = float(m.group(1))
+        _, mounts = g.sh("cat /proc/mounts")
+        root = [l for l in mounts.splitlines() if l.split()[1:2] == ["/"]]
+        check("root is a read-only squashfs", bool(root) and root[-1].split()[2] == "squashfs" and root[-1].split()[3].startswith("ro"), root[-1] if root else mounts)
+        rc, out = g.sh("touch /usr/bin/x", check=False)
+        check("writing the root fails", rc != 0 and "Read-only" in out, out.strip())
+        data = [l for l in mounts.splitlines() if l.split()[1:2] == ["/data"]]
+        check("/data is a writable ext4", bool(data) and data[0].split()[2] == "ext4" and data[0].split()[3].startswith("rw"), data[0] if data else "")
+        _, out = g.sh("cat /data/ojscog/admin-token.once; cat /data/etc/admin-token; ls -ln /data/ojscog/admin-token.once")
+        check("admin token left for the status page", out.count(token) == 2 and " 1000 " in out, out.strip())
+        _, out = g.sh("ps | grep -v grep | grep '/usr/bin/ojscog'; cat /proc/$(cat /run/ojscog/service.pid)/status | grep -E '^Uid'")
+        check("service runs as user ojscog (uid 1000)", "\t1000\t" in out, out.strip())
+        _, slots = g.sh("cat /run/ojscog/slots.json")
+        sj = json.loads(slots.strip())
+        check("slots.json: booted A, marked good", sj["booted"] == "A" and sj["slots"]["A"]["state"] == "good", slots.strip())
+        _, out = g.sh("ls /data/ojscog/; echo kept-$$ > /data/boot-test-marker; sync; cat /data/boot-test-marker")
+        marker = out.strip().splitlines()[-1]
+        check("store created on /data", "ojscog.sqlite3" in out, out.strip().replace("\n", " "))
+        _, out = g.sh("logread | tail -n 3")
+        check("logs in the RAM buffer (logread)", "ojscog" in out or "healthwatch" in out, out.strip()[-200:])
+        g.reboot()
+
+        # 2. second boot
+        g = Guest(args, work, disk, name="boot2")
+        t, health = g.wait_ready(args.ready_timeout)
+        results["boot_to_ready_s"] = round(t, 1)
+        m = g.wait_console(r"ojscog: ready after ([\d.]+) s", 60)
+        results["uptime_to_ready_s"] = float(m.group(1))
+        check("reboot: /health answers", True, f"{t:.1f} s after qemu start, {m.group(1)} s after the kernel started")
+        _, out = g.sh("cat /data/boot-test-marker; ls /data/ojscog")
+        check("reboot: /data kept", marker in out and "ojscog.sqlite3" in out, out.strip().replace("\n", " "))
+        check("reboot: the token is not shown again", "Admin token" not in g.text())
+        if args.ota_bundle:
+            # 3. OTA into slot B from a second disk (like a USB stick)
+            g.reboot()
+            upd = os.path.join(work, "update.img")
+            d = os.path.join(work, "update")
+            shutil.rmtree(d, ignore_errors=True); os.makedirs(d)
+            shutil.copy(args.ota_bundle, os.path.join(d, "ota.raucb"))
+            if args.broken_bundle:
+                shutil.copy(args.broken_bundle, os.path.join(d, "broken.raucb"))
+            size = sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d)) // (1 << 20) + 16
+            subprocess.run(["mkfs.ext4", "-q", "-F", "-L", "update", "-d", d, upd, f"{size}M"], check=True)
+            g = Guest(args, work, disk, extra_disk=upd, name="boot3")
+            g.wait_ready(args.ready_timeout)
+            g.sh("mount -o ro $(findfs LABEL=update) /mnt; ls /mnt")
+            t0 = time.monotonic()
+            rc, out = g.sh("ojscog-update /mnt/ota.raucb", timeout=300, check=False)
+            results["ota_install_s"] = round(time.monotonic() - t0, 1)
+            check("OTA: signed bundle installed into slot B", rc == 0 and "slot B installed" in out, out.strip().replace("\n", " | "))
+            _, slots = g.sh("cat /run/ojscog/slots.json")
+            sj = json.loads(slots.strip())
+            check("OTA: slot B is primary before reboot", sj["primary"] == "B", slots.strip())
+            g.reboot()
+            g = Guest(args, work, disk, extra_disk=upd, name="boot4")
+            t, _ = g.wait_ready(args.ready_timeout)
+            _, out = g.sh("cat /run/ojscog/booted-slot; cat /etc/ojscog-release; cat /data/boot-test-marker; sleep 1; cat /run/ojscog/slots.json")
+            check("OTA: slot B boots the new release", out.startswith("B") and (args.ota_version or "") in out, out.strip().replace("\n", " | "))
+            check("OTA: /data kept across the update", marker in out)
+            sj = json.loads(out.strip().splitlines()[-1])
+            check("OTA: slot B marked good, slot A kept as fallback", sj["slots"]["B"]["state"] == "good" and sj["slots"]["A"]["state"] == "good", json.dumps(sj))
+            if args.broken_bundle:
+                # 4. a release that never becomes healthy falls back
+                g.sh("mount -o ro $(findfs LABEL=update) /mnt; echo BOOT_GRACE=25 > /data/etc/ojscog/healthwatch.conf; sync")
+                rc, out = g.sh("ojscog-update /mnt/broken.raucb --tries 1", timeout=300, check=False)
+                check("fallback: broken bundle installed into slot A with one try", rc == 0 and "slot A installed" in out, out.strip().replace("\n", " | "))
+                g.reboot()
+                g = Guest(args, work, disk, extra_disk=upd, name="boot5")
+                g.wait_console(r"booting slot A", 60)
+                g.wait_console(r"marking this slot bad and rebooting", 180)
+                g.wait_exit(90)
+                check("fallback: slot A gave up and rebooted", True)
+                g = Guest(args, work, disk, extra_disk=upd, name="boot6")
+                g.wait_console(r"booting slot B", 60)
+                t, _ = g.wait_ready(args.ready_timeout)
+                _, out = g.sh("rm -f /data/etc/ojscog/healthwatch.conf; sleep 1; cat /run/ojscog/slots.json")
+                sj = json.loads(out.strip().splitlines()[-1])
+                check("fallback: slot B serves again, slot A marked bad", sj["booted"] == "B" and sj["slots"]["A"]["state"] == "bad", json.dumps(sj))
+        g.reboot()
+        g = None
+    except AssertionError as e:
+        check("boot test", False, str(e))
+    finally:
+        if g:
+            g.kill()
+    results["failures"] = failures
+    results["version"] = version
+    print(json.dumps(results))
+    if args.report:
+        with open(args.report, "w") as f:
+            json.dump(results, f, indent=1)
+    return 1 if failures else 0
+
+if __name__ == "__main__":
+    sys.exit(main())

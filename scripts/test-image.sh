@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Image test: builds the aarch64 binary (if needed) and the qemu image, then boots it under qemu-system-aarch64 and
+# checks first-boot provisioning, read-only root, writable /data kept across reboots, a signed OTA into slot B and
+# the automatic fallback from a release that never gets healthy. Prints boot-to-ready times.
+#
+#   scripts/test-image.sh                    # core binary (no optional features)
+#   OJSCOG_IMAGE_BUILD=--all-features scripts/test-image.sh
+#   OJSCOG_AARCH64_BIN=/path/to/ojscog scripts/test-image.sh   # use a prebuilt aarch64 binary
+#
+# Everything network-facing stays on 127.0.0.1 (qemu user networking with restrict=on, hostfwd to 127.0.0.1 only).
+# Output lines "ok   ..." / "FAIL ..." and a final "image: N passed, M failed" line; exit status 1 on any failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/image/common.sh
+t0=$(date +%s)
+
+if ! command -v qemu-system-aarch64 >/dev/null; then
+    # The machine's qemu-utils come from bookworm-backports; bookworm's own qemu-system-arm conflicts with them.
+    if dpkg-query -W -f='${Version}' qemu-utils 2>/dev/null | grep -q bpo; then
+        ensure_backports
+        ensure_pkgs -t bookworm-backports qemu-system-arm
+    else
+        ensure_pkgs qemu-system-arm
+    fi
+fi
+ensure_pkgs python3 e2fsprogs squashfs-tools genimage dosfstools mtools fdisk bmap-tools
+
+# Static checks of buildroot/, board/, rootfs-overlay/ and the scripts; flash.sh against loop devices.
+mkdir -p "$OJSCOG_CACHE"
+static_rc=0
+python3 tests/image/check_tree.py > "$OJSCOG_CACHE/check-tree.out" 2>&1 || static_rc=1
+grep -E '^(FAIL|tree:)' "$OJSCOG_CACHE/check-tree.out" || true
+tests/image/flash_test.sh > "$OJSCOG_CACHE/flash-test.out" 2>&1 || static_rc=1
+grep -E '^(FAIL|flash:|note)' "$OJSCOG_CACHE/flash-test.out" || true
+
+bin=${OJSCOG_AARCH64_BIN:-}
+if [ -z "$bin" ]; then
+    bin=$(scripts/build-aarch64.sh ${OJSCOG_IMAGE_BUILD:---core} | tail -1)
+fi
+t_bin=$(date +%s)
+img=$(scripts/build-image.sh --bin "$bin" | tail -1)
+t_img=$(date +%s)
+# The OTA release: the same binary in a root that says it is another release.
+ota=$(scripts/build-image.sh --bin "$bin" --release-tag ota --out "$OJSCOG_CACHE/image/qemu-aarch64-virt-ota" | tail -1)
+ota_bundle=$(ls "$ota"/*.raucb)
+ota_version=$(sed -n 's/^VERSION="\(.*\)"/\1/p' "$ota/release")
+# A release whose service never starts: for the fallback check.
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+unsquashfs -q -d "$tmp/root" "$ota/rootfs.squashfs" >/dev/null
+printf '#!/bin/sh\necho "deliberately broken release" >&2\nexit 1\n' > "$tmp/root/usr/bin/ojscog"
+chmod 0755 "$tmp/root/usr/bin/ojscog"
+sed -i 's/^VERSION="\(.*\)"/VERSION="\1-broken"/' "$tmp/root/etc/ojscog-release"
+mksquashfs "$tmp/root" "$tmp/broken.squashfs" -all-root -noappend -comp zstd -quiet -no-progress >/dev/null
+compat=$(sed -n 's/^compatible=//p' board/qemu-aarch64-virt/rauc/system.conf)
+scripts/image/mkbundle.sh "$tmp/broken.squashfs" "$compat" "$ota_version-broken" "$tmp/broken.raucb"
+t_build=$(date +%s)
+
+artifacts="${CARGO_TARGET_DIR:-target}/artifacts"
+mkdir -p "$artifacts"
+work="$OJSCOG_CACHE/boot-test"
+rm -rf "$work"
+set +e
+python3 scripts/image/boot_test.py --image-dir "$img" --cmdline board/qemu-aarch64-virt/cmdline.txt \
+    --ota-bundle "$ota_bundle" --ota-version "$ota_version" --broken-bundle "$tmp/broken.raucb" \
+    --work "$work" --report "$artifacts/image-boot.json" | tee "$work.out"
+rc=${PIPESTATUS[0]}
+set -e
+cp "$work"/*.console.log "$artifacts/" 2>/dev/null || true
+t_end=$(date +%s)
+passed=$(cat "$work.out" "$OJSCOG_CACHE/check-tree.out" "$OJSCOG_CACHE/flash-test.out" | grep -c '^ok ' || true)
+failed=$(cat "$work.out" "$OJSCOG_CACHE/check-tree.out" "$OJSCOG_CACHE/flash-test.out" | grep -c '^FAIL' || true)
+echo "image: binary $((t_bin - t0)) s, image build $((t_img - t_bin)) s, all builds $((t_build - t0)) s, boot tests $((t_end - t_build)) s, total $((t_end - t0)) s"
+python3 - "$artifacts/image-boot.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+print("image: boot-to-ready (qemu start -> /health 200, TCG cortex-a53 x2, 1 GiB): first boot %s s, later boots %s s (guest uptime %s s)"
+      % (r.get("first_boot_to_ready_s"), r.get("boot_to_ready_s"), r.get("uptime_to_ready_s")))
+PY
+echo "image: $passed passed, $failed failed"
+[ "$rc" = 0 ] && [ "$static_rc" = 0 ] && [ "$failed" = 0 ]
