@@ -1,0 +1,846 @@
+//! A quantized chat LLM (any GGUF model) run by llama.cpp through the
+//! `llama-cpp-2` crate, behind a bounded worker.
+//!
+//! - One dedicated thread owns the model and runs one request at a time; the
+//!   queue in front of it holds at most `queue_depth` waiting requests and a
+//!   full queue is refused at once (`InferenceError::Busy`) instead of piling up.
+//!   The worker is [`super::Worker`], shared with the embedding models.
+//! - Every request has a deadline covering queueing and generation: the
+//!   worker drops requests that waited too long and stops generating between
+//!   tokens when the deadline passes ([`LlmError::Timeout`]).
+//! - Output can be constrained by a llama.cpp grammar (GBNF).
+//! - Deterministic settings: greedy sampling (temperature 0), fixed seed, fixed
+//!   thread count, fixed context size, a fresh context per request.
+//!
+//! Without the `llm` feature the types exist but [`Llm::load`] answers
+//! [`LlmError::NotBuilt`], so callers need no `cfg` of their own.
+
+use super::InferenceError;
+#[cfg(feature = "llm")]
+use super::{Worker, WorkerLimits};
+use crate::models::{ModelStore, LLM_MODEL};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+#[cfg(feature = "llm")]
+use std::time::Instant;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LlmError {
+    #[error("this ojscog was built without the `llm` feature (rebuild with `--features llm`)")]
+    NotBuilt,
+    #[error(
+        "no LLM model configured or installed: run scripts/fetch-models.sh or set the model path"
+    )]
+    NoModel,
+    #[error("LLM model file {path} cannot be read: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("LLM model file {path} is not a usable GGUF model: {reason}")]
+    BadModel { path: PathBuf, reason: String },
+    #[error("LLM settings are invalid: {0}")]
+    Config(String),
+    #[error("the LLM did not answer within {after:?}")]
+    Timeout { after: Duration },
+    #[error("the prompt is {prompt} tokens; with {max_tokens} to generate it does not fit the context of {n_ctx}")]
+    PromptTooLong {
+        prompt: usize,
+        max_tokens: usize,
+        n_ctx: u32,
+    },
+    #[error("the grammar was rejected by llama.cpp: {0}")]
+    Grammar(String),
+    #[error("llama.cpp failed: {0}")]
+    Runtime(String),
+    #[error(transparent)]
+    Inference(#[from] super::InferenceError),
+}
+
+/// LLM settings. Meant to become the `[llm]` section of the config file.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LlmConfig {
+    /// A GGUF chat model. Empty: the installed default model (see [`installed_model`]).
+    pub model_path: PathBuf,
+    /// Context size in tokens (prompt plus answer).
+    pub n_ctx: u32,
+    /// Threads for prompt processing and generation; 0 = all cores, at most 4.
+    pub n_threads: u32,
+    /// Prompt tokens evaluated per llama.cpp call.
+    pub n_batch: u32,
+    /// 0 = greedy (deterministic); above 0 samples with `seed`.
+    pub temperature: f32,
+    pub seed: u32,
+    /// Penalty on tokens seen in the last `repeat_last_n` (1.0 = off); keeps
+    /// small models out of repetition loops under greedy decoding.
+    pub repeat_penalty: f32,
+    pub repeat_last_n: u32,
+    /// Upper bound on generated tokens for one request.
+    pub max_tokens: u32,
+    /// Requests that may wait while one runs; more are refused as busy.
+    pub queue_depth: usize,
+    /// Deadline for one request, queueing included.
+    pub timeout_secs: u64,
+}
+
+impl Default for LlmConfig {
+    fn default() -> Self {
+        LlmConfig {
+            model_path: PathBuf::new(),
+            n_ctx: 2048,
+            n_threads: 0,
+            n_batch: 512,
+            temperature: 0.0,
+            seed: 42,
+            repeat_penalty: 1.15,
+            repeat_last_n: 64,
+            max_tokens: 512,
+            queue_depth: 4,
+            timeout_secs: 120,
+        }
+    }
+}
+
+impl LlmConfig {
+    pub fn validate(&self) -> Result<(), LlmError> {
+        let bad = |m: &str| Err(LlmError::Config(m.to_string()));
+        if !(256..=131_072).contains(&self.n_ctx) {
+            return bad("n_ctx must be between 256 and 131072");
+        }
+        if self.n_threads > 256 {
+            return bad("n_threads must be at most 256");
+        }
+        if self.n_batch == 0 || self.n_batch > self.n_ctx {
+            return bad("n_batch must be between 1 and n_ctx");
+        }
+        if !(0.0..=2.0).contains(&self.temperature) {
+            return bad("temperature must be between 0 and 2");
+        }
+        if !(1.0..=2.0).contains(&self.repeat_penalty) || self.repeat_last_n > 4096 {
+            return bad("repeat_penalty must be between 1 and 2, repeat_last_n at most 4096");
+        }
+        if self.max_tokens == 0 || self.max_tokens >= self.n_ctx {
+            return bad("max_tokens must be at least 1 and below n_ctx");
+        }
+        if !(1..=1024).contains(&self.queue_depth) {
+            return bad("queue_depth must be between 1 and 1024");
+        }
+        if self.timeout_secs == 0 {
+            return bad("timeout_secs must be at least 1");
+        }
+        Ok(())
+    }
+
+    /// The thread count actually used.
+    pub fn threads(&self) -> u32 {
+        if self.n_threads > 0 {
+            return self.n_threads;
+        }
+        std::thread::available_parallelism()
+            .map(|n| n.get() as u32)
+            .unwrap_or(1)
+            .min(4)
+    }
+
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs(self.timeout_secs)
+    }
+}
+
+/// The installed chat model: its GGUF file and the sha256 the model store's
+/// manifest records for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstalledLlm {
+    pub path: PathBuf,
+    pub sha256: String,
+}
+
+/// Finds the default chat model ([`LLM_MODEL`]) in the model store under
+/// `data_dir`, then in the developers' store ([`ModelStore::developer_root`],
+/// what `scripts/fetch-models.sh` fills). A GGUF whose size differs from its
+/// manifest is reported as corrupt rather than skipped.
+pub fn installed_model(data_dir: &Path) -> Result<InstalledLlm, LlmError> {
+    let stores = [
+        ModelStore::for_data_dir(data_dir),
+        ModelStore::new(ModelStore::developer_root()),
+    ];
+    for store in &stores {
+        let Ok(m) = store.current(LLM_MODEL) else {
+            continue;
+        };
+        let Some(f) = m.manifest.files.iter().find(|f| f.path.ends_with(".gguf")) else {
+            continue;
+        };
+        let path = m.path(&f.path);
+        let size = std::fs::metadata(&path)
+            .map_err(|source| LlmError::Read {
+                path: path.clone(),
+                source,
+            })?
+            .len();
+        if size != f.size {
+            return Err(LlmError::BadModel {
+                path,
+                reason: format!(
+                    "{size} bytes, the manifest says {}: truncated or replaced; run scripts/fetch-models.sh",
+                    f.size
+                ),
+            });
+        }
+        return Ok(InstalledLlm {
+            path,
+            sha256: f.sha256.clone(),
+        });
+    }
+    Err(LlmError::NoModel)
+}
+
+/// Loads the model `config` names, or the installed default model when its
+/// `model_path` is empty (with the sha256 from the store's manifest).
+pub fn load_configured(mut config: LlmConfig, data_dir: &Path) -> Result<Llm, LlmError> {
+    if cfg!(not(feature = "llm")) {
+        return Err(LlmError::NotBuilt);
+    }
+    if config.model_path.as_os_str().is_empty() {
+        let m = installed_model(data_dir)?;
+        config.model_path = m.path;
+        return Llm::load(config, Some(m.sha256));
+    }
+    Llm::load(config, None)
+}
+
+/// What was loaded; `sha256` identifies the exact weights (cache keys use it).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ModelInfo {
+    pub path: PathBuf,
+    /// File name, used as the model id in logs.
+    pub id: String,
+    pub sha256: String,
+    pub size_bytes: u64,
+    /// `general.name` from the GGUF metadata, when present.
+    pub name: Option<String>,
+    pub n_params: u64,
+    pub n_ctx_train: u32,
+    pub threads: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatMessage {
+    pub role: String,
+    pub content: String,
+}
+
+impl ChatMessage {
+    pub fn system(c: impl Into<String>) -> Self {
+        ChatMessage {
+            role: "system".into(),
+            content: c.into(),
+        }
+    }
+    pub fn user(c: impl Into<String>) -> Self {
+        ChatMessage {
+            role: "user".into(),
+            content: c.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct GenerateRequest {
+    pub messages: Vec<ChatMessage>,
+    /// GBNF grammar with a `root` rule; the answer is constrained to it.
+    pub grammar: Option<String>,
+    /// None: the configured `max_tokens`.
+    pub max_tokens: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    /// The model (or the grammar) ended the answer.
+    EndOfText,
+    /// `max_tokens` were generated.
+    Length,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Generation {
+    pub text: String,
+    pub stop: StopReason,
+    pub prompt_tokens: usize,
+    pub generated_tokens: usize,
+    pub prompt_seconds: f64,
+    pub decode_seconds: f64,
+    /// Time spent waiting in the queue before the worker took the request.
+    pub queued_seconds: f64,
+}
+
+/// llama-bench-like measurement: `n_prompt` tokens evaluated in batches, then
+/// `n_gen` tokens generated one at a time, `reps` times.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BenchSpec {
+    pub n_prompt: u32,
+    pub n_gen: u32,
+    pub reps: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BenchResult {
+    pub threads: u32,
+    pub n_prompt: u32,
+    pub n_gen: u32,
+    /// Tokens per second of each repetition.
+    pub prompt_tps: Vec<f64>,
+    pub gen_tps: Vec<f64>,
+}
+
+impl BenchResult {
+    pub fn mean_sd(v: &[f64]) -> (f64, f64) {
+        if v.is_empty() {
+            return (0.0, 0.0);
+        }
+        let n = v.len() as f64;
+        let mean = v.iter().sum::<f64>() / n;
+        let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0).max(1.0);
+        (mean, var.sqrt())
+    }
+}
+
+/// A loaded model behind its bounded [`Worker`]: one request at a time, at
+/// most `queue_depth` waiting, a deadline per request. Cheap to clone; the
+/// worker stops when the last clone is dropped.
+#[derive(Clone)]
+pub struct Llm {
+    #[cfg(feature = "llm")]
+    worker: Arc<Worker<engine::Engine>>,
+    info: Arc<ModelInfo>,
+    config: Arc<LlmConfig>,
+}
+
+impl std::fmt::Debug for Llm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Llm").field("model", &self.info.id).finish()
+    }
+}
+
+impl Llm {
+    /// Validates the settings, checks the file and loads the model on a new
+    /// worker thread; returns once the model is loaded, or with the reason it
+    /// could not be. `sha256` is the weights' identity from the model store's
+    /// manifest; when None the file is hashed here.
+    pub fn load(config: LlmConfig, sha256: Option<String>) -> Result<Llm, LlmError> {
+        config.validate()?;
+        if config.model_path.as_os_str().is_empty() {
+            return Err(LlmError::NoModel);
+        }
+        #[cfg(not(feature = "llm"))]
+        {
+            let _ = sha256;
+            Err(LlmError::NotBuilt)
+        }
+        #[cfg(feature = "llm")]
+        {
+            let path = config.model_path.clone();
+            let size_bytes = check_gguf_file(&path)?;
+            let sha256 = match sha256 {
+                Some(s) => s,
+                None => crate::models::sha256_file(&path).map_err(|e| LlmError::BadModel {
+                    path: path.clone(),
+                    reason: e.to_string(),
+                })?,
+            };
+            let id = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let limits = WorkerLimits {
+                queue_depth: config.queue_depth,
+                timeout: config.timeout(),
+            };
+            let cfg = config.clone();
+            let worker = Worker::start(&id, limits, move || {
+                engine::Engine::load(cfg).map_err(|e| InferenceError::Load {
+                    model: e.model_name(),
+                    message: match e {
+                        LlmError::BadModel { reason, .. } => reason,
+                        other => other.to_string(),
+                    },
+                })
+            })
+            .map_err(|e| match e {
+                // Give back the loader's own message (it names the file and the reason).
+                InferenceError::Load { message, .. } => LlmError::BadModel {
+                    path: path.clone(),
+                    reason: message,
+                },
+                other => LlmError::Inference(other),
+            })?;
+            let loaded = worker
+                .call(|e: &mut engine::Engine| Ok(e.loaded()))
+                .map_err(LlmError::Inference)?;
+            let info = ModelInfo {
+                id,
+                path,
+                sha256,
+                size_bytes,
+                name: loaded.name,
+                n_params: loaded.n_params,
+                n_ctx_train: loaded.n_ctx_train,
+                threads: config.threads(),
+            };
+            tracing::info!(model = %info.id, params = info.n_params, threads = info.threads, "LLM loaded");
+            Ok(Llm {
+                worker: Arc::new(worker),
+                info: Arc::new(info),
+                config: Arc::new(config),
+            })
+        }
+    }
+
+    pub fn info(&self) -> &ModelInfo {
+        &self.info
+    }
+
+    pub fn config(&self) -> &LlmConfig {
+        &self.config
+    }
+
+    /// Runs one request with the configured timeout.
+    pub fn generate(&self, req: GenerateRequest) -> Result<Generation, LlmError> {
+        self.generate_within(req, self.config.timeout())
+    }
+
+    /// Runs one request; `timeout` (capped at the configured one) covers
+    /// waiting in the queue and generating. Generation stops between two
+    /// tokens once it has passed.
+    pub fn generate_within(
+        &self,
+        req: GenerateRequest,
+        timeout: Duration,
+    ) -> Result<Generation, LlmError> {
+        #[cfg(not(feature = "llm"))]
+        {
+            let _ = (req, timeout);
+            Err(LlmError::NotBuilt)
+        }
+        #[cfg(feature = "llm")]
+        {
+            let enqueued = Instant::now();
+            let timeout = timeout.min(self.config.timeout());
+            let deadline = enqueued + timeout;
+            let worker = self.worker.clone();
+            let call = move || {
+                worker
+                    .call(move |e: &mut engine::Engine| Ok(e.generate(&req, enqueued, deadline)))
+                    .map_err(LlmError::from)?
+            };
+            if timeout >= self.config.timeout() {
+                return call();
+            }
+            // A deadline shorter than the worker's: wait for the answer on a
+            // helper thread so the caller is answered at its own deadline even
+            // while the request still waits in the queue (the worker then
+            // skips it, its deadline having passed).
+            let (tx, rx) = std::sync::mpsc::channel();
+            std::thread::Builder::new()
+                .name("llm-call".into())
+                .spawn(move || {
+                    let _ = tx.send(call());
+                })
+                .map_err(|e| LlmError::Runtime(format!("cannot start a thread: {e}")))?;
+            match rx.recv_timeout(timeout) {
+                Ok(r) => r,
+                Err(_) => Err(LlmError::Timeout { after: timeout }),
+            }
+        }
+    }
+
+    /// Measures prompt and generation speed on the worker (bounded by the
+    /// configured timeout).
+    pub fn bench(&self, spec: BenchSpec) -> Result<BenchResult, LlmError> {
+        #[cfg(not(feature = "llm"))]
+        {
+            let _ = spec;
+            Err(LlmError::NotBuilt)
+        }
+        #[cfg(feature = "llm")]
+        {
+            self.worker
+                .call(move |e: &mut engine::Engine| Ok(e.bench(spec)))
+                .map_err(LlmError::from)?
+        }
+    }
+}
+
+impl LlmError {
+    #[cfg(feature = "llm")]
+    fn model_name(&self) -> String {
+        match self {
+            LlmError::BadModel { path, .. } | LlmError::Read { path, .. } => path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            _ => String::new(),
+        }
+    }
+
+    /// True when the request ran out of time (in the queue or while generating).
+    pub fn is_timeout(&self) -> bool {
+        matches!(
+            self,
+            LlmError::Timeout { .. } | LlmError::Inference(InferenceError::Timeout { .. })
+        )
+    }
+}
+
+/// Cheap checks before llama.cpp sees the file: it exists, is a regular file,
+/// starts with the GGUF magic and a known version. Returns its size.
+pub fn check_gguf_file(path: &Path) -> Result<u64, LlmError> {
+    use std::io::Read;
+    let bad = |reason: &str| LlmError::BadModel {
+        path: path.to_path_buf(),
+        reason: reason.to_string(),
+    };
+    let read_err = |source| LlmError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let meta = std::fs::metadata(path).map_err(read_err)?;
+    if !meta.is_file() {
+        return Err(bad("not a regular file"));
+    }
+    let mut head = [0u8; 8];
+    let mut f = std::fs::File::open(path).map_err(read_err)?;
+    f.read_exact(&mut head)
+        .map_err(|_| bad("file is shorter than a GGUF header"))?;
+    if &head[..4] != b"GGUF" {
+        return Err(bad("no GGUF magic at the start of the file"));
+    }
+    let version = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
+    if !(2..=3).contains(&version) {
+        return Err(bad(&format!("unsupported GGUF version {version}")));
+    }
+    Ok(meta.len())
+}
+
+#[cfg(feature = "llm")]
+mod engine {
+    use super::*;
+    use llama_cpp_2::context::params::LlamaContextParams;
+    use llama_cpp_2::context::LlamaContext;
+    use llama_cpp_2::llama_backend::LlamaBackend;
+    use llama_cpp_2::llama_batch::LlamaBatch;
+    use llama_cpp_2::model::params::LlamaModelParams;
+    use llama_cpp_2::model::{LlamaChatMessage, LlamaChatTemplate, LlamaModel};
+    use llama_cpp_2::sampling::LlamaSampler;
+    use llama_cpp_2::token::LlamaToken;
+    use std::num::NonZeroU32;
+    use std::sync::OnceLock;
+
+    pub(super) struct Loaded {
+        pub name: Option<String>,
+        pub n_params: u64,
+        pub n_ctx_train: u32,
+    }
+
+    /// llama.cpp's backend may be initialised once per process; it lives as
+    /// long as the process.
+    fn backend() -> Result<&'static LlamaBackend, LlmError> {
+        static BACKEND: OnceLock<Result<LlamaBackend, String>> = OnceLock::new();
+        BACKEND
+            .get_or_init(|| {
+                llama_cpp_2::send_logs_to_tracing(llama_cpp_2::LogOptions::default());
+                LlamaBackend::init().map_err(|e| e.to_string())
+            })
+            .as_ref()
+            .map_err(|e| LlmError::Runtime(format!("cannot start llama.cpp: {e}")))
+    }
+
+    fn rt(e: impl std::fmt::Display) -> LlmError {
+        LlmError::Runtime(e.to_string())
+    }
+
+    pub(super) struct Engine {
+        backend: &'static LlamaBackend,
+        model: LlamaModel,
+        template: LlamaChatTemplate,
+        cfg: LlmConfig,
+    }
+
+    impl Engine {
+        pub(super) fn loaded(&self) -> Loaded {
+            Loaded {
+                name: self.model.meta_val_str("general.name").ok(),
+                n_params: self.model.n_params(),
+                n_ctx_train: self.model.n_ctx_train(),
+            }
+        }
+
+        pub(super) fn load(cfg: LlmConfig) -> Result<Engine, LlmError> {
+            let backend = backend()?;
+            let path = cfg.model_path.clone();
+            let params = LlamaModelParams::default();
+            let model = LlamaModel::load_from_file(backend, &path, &params).map_err(|e| {
+                LlmError::BadModel {
+                    path: path.clone(),
+                    reason: format!(
+                        "llama.cpp cannot load it ({e}); the file may be truncated or corrupt"
+                    ),
+                }
+            })?;
+            // The model's own template, else ChatML (what most small chat models use).
+            let template = match model.chat_template(None) {
+                Ok(t) => t,
+                Err(_) => LlamaChatTemplate::new("chatml").map_err(rt)?,
+            };
+            Ok(Engine {
+                backend,
+                model,
+                template,
+                cfg,
+            })
+        }
+
+        fn context(&self) -> Result<LlamaContext<'_>, LlmError> {
+            let threads = self.cfg.threads() as i32;
+            let params = LlamaContextParams::default()
+                .with_n_ctx(NonZeroU32::new(self.cfg.n_ctx))
+                .with_n_batch(self.cfg.n_batch)
+                .with_n_ubatch(self.cfg.n_batch)
+                .with_n_threads(threads)
+                .with_n_threads_batch(threads);
+            self.model
+                .new_context(self.backend, params)
+                .map_err(|e| rt(format!("cannot create a context: {e}")))
+        }
+
+        fn prompt(&self, messages: &[ChatMessage]) -> Result<String, LlmError> {
+            let chat = messages
+                .iter()
+                .map(|m| LlamaChatMessage::new(m.role.clone(), m.content.clone()))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(rt)?;
+            self.model
+                .apply_chat_template(&self.template, &chat, true)
+                .map_err(|e| rt(format!("cannot apply the chat template: {e}")))
+        }
+
+        /// Evaluates `tokens` from position `start` in batches; logits only for the last one.
+        fn eval(
+            &self,
+            ctx: &mut LlamaContext<'_>,
+            batch: &mut LlamaBatch,
+            tokens: &[LlamaToken],
+            start: i32,
+            deadline: Option<(Instant, Instant)>,
+        ) -> Result<(), LlmError> {
+            let n_batch = self.cfg.n_batch as usize;
+            let last = tokens.len().saturating_sub(1);
+            for (c, chunk) in tokens.chunks(n_batch).enumerate() {
+                batch.clear();
+                for (i, t) in chunk.iter().enumerate() {
+                    let idx = c * n_batch + i;
+                    batch
+                        .add(*t, start + idx as i32, &[0], idx == last)
+                        .map_err(rt)?;
+                }
+                ctx.decode(batch).map_err(rt)?;
+                if let Some((enqueued, deadline)) = deadline {
+                    if Instant::now() >= deadline {
+                        return Err(LlmError::Timeout {
+                            after: deadline - enqueued,
+                        });
+                    }
+                }
+            }
+            Ok(())
+        }
+
+        fn sampler(&self, grammar: Option<&str>) -> Result<LlamaSampler, LlmError> {
+            let mut chain = Vec::new();
+            if let Some(g) = grammar {
+                chain.push(
+                    LlamaSampler::grammar(&self.model, g, "root")
+                        .map_err(|e| LlmError::Grammar(e.to_string()))?,
+                );
+            }
+            if self.cfg.repeat_penalty > 1.0 {
+                chain.push(LlamaSampler::penalties(
+                    self.model.n_vocab(),
+                    self.cfg.repeat_last_n as i32,
+                    self.cfg.repeat_penalty,
+                    0.0,
+                    0.0,
+                ));
+            }
+            if self.cfg.temperature > 0.0 {
+                chain.push(LlamaSampler::temp(self.cfg.temperature));
+                chain.push(LlamaSampler::dist(self.cfg.seed));
+            } else {
+                chain.push(LlamaSampler::greedy());
+            }
+            Ok(LlamaSampler::chain_simple(chain))
+        }
+
+        pub(super) fn generate(
+            &self,
+            req: &GenerateRequest,
+            enqueued: Instant,
+            deadline: Instant,
+        ) -> Result<Generation, LlmError> {
+            let timeout = || LlmError::Timeout {
+                after: deadline - enqueued,
+            };
+            if Instant::now() >= deadline {
+                return Err(timeout());
+            }
+            let max_tokens = req
+                .max_tokens
+                .unwrap_or(self.cfg.max_tokens)
+                .min(self.cfg.max_tokens) as usize;
+            let prompt = self.prompt(&req.messages)?;
+            let vocab = self.model.vocab();
+            let tokens = vocab.tokenize(prompt.as_bytes(), true, true);
+            if tokens.is_empty() || tokens.len() + max_tokens > self.cfg.n_ctx as usize {
+                return Err(LlmError::PromptTooLong {
+                    prompt: tokens.len(),
+                    max_tokens,
+                    n_ctx: self.cfg.n_ctx,
+                });
+            }
+            let mut sampler = self.sampler(req.grammar.as_deref())?;
+            let mut ctx = self.context()?;
+            let mut batch = LlamaBatch::new(self.cfg.n_batch as usize, 1);
+            let t0 = Instant::now();
+            self.eval(&mut ctx, &mut batch, &tokens, 0, Some((enqueued, deadline)))?;
+            let prompt_seconds = t0.elapsed().as_secs_f64();
+            let t1 = Instant::now();
+            let mut out: Vec<u8> = Vec::new();
+            let mut n_gen = 0usize;
+            let mut pos = tokens.len() as i32;
+            let mut stop = StopReason::Length;
+            while n_gen < max_tokens {
+                let token = sampler.sample(&ctx, batch.n_tokens() - 1);
+                if vocab.is_eog(token) {
+                    stop = StopReason::EndOfText;
+                    break;
+                }
+                out.extend(vocab.token_to_piece(token, false, None));
+                n_gen += 1;
+                if n_gen == max_tokens {
+                    break;
+                }
+                if Instant::now() >= deadline {
+                    return Err(timeout());
+                }
+                batch.clear();
+                batch.add(token, pos, &[0], true).map_err(rt)?;
+                pos += 1;
+                ctx.decode(&mut batch).map_err(rt)?;
+            }
+            Ok(Generation {
+                text: String::from_utf8_lossy(&out).into_owned(),
+                stop,
+                prompt_tokens: tokens.len(),
+                generated_tokens: n_gen,
+                prompt_seconds,
+                decode_seconds: t1.elapsed().as_secs_f64(),
+                queued_seconds: 0.0,
+            })
+        }
+
+        pub(super) fn bench(&self, spec: BenchSpec) -> Result<BenchResult, LlmError> {
+            if spec.n_prompt as usize + spec.n_gen as usize + 1 > self.cfg.n_ctx as usize {
+                return Err(LlmError::Config(format!(
+                    "bench needs n_ctx above {}",
+                    spec.n_prompt + spec.n_gen
+                )));
+            }
+            let vocab = self.model.vocab();
+            let n_vocab = self.model.n_vocab().max(1);
+            // Like llama-bench: arbitrary token ids, BOS first.
+            let mut tokens = vec![vocab.bos()];
+            let mut x: u32 = 12345;
+            while tokens.len() < spec.n_prompt as usize {
+                x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                tokens.push(LlamaToken((x % n_vocab as u32) as i32));
+            }
+            let mut res = BenchResult {
+                threads: self.cfg.threads(),
+                n_prompt: spec.n_prompt,
+                n_gen: spec.n_gen,
+                prompt_tps: Vec::new(),
+                gen_tps: Vec::new(),
+            };
+            // One untimed warm-up run, then the repetitions.
+            for rep in 0..=spec.reps {
+                let mut ctx = self.context()?;
+                let mut batch = LlamaBatch::new(self.cfg.n_batch as usize, 1);
+                if spec.n_prompt > 0 {
+                    let t = Instant::now();
+                    self.eval(&mut ctx, &mut batch, &tokens, 0, None)?;
+                    if rep > 0 {
+                        res.prompt_tps
+                            .push(spec.n_prompt as f64 / t.elapsed().as_secs_f64());
+                    }
+                }
+                if spec.n_gen > 0 {
+                    let mut ctx = self.context()?;
+                    let t = Instant::now();
+                    let mut token = vocab.bos();
+                    for i in 0..spec.n_gen {
+                        batch.clear();
+                        batch.add(token, i as i32, &[0], true).map_err(rt)?;
+                        ctx.decode(&mut batch).map_err(rt)?;
+                        token = LlamaToken(((i * 7919 + 1) % n_vocab as u32) as i32);
+                    }
+                    if rep > 0 {
+                        res.gen_tps
+                            .push(spec.n_gen as f64 / t.elapsed().as_secs_f64());
+                    }
+                }
+            }
+            Ok(res)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_defaults_validate() {
+        LlmConfig::default().validate().unwrap();
+        let c = LlmConfig {
+            max_tokens: 4096,
+            ..Default::default()
+        };
+        assert!(c.validate().is_err());
+    }
+
+    #[test]
+    fn gguf_precheck_rejects_non_gguf() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.gguf");
+        std::fs::write(&p, b"not a model at all").unwrap();
+        let e = check_gguf_file(&p).unwrap_err().to_string();
+        assert!(e.contains("GGUF magic"), "{e}");
+        std::fs::write(&p, b"GGU").unwrap();
+        let e = check_gguf_file(&p).unwrap_err().to_string();
+        assert!(e.contains("shorter"), "{e}");
+        let e = check_gguf_file(&dir.path().join("missing.gguf"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("cannot be read"), "{e}");
+    }
+
+    #[test]
+    fn missing_model_is_a_clear_error() {
+        let e = Llm::load(LlmConfig::default(), None).unwrap_err();
+        assert!(matches!(e, LlmError::NoModel), "{e}");
+    }
+}
