@@ -204,7 +204,7 @@ impl Config {
                 "metrics_sample_interval_secs" => self.metrics.sample_interval_secs = num(name, v)?,
                 "metrics_retention_hours" => self.metrics.retention_hours = num(name, v)?,
                 // Settings of the process itself, not of the config.
-                "log" | "config" | "test_data" => {}
+                "log" | "config" | "test_data" | "test_models" | "cache" | "bin" => {}
                 _ => return Err(invalid(name, "unknown OJSCOG_* variable")),
             }
         }

@@ -2,9 +2,13 @@
 //!
 //! See ARCHITECTURE.md for the map of modules and the rules between them.
 
+pub mod agents;
 pub mod config;
 pub mod demo;
+pub mod eval;
+pub mod inference;
 pub mod metrics;
+pub mod models;
 pub mod ojs;
 pub mod service;
 pub mod store;

