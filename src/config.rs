@@ -40,6 +40,8 @@ pub struct Config {
     pub ojs: OjsConfig,
     pub web: WebConfig,
     pub metrics: MetricsConfig,
+    /// The screening LLM (a GGUF chat model through llama.cpp).
+    pub llm: crate::inference::llm::LlmConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -90,6 +92,7 @@ impl Default for Config {
             ojs: OjsConfig::default(),
             web: WebConfig::default(),
             metrics: MetricsConfig::default(),
+            llm: Default::default(),
         }
     }
 }
@@ -204,7 +207,11 @@ impl Config {
                 "metrics_sample_interval_secs" => self.metrics.sample_interval_secs = num(name, v)?,
                 "metrics_retention_hours" => self.metrics.retention_hours = num(name, v)?,
                 // Settings of the process itself, not of the config.
-                "log" | "config" | "test_data" | "test_models" | "cache" | "bin" => {}
+                "llm_model_path" => self.llm.model_path = PathBuf::from(v),
+                "llm_n_threads" => self.llm.n_threads = num(name, v)?,
+                "llm_timeout_secs" => self.llm.timeout_secs = num(name, v)?,
+                "llm_max_tokens" => self.llm.max_tokens = num(name, v)?,
+                "log" | "config" | "test_data" | "test_models" | "test_llm" | "cache" | "bin" => {}
                 _ => return Err(invalid(name, "unknown OJSCOG_* variable")),
             }
         }
@@ -251,6 +258,18 @@ impl Config {
             return Err(invalid(
                 "web.admin_token",
                 "must be at least 16 characters (or empty to disable admin calls)",
+            ));
+        }
+        if !self.llm.model_path.as_os_str().is_empty() && !self.llm.model_path.is_file() {
+            return Err(invalid(
+                "llm.model_path",
+                format!("{} is not a file", self.llm.model_path.display()),
+            ));
+        }
+        if self.llm.timeout_secs == 0 || self.llm.max_tokens == 0 || self.llm.queue_depth == 0 {
+            return Err(invalid(
+                "llm",
+                "timeout_secs, max_tokens and queue_depth must be at least 1",
             ));
         }
         if self.metrics.sample_interval_secs == 0 {

@@ -1,7 +1,9 @@
 //! The service's life: open the store, start the sync loop, the metrics
 //! sampler and the web server, and stop them all cleanly on shutdown.
 
+use crate::agents::screening::{ScreeningAgent, ScreeningError};
 use crate::config::Config;
+use crate::inference::Embedder;
 use crate::metrics::{names, Metrics};
 use crate::store::{Store, StoreError};
 use crate::sync::{self, SyncHandle, SyncStatus};
@@ -21,6 +23,57 @@ pub enum ServiceError {
     Thread(std::io::Error),
 }
 
+/// The models, loaded on first use: start-up stays fast and a missing model
+/// is an error on the routes that need it, not a service that will not start.
+pub struct Ai {
+    data_dir: PathBuf,
+    llm: crate::inference::llm::LlmConfig,
+    metrics: Arc<Metrics>,
+    embedder: Mutex<Option<Arc<dyn Embedder>>>,
+    screening: Mutex<Option<Arc<ScreeningAgent>>>,
+}
+
+impl Ai {
+    pub fn new(config: &Config, metrics: Arc<Metrics>) -> Ai {
+        Ai {
+            data_dir: config.data_dir.clone(),
+            llm: config.llm.clone(),
+            metrics,
+            embedder: Mutex::new(None),
+            screening: Mutex::new(None),
+        }
+    }
+
+    /// The sentence-embedding model, or (with the reason) the exact-term
+    /// fallback when the model cannot be loaded; loading is retried next time.
+    pub fn embedder(&self) -> (Arc<dyn Embedder>, Option<String>) {
+        let mut slot = self.embedder.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(e) = slot.as_ref() {
+            return (e.clone(), None);
+        }
+        let (e, warning) = crate::inference::open_embedder_or_fallback(&self.data_dir);
+        if warning.is_none() {
+            *slot = Some(e.clone());
+        }
+        (e, warning)
+    }
+
+    /// The screening agent (loads the LLM on first use).
+    pub fn screening(&self) -> Result<Arc<ScreeningAgent>, ScreeningError> {
+        let mut slot = self.screening.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(a) = slot.as_ref() {
+            return Ok(a.clone());
+        }
+        let agent = Arc::new(ScreeningAgent::load(
+            self.llm.clone(),
+            &self.data_dir,
+            self.metrics.clone(),
+        )?);
+        *slot = Some(agent.clone());
+        Ok(agent)
+    }
+}
+
 /// Everything the web workers read; cheap to share.
 pub struct AppContext {
     pub config: Config,
@@ -30,12 +83,22 @@ pub struct AppContext {
     pub device: Mutex<Device>,
     /// True when serving the built-in demo journal instead of an OJS mirror.
     pub demo: bool,
+    pub ai: Ai,
 }
 
 impl AppContext {
     /// A read-only store connection for one request or worker.
     pub fn open_store(&self) -> Result<Store, StoreError> {
         Store::open_read_only(&self.store_path)
+    }
+
+    /// A writable connection, for the agents that cache what they compute.
+    pub fn open_store_rw(&self) -> Result<Store, StoreError> {
+        if !self.store_path.exists() {
+            // Never recreate a store that vanished under the service.
+            return Store::open_read_only(&self.store_path);
+        }
+        Store::open(&self.store_path)
     }
 }
 
@@ -78,6 +141,7 @@ impl Service {
             })?;
         let server = Arc::new(server);
         let ctx = Arc::new(AppContext {
+            ai: Ai::new(&config, metrics.clone()),
             device: Mutex::new(Device::new(&config.data_dir)),
             config,
             store_path,

@@ -31,16 +31,25 @@ fn config_check_names_the_bad_key() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("c.toml");
     std::fs::write(&cfg, "[web]\nworkers = 0\n").unwrap();
-    let (code, _, err) = run(ojscog(dir.path()).args(["config", "check", "--config"]).arg(&cfg));
+    let (code, _, err) = run(ojscog(dir.path())
+        .args(["config", "check", "--config"])
+        .arg(&cfg));
     assert_eq!(code, 1);
     assert!(err.contains("web.workers"), "{err}");
 
     std::fs::write(&cfg, "[ojs\nurl = 1\n").unwrap();
-    let (code, _, err) = run(ojscog(dir.path()).args(["config", "check", "--config"]).arg(&cfg));
+    let (code, _, err) = run(ojscog(dir.path())
+        .args(["config", "check", "--config"])
+        .arg(&cfg));
     assert_eq!(code, 1);
-    assert!(err.contains("not valid TOML") && err.contains("c.toml"), "{err}");
+    assert!(
+        err.contains("not valid TOML") && err.contains("c.toml"),
+        "{err}"
+    );
 
-    let (code, _, err) = run(ojscog(dir.path()).args(["config", "check"]).env("OJSCOG_OJS_SYNC_INTERVAL_SECS", "soon"));
+    let (code, _, err) = run(ojscog(dir.path())
+        .args(["config", "check"])
+        .env("OJSCOG_OJS_SYNC_INTERVAL_SECS", "soon"));
     assert_eq!(code, 1);
     assert!(err.contains("OJSCOG_OJS_SYNC_INTERVAL_SECS"), "{err}");
 
@@ -58,13 +67,17 @@ fn config_show_redacts_secrets() {
         "[ojs]\nurl = \"mysql://ojs:hunter2hunter2@db:3306/ojs\"\n[web]\nadmin_token = \"tok-0123456789abcdef\"\n",
     )
     .unwrap();
-    let (code, out, _) = run(ojscog(dir.path()).args(["config", "show", "--config"]).arg(&cfg));
+    let (code, out, _) = run(ojscog(dir.path())
+        .args(["config", "show", "--config"])
+        .arg(&cfg));
     assert_eq!(code, 0);
     assert!(!out.contains("hunter2"), "{out}");
     assert!(!out.contains("tok-0123456789abcdef"), "{out}");
     assert!(out.contains("mysql://ojs:***@db:3306/ojs"), "{out}");
     // An invalid URL's error must not leak the password either.
-    let (code, _, err) = run(ojscog(dir.path()).args(["config", "check"]).env("OJSCOG_OJS_URL", "mysql://u:hunter2@db:notaport/x"));
+    let (code, _, err) = run(ojscog(dir.path())
+        .args(["config", "check"])
+        .env("OJSCOG_OJS_URL", "mysql://u:hunter2@db:notaport/x"));
     assert_eq!(code, 1);
     assert!(!err.contains("hunter2"), "{err}");
 }
@@ -89,7 +102,9 @@ fn status_before_any_sync_explains_what_to_do() {
 async fn sync_once_then_status_summarizes_the_mirror() {
     let db = TestDb::ojs("3.3.0-16").await;
     let dir = tempfile::tempdir().unwrap();
-    let (code, out, err) = run(ojscog(dir.path()).args(["sync", "--once"]).env("OJSCOG_OJS_URL", db.url()));
+    let (code, out, err) = run(ojscog(dir.path())
+        .args(["sync", "--once"])
+        .env("OJSCOG_OJS_URL", db.url()));
     assert_eq!(code, 0, "{err}");
     let report: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(report["submissions_fetched"], 19);
@@ -101,49 +116,88 @@ async fn sync_once_then_status_summarizes_the_mirror() {
     assert!(out.contains("OJS 3.3.0-16"), "{out}");
     assert!(out.contains("last sync"), "{out}");
     // OJS gone: the command fails, the mirror and status stay.
-    let (code, _, err) = run(ojscog(dir.path()).args(["sync", "--once"]).env("OJSCOG_OJS_URL", "mysql://root@127.0.0.1:9/ojs"));
+    let (code, _, err) = run(ojscog(dir.path())
+        .args(["sync", "--once"])
+        .env("OJSCOG_OJS_URL", "mysql://root@127.0.0.1:9/ojs"));
     assert_eq!(code, 1);
     assert!(err.contains("cannot reach"), "{err}");
     let (_, out, _) = run(ojscog(dir.path()).arg("status"));
-    assert!(out.contains("submissions 19") && out.contains("last error"), "{out}");
+    assert!(
+        out.contains("submissions 19") && out.contains("last error"),
+        "{out}"
+    );
     db.drop_db().await;
 }
 
 /// Starts `ojscog serve` and returns the child and the address it printed.
 fn start_serve(c: &mut Command) -> (std::process::Child, String) {
-    let mut child = c.stderr(Stdio::piped()).stdout(Stdio::null()).spawn().unwrap();
+    let mut child = c
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
     let stderr = child.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             if let Some(rest) = line.split("http://").nth(1) {
-                let _ = tx.send(rest.trim_end_matches(|c| c != '/').trim_end_matches('/').to_string());
+                let _ = tx.send(
+                    rest.trim_end_matches(|c| c != '/')
+                        .trim_end_matches('/')
+                        .to_string(),
+                );
             }
         }
     });
-    let addr = rx.recv_timeout(Duration::from_secs(30)).expect("serve printed its address");
+    let addr = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("serve printed its address");
     (child, addr)
 }
 
 #[test]
 fn serve_demo_answers_and_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, addr) = start_serve(ojscog(dir.path()).args(["serve", "--demo"]).env("OJSCOG_WEB_LISTEN", "127.0.0.1:0"));
-    let health: serde_json::Value = ureq::get(&format!("http://{addr}/health")).call().unwrap().into_json().unwrap();
+    let (mut child, addr) = start_serve(
+        ojscog(dir.path())
+            .args(["serve", "--demo"])
+            .env("OJSCOG_WEB_LISTEN", "127.0.0.1:0"),
+    );
+    let health: serde_json::Value = ureq::get(&format!("http://{addr}/health"))
+        .call()
+        .unwrap()
+        .into_json()
+        .unwrap();
     assert_eq!(health["status"], "ok", "{health}");
-    let subs: serde_json::Value = ureq::get(&format!("http://{addr}/api/submissions")).call().unwrap().into_json().unwrap();
+    let subs: serde_json::Value = ureq::get(&format!("http://{addr}/api/submissions"))
+        .call()
+        .unwrap()
+        .into_json()
+        .unwrap();
     assert_eq!(subs["submissions"].as_array().unwrap().len(), 12);
-    assert!(dir.path().join("data/demo/ojscog.sqlite3").exists(), "the demo uses a scratch store");
-    assert!(!dir.path().join("data/ojscog.sqlite3").exists(), "and never the real one");
+    assert!(
+        dir.path().join("data/demo/ojscog.sqlite3").exists(),
+        "the demo uses a scratch store"
+    );
+    assert!(
+        !dir.path().join("data/ojscog.sqlite3").exists(),
+        "and never the real one"
+    );
 
     let t = Instant::now();
-    let ok = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let ok = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(ok.success());
     let status = loop {
         if let Some(s) = child.try_wait().unwrap() {
             break s;
         }
-        assert!(t.elapsed() < Duration::from_secs(10), "serve did not stop within 10 s of SIGTERM");
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "serve did not stop within 10 s of SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(status.success(), "{status:?}");

@@ -26,11 +26,20 @@ async fn keeps_serving_while_ojs_is_down_and_recovers() {
     let mut cfg = config_for(&db.url(), dir.path());
     {
         let mut store = Store::open(&cfg.store_path()).unwrap();
-        ojscog::sync::run_once(&cfg.ojs, &mut store, &Metrics::new()).await.unwrap();
+        ojscog::sync::run_once(&cfg.ojs, &mut store, &Metrics::new())
+            .await
+            .unwrap();
     }
     // Then OJS "goes away": the service is pointed at a port with nothing behind it.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    cfg.ojs.url = format!("mysql://root@127.0.0.1:{port}/{}?prefer_socket=false", db.name);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    cfg.ojs.url = format!(
+        "mysql://root@127.0.0.1:{port}/{}?prefer_socket=false",
+        db.name
+    );
     cfg.ojs.min_backoff_secs = 1;
     cfg.ojs.max_backoff_secs = 2;
     cfg.ojs.timeout_secs = 2;
@@ -39,34 +48,72 @@ async fn keeps_serving_while_ojs_is_down_and_recovers() {
     let svc = Service::start(cfg, false).unwrap();
     let base = format!("http://{}", svc.local_addr);
 
-    wait_for("two failed attempts", Duration::from_secs(20), || svc.ctx.sync.status().consecutive_failures >= 2);
+    wait_for("two failed attempts", Duration::from_secs(20), || {
+        svc.ctx.sync.status().consecutive_failures >= 2
+    });
     let st = svc.ctx.sync.status();
-    assert!(st.last_error.as_deref().unwrap_or("").contains("cannot reach"), "{st:?}");
+    assert!(
+        st.last_error
+            .as_deref()
+            .unwrap_or("")
+            .contains("cannot reach"),
+        "{st:?}"
+    );
     let next_in = st.next_attempt_at.unwrap() - st.last_attempt_at.unwrap();
-    assert!((1..=2).contains(&next_in), "backoff is capped at 2 s: {next_in}");
+    assert!(
+        (1..=2).contains(&next_in),
+        "backoff is capped at 2 s: {next_in}"
+    );
     // Still serving the mirror, and saying it is stale.
-    let subs: serde_json::Value = ureq::get(&format!("{base}/api/submissions")).call().unwrap().into_json().unwrap();
+    let subs: serde_json::Value = ureq::get(&format!("{base}/api/submissions"))
+        .call()
+        .unwrap()
+        .into_json()
+        .unwrap();
     assert_eq!(subs["submissions"].as_array().unwrap().len(), 19);
     std::thread::sleep(Duration::from_millis(1100));
     let resp = ureq::get(&format!("{base}/health")).call().unwrap();
     assert_eq!(resp.status(), 200);
     let health: serde_json::Value = resp.into_json().unwrap();
     assert_eq!(health["status"], "degraded", "{health}");
-    let metrics = ureq::get(&format!("{base}/metrics")).call().unwrap().into_string().unwrap();
-    assert!(metrics.contains("ojscog_sync_runs_total{outcome=\"error\"}"), "{metrics}");
-    assert!(metrics.contains("ojscog_sync_staleness_seconds"), "{metrics}");
+    let metrics = ureq::get(&format!("{base}/metrics"))
+        .call()
+        .unwrap()
+        .into_string()
+        .unwrap();
+    assert!(
+        metrics.contains("ojscog_sync_runs_total{outcome=\"error\"}"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("ojscog_sync_staleness_seconds"),
+        "{metrics}"
+    );
 
     // OJS comes back on the same address.
     let host = common::server_url().rsplit('@').next().unwrap().to_string();
     let _proxy = FaultyProxy::start_on(port, &host, None, 0);
-    wait_for("recovery", Duration::from_secs(20), || svc.ctx.sync.status().consecutive_failures == 0);
+    wait_for("recovery", Duration::from_secs(20), || {
+        svc.ctx.sync.status().consecutive_failures == 0
+    });
     let st = svc.ctx.sync.status();
-    assert!(st.last_error.is_none() && st.last_success_at.is_some(), "{st:?}");
-    let sync: serde_json::Value = ureq::get(&format!("{base}/api/sync")).call().unwrap().into_json().unwrap();
+    assert!(
+        st.last_error.is_none() && st.last_success_at.is_some(),
+        "{st:?}"
+    );
+    let sync: serde_json::Value = ureq::get(&format!("{base}/api/sync"))
+        .call()
+        .unwrap()
+        .into_json()
+        .unwrap();
     assert_eq!(sync["ojs_version"], "3.4.0-4", "{sync}");
 
     let t = Instant::now();
     svc.stop();
-    assert!(t.elapsed() < Duration::from_secs(5), "graceful stop took {:?}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "graceful stop took {:?}",
+        t.elapsed()
+    );
     db.drop_db().await;
 }

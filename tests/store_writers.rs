@@ -23,12 +23,17 @@ fn concurrent_sync_batches_and_metric_samples_both_succeed() {
     let sampler = thread::spawn(move || {
         let mut s = Store::open(&p2).unwrap();
         for ts in 0..300 {
-            s.insert_samples(ts, &[("ojscog_test_gauge".to_string(), ts as f64)]).unwrap();
+            s.insert_samples(ts, &[("ojscog_test_gauge".to_string(), ts as f64)])
+                .unwrap();
         }
     });
     syncer.join().unwrap();
     sampler.join().unwrap();
     let s = Store::open_read_only(&path).unwrap();
-    assert_eq!(s.scalar_i64("SELECT COUNT(*) FROM performance_metrics").unwrap(), 300);
+    assert_eq!(
+        s.scalar_i64("SELECT COUNT(*) FROM performance_metrics")
+            .unwrap(),
+        300
+    );
     assert_eq!(s.state("round").unwrap().as_deref(), Some("29"));
 }

@@ -9,7 +9,9 @@ mod screening;
 
 pub use queries::*;
 use records::*;
-use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior};
+use rusqlite::{
+    params, Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior,
+};
 pub use screening::{AssessmentKey, ScreeningAuthor, ScreeningInput};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -148,7 +150,9 @@ impl Store {
             });
         }
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
-            let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
             tx.execute_batch(sql)?;
             tx.pragma_update(None, "user_version", (i + 1) as i64)?;
             tx.commit()?;
@@ -227,7 +231,9 @@ impl Store {
 
     /// Applies one batch atomically: either all of it is in the store afterwards, or none.
     pub fn apply(&mut self, batch: &Batch) -> Result<BatchOutcome> {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut out = BatchOutcome::default();
         if let Some((journals, sections)) = &batch.journals {
             out.rows_changed += replace_journals(&tx, journals, sections)?;
@@ -257,7 +263,9 @@ impl Store {
     // ---- metrics history ----------------------------------------------------
 
     pub fn insert_samples(&mut self, ts: i64, samples: &[(String, f64)]) -> Result<()> {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         {
             let mut stmt = tx.prepare(
                 "INSERT OR REPLACE INTO performance_metrics(ts, name, value) VALUES (?1, ?2, ?3)",

@@ -8,6 +8,7 @@
 //! `ojscog_http_requests_total` / `ojscog_http_request_duration_seconds`,
 //! labelled with the route *template* (never an id).
 
+mod ai;
 mod api;
 mod chart;
 mod format;
@@ -205,7 +206,10 @@ pub(crate) enum Route {
     Metrics,
     Submissions,
     Submission,
+    SubmissionReviewers,
+    Assessment,
     Reviewers,
+    Search,
     Sync,
     Other,
 }
@@ -225,9 +229,15 @@ impl Route {
             "/metrics" => Route::Metrics,
             "/api/submissions" => Route::Submissions,
             "/api/reviewers" => Route::Reviewers,
+            "/api/search" => Route::Search,
             "/api/sync" => Route::Sync,
             p => match p.strip_prefix("/api/submissions/") {
                 Some(id) if !id.is_empty() && !id.contains('/') => Route::Submission,
+                Some(rest) => match rest.split_once('/') {
+                    Some((id, "reviewers")) if !id.is_empty() => Route::SubmissionReviewers,
+                    Some((id, "assessment")) if !id.is_empty() => Route::Assessment,
+                    _ => Route::Other,
+                },
                 _ => Route::Other,
             },
         }
@@ -240,7 +250,10 @@ impl Route {
             Route::Metrics => "/metrics",
             Route::Submissions => "/api/submissions",
             Route::Submission => "/api/submissions/{id}",
+            Route::SubmissionReviewers => "/api/submissions/{id}/reviewers",
+            Route::Assessment => "/api/submissions/{id}/assessment",
             Route::Reviewers => "/api/reviewers",
+            Route::Search => "/api/search",
             Route::Sync => "/api/sync",
             Route::Other => "other",
         }
@@ -283,7 +296,9 @@ fn handle(ctx: &AppContext, req: &mut Request, route: Route) -> Reply {
             &serde_json::json!({
                 "error": format!("nothing here: {path}"),
                 "routes": ["/", "/health", "/metrics", "/api/submissions",
-                           "/api/submissions/{id}", "/api/reviewers", "/api/sync"],
+                           "/api/submissions/{id}", "/api/submissions/{id}/reviewers",
+                           "/api/submissions/{id}/assessment", "/api/reviewers",
+                           "/api/search", "/api/sync"],
             }),
         );
     }
@@ -304,6 +319,16 @@ fn handle(ctx: &AppContext, req: &mut Request, route: Route) -> Reply {
             let id = path.strip_prefix("/api/submissions/").unwrap_or_default();
             api::submission(ctx, id)
         }
+        (Route::SubmissionReviewers | Route::Assessment, _) => {
+            let rest = path.strip_prefix("/api/submissions/").unwrap_or_default();
+            let id = rest.split('/').next().unwrap_or_default();
+            if route == Route::Assessment {
+                ai::assessment(ctx, id, query)
+            } else {
+                ai::reviewers_for(ctx, id, query)
+            }
+        }
+        (Route::Search, _) => ai::search(ctx, query),
         (Route::Reviewers, _) => api::reviewers(ctx),
         (Route::Sync, Method::Post) => api::request_sync(ctx, req),
         (Route::Sync, _) => api::sync_status(ctx),
@@ -433,6 +458,7 @@ mod tests {
             metrics: Arc::new(Metrics::new()),
             sync: SyncHandle::new(SyncStatus::default()),
             demo: false,
+            ai: crate::service::Ai::new(&Config::default(), Arc::new(Metrics::new())),
         })
     }
 

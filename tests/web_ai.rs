@@ -1,0 +1,148 @@
+//! The AI routes over real HTTP against the demo journal: reviewer
+//! suggestions with conflicts, semantic search, screening reports.
+
+#[path = "common/web.rs"]
+mod web;
+
+use web::start_demo;
+
+#[test]
+fn reviewer_suggestions_rank_and_exclude_with_reasons() {
+    let t = start_demo();
+    // Demo #6 (seagrass) is co-written by Daniel Whitfield, a reviewer; Lars declined it.
+    let r = t.get("/api/submissions/6/reviewers?limit=3");
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v = r.json();
+    #[cfg(feature = "embeddings")]
+    assert!(v.get("warning").is_none(), "the real model is loaded: {v}");
+    let candidates = v["candidates"].as_array().unwrap();
+    assert!(!candidates.is_empty() && candidates.len() <= 3, "{v}");
+    let scores: Vec<f64> = candidates
+        .iter()
+        .map(|c| c["score"].as_f64().unwrap())
+        .collect();
+    assert!(
+        scores.windows(2).all(|w| w[0] >= w[1]),
+        "ranked by score: {scores:?}"
+    );
+    for c in candidates {
+        assert!(
+            !c["reasons"].as_array().unwrap().is_empty(),
+            "every suggestion says why: {c}"
+        );
+    }
+    let excluded = v["excluded"].as_array().unwrap();
+    let reason_of = |name: &str| -> Vec<String> {
+        excluded
+            .iter()
+            .filter(|e| e["name"].as_str().unwrap_or("").contains(name))
+            .flat_map(|e| {
+                e["reasons"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| r["code"].as_str().unwrap().to_string())
+            })
+            .collect()
+    };
+    assert!(
+        reason_of("Whitfield").contains(&"author".to_string()),
+        "{v}"
+    );
+    assert!(
+        reason_of("Henriksen").iter().any(|c| c == "declined_this"),
+        "{v}"
+    );
+    assert!(!candidates
+        .iter()
+        .any(|c| c["name"].as_str().unwrap().contains("Whitfield")));
+
+    assert_eq!(t.get("/api/submissions/999/reviewers").status, 404);
+    assert_eq!(t.get("/api/submissions/abc/reviewers").status, 400);
+    assert_eq!(t.get("/api/submissions/6/reviewers?limit=0").status, 400);
+    assert_eq!(t.get("/api/submissions/6/reviewers?top=3").status, 400);
+    assert_eq!(t.get("/api/submissions/6/nothing").status, 404);
+    let metrics = t.get("/metrics").body;
+    assert!(
+        metrics.contains("route=\"/api/submissions/{id}/reviewers\""),
+        "route template label"
+    );
+    t.stop();
+}
+
+#[test]
+fn search_finds_by_meaning_and_by_term() {
+    let t = start_demo();
+    let r = t.get("/api/search?q=seagrass%20restoration&limit=5");
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v = r.json();
+    let hits = v["hits"].as_array().unwrap();
+    assert!(!hits.is_empty() && hits.len() <= 5);
+    let first_paper = hits.iter().find(|h| h["kind"] == "submission").unwrap();
+    assert_eq!(
+        first_paper["id"], 6,
+        "the seagrass paper first among papers: {v}"
+    );
+    assert!(
+        first_paper["snippet"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("seagrass"),
+        "{v}"
+    );
+    let first_person = hits.iter().find(|h| h["kind"] == "reviewer").unwrap();
+    assert_eq!(
+        first_person["title"], "Daniel Whitfield",
+        "the seagrass reviewer first among people: {v}"
+    );
+    #[cfg(feature = "embeddings")]
+    {
+        // No shared word with the query: only meaning can find the coral paper.
+        let v = t
+            .get("/api/search?q=heat%20damage%20to%20reefs&limit=3")
+            .json();
+        assert!(v.get("warning").is_none(), "{v}");
+        let ids: Vec<i64> = v["hits"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|h| h["kind"] == "submission")
+            .map(|h| h["id"].as_i64().unwrap())
+            .collect();
+        assert!(ids.contains(&1), "bleaching paper found by meaning: {v}");
+    }
+    assert_eq!(t.get("/api/search").status, 400);
+    assert_eq!(t.get("/api/search?q=").status, 400);
+    assert_eq!(t.get("/api/search?q=x&limit=1000").status, 400);
+    t.stop();
+}
+
+#[cfg(feature = "llm")]
+#[test]
+fn screening_report_is_made_once_then_served_from_cache() {
+    let t = start_demo();
+    assert_eq!(
+        t.get("/api/submissions/3/assessment?cached=1").status,
+        404,
+        "nothing cached yet"
+    );
+    let r = t.get("/api/submissions/3/assessment");
+    assert_eq!(r.status, 200, "{}", r.body);
+    let v = r.json();
+    assert_eq!(v["cached"], false, "{v}");
+    assert!(
+        v["judgement"]["summary"].as_str().unwrap().len() >= 40,
+        "{v}"
+    );
+    let again = t.get("/api/submissions/3/assessment?cached=1");
+    assert_eq!(again.status, 200);
+    assert_eq!(again.json()["cached"], true);
+    assert_eq!(t.get("/api/submissions/999/assessment").status, 404);
+    let metrics = t.get("/metrics").body;
+    assert!(
+        metrics.contains("ojscog_agent_runs_total{agent=\"screening\",outcome=\"ok\"} 1"),
+        "{metrics}"
+    );
+    t.stop();
+}
