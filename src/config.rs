@@ -74,6 +74,9 @@ pub struct WebConfig {
     pub max_body_bytes: usize,
     /// A client that sends nothing for this long is cut off.
     pub read_timeout_secs: u64,
+    /// The appliance's A/B root-slot state (written at boot by `ojscog-slot`);
+    /// shown on the status page when it exists.
+    pub slots_file: PathBuf,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -119,6 +122,7 @@ impl Default for WebConfig {
             workers: 4,
             max_body_bytes: 64 * 1024,
             read_timeout_secs: 10,
+            slots_file: PathBuf::from("/run/ojscog/slots.json"),
         }
     }
 }
@@ -204,6 +208,7 @@ impl Config {
                 "web_workers" => self.web.workers = num(name, v)?,
                 "web_max_body_bytes" => self.web.max_body_bytes = num(name, v)?,
                 "web_read_timeout_secs" => self.web.read_timeout_secs = num(name, v)?,
+                "web_slots_file" => self.web.slots_file = PathBuf::from(v),
                 "metrics_sample_interval_secs" => self.metrics.sample_interval_secs = num(name, v)?,
                 "metrics_retention_hours" => self.metrics.retention_hours = num(name, v)?,
                 // Settings of the process itself, not of the config.

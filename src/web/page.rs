@@ -74,6 +74,7 @@ pub(crate) fn render(ctx: &AppContext) -> Reply {
     h.push_str("<div class=\"side\">\n");
     sync_card(&mut h, &sync, ctx, now);
     device_card(&mut h, &device);
+    appliance_card(&mut h, ctx);
     h.push_str("</div>\n</div>\n");
     charts_card(&mut h, store.as_ref().ok(), &device, ctx, now);
     h.push_str("</main>\n");
@@ -782,3 +783,65 @@ footer{color:var(--muted);font-size:12.5px;padding:4px 20px 28px}
 footer a{color:var(--muted)}
 @media (max-width:900px){.tiles{grid-template-columns:repeat(2,1fr)}.grid{grid-template-columns:1fr}.charts{grid-template-columns:1fr}}
 "#;
+
+/// The file first-boot provisioning leaves with the generated admin token; the
+/// page shows it once and deletes it.
+pub(crate) const ADMIN_TOKEN_ONCE: &str = "admin-token.once";
+
+/// Takes the one-time admin token, if provisioning left one: read, then removed
+/// (and the removal made durable) so it is shown exactly once.
+fn take_admin_token(data_dir: &std::path::Path) -> Option<String> {
+    let path = data_dir.join(ADMIN_TOKEN_ONCE);
+    let token = std::fs::read_to_string(&path).ok()?;
+    if let Err(e) = std::fs::remove_file(&path) {
+        tracing::warn!(error = %e, "cannot remove the one-time admin token file; not showing it");
+        return None;
+    }
+    if let Ok(dir) = std::fs::File::open(data_dir) {
+        let _ = dir.sync_all();
+    }
+    let token = token.trim().to_string();
+    (!token.is_empty()).then_some(token)
+}
+
+/// First-boot admin token (once) and the A/B root slots, on the appliance.
+fn appliance_card(h: &mut String, ctx: &AppContext) {
+    let token = take_admin_token(&ctx.config.data_dir);
+    let slots: Option<serde_json::Value> = std::fs::read_to_string(&ctx.config.web.slots_file)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok());
+    if token.is_none() && slots.is_none() {
+        return;
+    }
+    h.push_str(r#"<section class="card" id="appliance"><h2>Appliance</h2>"#);
+    if let Some(t) = token {
+        let _ = write!(
+            h,
+            r#"<div class="alerts" id="admin-token"><strong>Admin token (shown once; write it down):</strong> <code>{}</code><br>It authorises <code>POST /api/sync</code>. It is kept in <code>/data/etc/admin-token</code>.</div>"#,
+            escape(&t)
+        );
+    }
+    if let Some(v) = slots {
+        let s = |x: &serde_json::Value| x.as_str().unwrap_or("?").to_string();
+        let _ = write!(
+            h,
+            r#"<dl><dt>Booted slot</dt><dd id="slot-booted">{}</dd><dt>Primary slot</dt><dd id="slot-primary">{}</dd></dl><table id="slots"><thead><tr><th>Slot</th><th>State</th><th>Tries left</th><th>Version</th></tr></thead><tbody>"#,
+            escape(&s(&v["booted"])),
+            escape(&s(&v["primary"]))
+        );
+        if let Some(map) = v["slots"].as_object() {
+            for (name, slot) in map {
+                let _ = write!(
+                    h,
+                    r#"<tr data-slot="{n}"><td>{n}</td><td>{}</td><td>{}</td><td>{}</td></tr>"#,
+                    escape(&s(&slot["state"])),
+                    escape(&slot["tries_left"].to_string()),
+                    escape(&s(&slot["version"])),
+                    n = escape(name),
+                );
+            }
+        }
+        h.push_str("</tbody></table>");
+    }
+    h.push_str("</section>\n");
+}

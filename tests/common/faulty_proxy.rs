@@ -27,7 +27,18 @@ impl FaultyProxy {
         cut_after: Option<usize>,
         delay_ms: u64,
     ) -> FaultyProxy {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        Self::start_on(0, upstream, cut_after, delay_ms)
+    }
+
+    /// Like `start_with_delay` on a chosen port (0 = any), so a client configured
+    /// earlier with that port finds the "server back up".
+    pub fn start_on(
+        port: u16,
+        upstream: &str,
+        cut_after: Option<usize>,
+        delay_ms: u64,
+    ) -> FaultyProxy {
+        let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
         let port = listener.local_addr().unwrap().port();
         listener.set_nonblocking(true).unwrap();
         let stop = Arc::new(AtomicBool::new(false));
