@@ -442,7 +442,27 @@ async fn kill_9_mid_sync_leaves_a_consistent_store() {
     );
     let mut interrupted = 0;
     let mut partial = 0;
-    for delay_ms in [150u64, 400, 700, 1000, 1400] {
+    // Kill points spread over the length of a whole run measured on this
+    // machine (qemu-user is several times slower than native).
+    let spawn = |dir: &Path| {
+        std::process::Command::new(common::bin())
+            .args(["sync", "--once"])
+            .env("OJSCOG_OJS_URL", &url)
+            .env("OJSCOG_DATA_DIR", dir)
+            .env("OJSCOG_OJS_BATCH_SIZE", "3")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let whole = {
+        let dir = tempfile::tempdir().unwrap();
+        let t = std::time::Instant::now();
+        assert!(spawn(dir.path()).wait().unwrap().success());
+        t.elapsed()
+    };
+    for fraction in [0.1f64, 0.3, 0.5, 0.7, 0.85] {
+        let delay_ms = (whole.as_millis() as f64 * fraction) as u64;
         let dir = tempfile::tempdir().unwrap();
         db.exec(
             &common::dataset("3.4.0-4")
@@ -452,15 +472,7 @@ async fn kill_9_mid_sync_leaves_a_consistent_store() {
         .await;
         sync(&db.url(), dir.path()).await.unwrap();
         change_everything(&db).await;
-        let mut child = std::process::Command::new(common::bin())
-            .args(["sync", "--once"])
-            .env("OJSCOG_OJS_URL", &url)
-            .env("OJSCOG_DATA_DIR", dir.path())
-            .env("OJSCOG_OJS_BATCH_SIZE", "3")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = spawn(dir.path());
         std::thread::sleep(std::time::Duration::from_millis(delay_ms));
         if child.try_wait().unwrap().is_none() {
             interrupted += 1;
