@@ -186,18 +186,8 @@ const SUBMISSIONS: &[DemoSubmission] = &[
 ];
 
 fn date(now: i64, days_ago: i64) -> String {
-    // Civil date from unix days (Howard Hinnant's algorithm), noon UTC.
-    let t = now - days_ago * 86_400;
-    let days = t.div_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
+    // Noon UTC of that day.
+    let (y, m, d) = crate::system::civil_from_days((now - days_ago * 86_400).div_euclid(86_400));
     format!("{y:04}-{m:02}-{d:02} 12:00:00")
 }
 

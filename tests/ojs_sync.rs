@@ -105,13 +105,11 @@ async fn check_mirror(version: &str) {
 
     // Author names in order, per submission.
     let src = db
-        .strings(&format!(
-            "SELECT CONCAT(s.submission_id, ':', GROUP_CONCAT(CONCAT(g.setting_value, ' ', f.setting_value) ORDER BY a.seq, a.author_id SEPARATOR ', '))
+        .strings("SELECT CONCAT(s.submission_id, ':', GROUP_CONCAT(CONCAT(g.setting_value, ' ', f.setting_value) ORDER BY a.seq, a.author_id SEPARATOR ', '))
              FROM submissions s JOIN authors a ON a.publication_id = s.current_publication_id
              JOIN author_settings g ON g.author_id = a.author_id AND g.setting_name = 'givenName' AND g.locale = s.locale
              JOIN author_settings f ON f.author_id = a.author_id AND f.setting_name = 'familyName' AND f.locale = s.locale
-             GROUP BY s.submission_id ORDER BY s.submission_id"
-        ))
+             GROUP BY s.submission_id ORDER BY s.submission_id")
         .await;
     let mine: Vec<String> = s
         .list_submissions(&SubmissionFilter::default())

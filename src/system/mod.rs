@@ -16,6 +16,19 @@ pub fn unix_now() -> i64 {
         .unwrap_or(0)
 }
 
+/// (year, month, day) of a unix day number (Howard Hinnant's algorithm).
+pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
 /// A device reading for the status page and `/metrics`.
 #[derive(Debug, Clone, Serialize, Default, PartialEq)]
 pub struct DeviceStatus {

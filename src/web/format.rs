@@ -111,19 +111,6 @@ pub(crate) fn percent(ratio: f64) -> String {
     }
 }
 
-/// (year, month, day) of a unix day number (Howard Hinnant's algorithm).
-fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
 fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     let y = if m <= 2 { y - 1 } else { y };
     let era = y.div_euclid(400);
@@ -136,7 +123,7 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
 
 /// "2024-05-01 14:03 UTC".
 pub(crate) fn utc(ts: i64) -> String {
-    let (y, m, d) = civil_from_days(ts.div_euclid(86_400));
+    let (y, m, d) = crate::system::civil_from_days(ts.div_euclid(86_400));
     let secs = ts.rem_euclid(86_400);
     format!(
         "{y:04}-{m:02}-{d:02} {:02}:{:02} UTC",
