@@ -298,7 +298,15 @@ fn serve(mut cfg: Config, demo: bool) -> Result<()> {
     }
     let svc = Service::start(cfg, demo).context("cannot start the service")?;
     let addr = svc.local_addr;
-    eprintln!("ojscog: status page on http://{addr}/ (Ctrl-C to stop)");
+    if addr.ip().is_unspecified() {
+        eprintln!(
+            "ojscog: status page on http://127.0.0.1:{}/ and on port {} of every address of this machine (Ctrl-C to stop)",
+            addr.port(),
+            addr.port()
+        );
+    } else {
+        eprintln!("ojscog: status page on http://{addr}/ (Ctrl-C to stop)");
+    }
     let rt = runtime()?;
     let waited = rt.block_on(shutdown_signal());
     svc.stop();
