@@ -422,21 +422,7 @@ fn assess_cmd(
 ) -> Result<()> {
     use ojscog::agents::screening::ScreeningAgent;
     use ojscog::inference::llm::LlmConfig;
-    let path = if demo {
-        // The demo's scratch store, as `serve --demo` uses it.
-        let p = cfg.data_dir.join("demo").join("ojscog.sqlite3");
-        ojscog::demo::load(&p).context("cannot load the demo journal")?;
-        p
-    } else {
-        cfg.store_path()
-    };
-    if !path.exists() {
-        bail!(
-            "no store at {} yet: run `ojscog sync --once` first (or use --demo)",
-            path.display()
-        );
-    }
-    let store = Store::open(&path)?;
+    let store = agent_store(&cfg, demo)?;
     if fresh {
         store.forget_assessments(submission_id)?;
     }
@@ -591,7 +577,8 @@ fn models_cmd(cfg: &Config, dir: Option<PathBuf>, action: ModelsAction) -> Resul
     }
 }
 
-/// The store a match/search command reads: the demo's scratch store or the configured one.
+/// The store a match/search/assess command uses: the demo's scratch store (as
+/// `serve --demo` uses it) or the configured one.
 fn agent_store(cfg: &Config, demo: bool) -> Result<Store> {
     let path = if demo {
         let p = cfg.data_dir.join("demo").join("ojscog.sqlite3");

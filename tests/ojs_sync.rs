@@ -309,6 +309,16 @@ async fn picks_up_inserts_updates_and_deletes_between_syncs() {
     db.drop_db().await;
 }
 
+/// Puts the source back to the dataset's rows (tables kept, rows replaced).
+async fn reset_source(db: &TestDb) {
+    db.exec(
+        &common::dataset("3.4.0-4")
+            .replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS")
+            .replace("INSERT INTO", "REPLACE INTO"),
+    )
+    .await;
+}
+
 /// Changes every submission (title and review state) so that a half-applied
 /// submission or batch would be visible.
 async fn change_everything(db: &TestDb) {
@@ -366,12 +376,7 @@ async fn connection_dropped_mid_sync_leaves_whole_batches_and_next_run_completes
     sync(&db.url(), reference.path()).await.unwrap();
     let after = snapshot(reference.path());
     assert_ne!(before, after);
-    db.exec(
-        &common::dataset("3.4.0-4")
-            .replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS")
-            .replace("INSERT INTO", "REPLACE INTO"),
-    )
-    .await;
+    reset_source(&db).await;
 
     let mut failures = 0;
     let mut partial = 0;
@@ -380,12 +385,7 @@ async fn connection_dropped_mid_sync_leaves_whole_batches_and_next_run_completes
     ] {
         let dir = tempfile::tempdir().unwrap();
         // Start from the mirror of the unchanged source.
-        db.exec(
-            &common::dataset("3.4.0-4")
-                .replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS")
-                .replace("INSERT INTO", "REPLACE INTO"),
-        )
-        .await;
+        reset_source(&db).await;
         sync(&db.url(), dir.path()).await.unwrap();
         assert_eq!(snapshot(dir.path()), before);
         change_everything(&db).await;
@@ -462,12 +462,7 @@ async fn kill_9_mid_sync_leaves_a_consistent_store() {
     for fraction in [0.1f64, 0.3, 0.5, 0.7, 0.85] {
         let delay_ms = (whole.as_millis() as f64 * fraction) as u64;
         let dir = tempfile::tempdir().unwrap();
-        db.exec(
-            &common::dataset("3.4.0-4")
-                .replace("CREATE TABLE", "CREATE TABLE IF NOT EXISTS")
-                .replace("INSERT INTO", "REPLACE INTO"),
-        )
-        .await;
+        reset_source(&db).await;
         sync(&db.url(), dir.path()).await.unwrap();
         change_everything(&db).await;
         let mut child = spawn(dir.path());
