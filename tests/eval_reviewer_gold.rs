@@ -2,6 +2,9 @@
 //! product's matcher (same code as production) beats a constant predictor.
 //! Data: `$OJSCOG_TEST_DATA/reviewer-gold` (default `../shared`); missing data fails.
 
+#[path = "common/models.rs"]
+mod models;
+
 use ojscog::eval::{evaluate, load_predictions, Gold};
 use std::path::PathBuf;
 
@@ -67,18 +70,8 @@ fn constant_predictor_scores_one_half() {
 fn product_matcher_beats_constant_with_ci() {
     use ojscog::agents::matching::ExpertiseModel;
     use ojscog::eval::EmbeddedGold;
-    use ojscog::models::{ModelStore, EMBEDDING_MODEL};
-    let root = ModelStore::developer_root();
-    let store = ModelStore::new(&root);
-    assert!(
-        store
-            .current_version(EMBEDDING_MODEL)
-            .ok()
-            .flatten()
-            .is_some(),
-        "embedding model not installed in {} (OJSCOG_TEST_MODELS): run scripts/fetch-models.sh",
-        root.display()
-    );
+
+    let store = models::store_with_embedding_model();
     let emb = ojscog::inference::embed::load_embedder(
         &store,
         Default::default(),

@@ -4,28 +4,21 @@
 //! Needs `--features embeddings` and scripts/fetch-models.sh (fails loudly otherwise).
 #![cfg(feature = "embeddings")]
 
+#[path = "common/models.rs"]
+mod models;
+
 use ojscog::agents::matching::match_reviewers;
 use ojscog::agents::search::search;
 use ojscog::inference::embed::{load_embedder, OnnxEmbedder, OnnxOptions};
 use ojscog::inference::{dot, Embedder, EmbeddingWorker, WorkerLimits};
-use ojscog::models::{ModelStore, EMBEDDING_MODEL};
+
 use ojscog::store::Store;
 use std::sync::OnceLock;
 
 fn embedder() -> &'static EmbeddingWorker<OnnxEmbedder> {
     static E: OnceLock<EmbeddingWorker<OnnxEmbedder>> = OnceLock::new();
     E.get_or_init(|| {
-        let root = ModelStore::developer_root();
-        let store = ModelStore::new(&root);
-        assert!(
-            store
-                .current_version(EMBEDDING_MODEL)
-                .ok()
-                .flatten()
-                .is_some(),
-            "embedding model not installed in {} (OJSCOG_TEST_MODELS): run scripts/fetch-models.sh",
-            root.display()
-        );
+        let store = models::store_with_embedding_model();
         load_embedder(&store, OnnxOptions::default(), WorkerLimits::default()).unwrap_or_else(|e| {
             panic!("cannot load the embedding model: {e} (run scripts/fetch-models.sh)")
         })

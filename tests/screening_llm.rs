@@ -37,17 +37,12 @@ fn test_model() -> (PathBuf, Option<String>) {
 fn config(path: PathBuf) -> LlmConfig {
     LlmConfig {
         model_path: path,
-        n_ctx: 2048,
         n_threads: 2,
-        n_batch: 512,
-        temperature: 0.0,
-        seed: 42,
-        repeat_penalty: 1.15,
-        repeat_last_n: 64,
-        max_tokens: 512,
         // The tests of this binary share one worker: room for all of them.
         queue_depth: 32,
         timeout_secs: 900,
+        // The defaults are the deterministic ones: greedy, seed 42, n_ctx 2048.
+        ..LlmConfig::default()
     }
 }
 

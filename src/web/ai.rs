@@ -26,6 +26,11 @@ fn agent_error(e: &AgentError) -> Reply {
     Reply::error(status, e.to_string())
 }
 
+fn open_rw(ctx: &AppContext) -> Result<crate::store::Store, Reply> {
+    ctx.open_store_rw()
+        .map_err(|e| Reply::error(503, format!("the local store is unavailable: {e}")))
+}
+
 fn parse_id(id: &str) -> Result<i64, Reply> {
     id.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
         Reply::error(
@@ -91,9 +96,9 @@ pub(crate) fn reviewers_for(ctx: &AppContext, id: &str, query: &str) -> Reply {
         Ok(n) => n,
         Err(r) => return r,
     };
-    let store = match ctx.open_store_rw() {
+    let store = match open_rw(ctx) {
         Ok(s) => s,
-        Err(e) => return Reply::error(503, format!("the local store is unavailable: {e}")),
+        Err(r) => return r,
     };
     let (embedder, warning) = ctx.ai.embedder();
     match matching::match_reviewers(&store, embedder.as_ref(), id, n) {
@@ -135,9 +140,9 @@ pub(crate) fn assessment(ctx: &AppContext, id: &str, query: &str) -> Reply {
         Ok(a) => a,
         Err(e) => return Reply::error(e.http_status(), e.to_string()),
     };
-    let store = match ctx.open_store_rw() {
+    let store = match open_rw(ctx) {
         Ok(s) => s,
-        Err(e) => return Reply::error(503, format!("the local store is unavailable: {e}")),
+        Err(r) => return r,
     };
     let result = if cached_only {
         agent.cached(&store, id)
@@ -175,9 +180,9 @@ pub(crate) fn search(ctx: &AppContext, query: &str) -> Reply {
         Ok(n) => n,
         Err(r) => return r,
     };
-    let store = match ctx.open_store_rw() {
+    let store = match open_rw(ctx) {
         Ok(s) => s,
-        Err(e) => return Reply::error(503, format!("the local store is unavailable: {e}")),
+        Err(r) => return r,
     };
     let (embedder, warning) = ctx.ai.embedder();
     match search::search(&store, embedder.as_ref(), &q, n) {
