@@ -62,18 +62,54 @@ pub struct OjsConfig {
     pub stale_after_secs: u64,
 }
 
+/// Who may read the confidential parts of the web server (reviewer identities,
+/// manuscripts, the status page).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Access {
+    /// Sign-in with the read (or admin) token; only `/health` (status only)
+    /// and `/metrics` are open. The default.
+    #[default]
+    Token,
+    /// Anyone who reaches the box may read; an explicit choice for open journals.
+    /// Admin actions still need the admin token.
+    Lan,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct WebConfig {
     pub listen: String,
+    /// `token` (sign-in needed) or `lan` (open reading on the LAN).
+    pub access: Access,
+    /// Token that signs a reader in. Empty with `access = "token"`: a fresh
+    /// one is made at each start and printed with a sign-in link.
+    pub read_token: String,
     /// Bearer token required by state-changing API calls. Empty disables them.
     pub admin_token: String,
-    /// Worker threads answering HTTP requests.
+    /// Host names (besides the box's own name, `localhost` and its addresses)
+    /// that browsers may use to reach the box; anything else is refused (DNS rebinding).
+    pub allowed_hosts: Vec<String>,
+    /// A signed-in browser session lasts this long.
+    pub session_hours: u64,
+    /// Worker threads answering ordinary HTTP requests.
     pub workers: usize,
+    /// Requests that run models (matching, search, screening) at the same time;
+    /// more are answered 503 with Retry-After at once.
+    pub ai_workers: usize,
+    /// Open connections at most; more are answered 503 and closed at once.
+    pub max_connections: usize,
     /// Largest accepted request body.
     pub max_body_bytes: usize,
-    /// A client that sends nothing for this long is cut off.
+    /// Largest request head (request line + headers); larger is answered 431.
+    pub max_header_bytes: usize,
+    /// Most header lines in one request; more is answered 431.
+    pub max_headers: usize,
+    /// A client that sends nothing for this long is cut off; also the time
+    /// allowed for a whole request head and for a whole body.
     pub read_timeout_secs: u64,
+    /// A client that takes no bytes of an answer for this long is cut off.
+    pub write_timeout_secs: u64,
     /// The appliance's A/B root-slot state (written at boot by `ojscog-slot`);
     /// shown on the status page when it exists.
     pub slots_file: PathBuf,
@@ -118,10 +154,19 @@ impl Default for WebConfig {
     fn default() -> Self {
         WebConfig {
             listen: "0.0.0.0:8080".into(),
+            access: Access::Token,
+            read_token: String::new(),
             admin_token: String::new(),
+            allowed_hosts: Vec::new(),
+            session_hours: 24 * 7,
             workers: 4,
+            ai_workers: 1,
+            max_connections: 128,
             max_body_bytes: 64 * 1024,
+            max_header_bytes: 16 * 1024,
+            max_headers: 64,
             read_timeout_secs: 10,
+            write_timeout_secs: 10,
             slots_file: PathBuf::from("/run/ojscog/slots.json"),
         }
     }
@@ -205,6 +250,27 @@ impl Config {
                 "ojs_stale_after_secs" => self.ojs.stale_after_secs = num(name, v)?,
                 "web_listen" => self.web.listen = v.to_string(),
                 "web_admin_token" => self.web.admin_token = v.to_string(),
+                "web_read_token" => self.web.read_token = v.to_string(),
+                "web_access" => {
+                    self.web.access = match v.trim() {
+                        "token" => Access::Token,
+                        "lan" => Access::Lan,
+                        _ => return Err(invalid(name, format!("`{v}` is not `token` or `lan`"))),
+                    }
+                }
+                "web_allowed_hosts" => {
+                    self.web.allowed_hosts = v
+                        .split(',')
+                        .map(|h| h.trim().to_string())
+                        .filter(|h| !h.is_empty())
+                        .collect()
+                }
+                "web_session_hours" => self.web.session_hours = num(name, v)?,
+                "web_ai_workers" => self.web.ai_workers = num(name, v)?,
+                "web_max_connections" => self.web.max_connections = num(name, v)?,
+                "web_max_header_bytes" => self.web.max_header_bytes = num(name, v)?,
+                "web_max_headers" => self.web.max_headers = num(name, v)?,
+                "web_write_timeout_secs" => self.web.write_timeout_secs = num(name, v)?,
                 "web_workers" => self.web.workers = num(name, v)?,
                 "web_max_body_bytes" => self.web.max_body_bytes = num(name, v)?,
                 "web_read_timeout_secs" => self.web.read_timeout_secs = num(name, v)?,
@@ -265,6 +331,68 @@ impl Config {
                 "must be at least 16 characters (or empty to disable admin calls)",
             ));
         }
+        if !self.web.read_token.is_empty() && self.web.read_token.len() < 16 {
+            return Err(invalid(
+                "web.read_token",
+                "must be at least 16 characters (or empty: a fresh one is made at each start)",
+            ));
+        }
+        for (key, token) in [
+            ("web.read_token", &self.web.read_token),
+            ("web.admin_token", &self.web.admin_token),
+        ] {
+            if !token.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(invalid(key, "must be printable ASCII without spaces"));
+            }
+        }
+        if !self.web.admin_token.is_empty() && self.web.admin_token == self.web.read_token {
+            return Err(invalid(
+                "web.read_token",
+                "must differ from web.admin_token",
+            ));
+        }
+        for host in &self.web.allowed_hosts {
+            if host.is_empty()
+                || host.len() > 253
+                || !host.bytes().all(|b| {
+                    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']')
+                })
+            {
+                return Err(invalid(
+                    "web.allowed_hosts",
+                    format!("`{host}` is not a host name or address"),
+                ));
+            }
+        }
+        if !(1..=24 * 366).contains(&self.web.session_hours) {
+            return Err(invalid("web.session_hours", "must be between 1 and 8784"));
+        }
+        if !(1..=16).contains(&self.web.ai_workers) {
+            return Err(invalid("web.ai_workers", "must be between 1 and 16"));
+        }
+        if !(8..=100_000).contains(&self.web.max_connections) {
+            return Err(invalid(
+                "web.max_connections",
+                "must be between 8 and 100000",
+            ));
+        }
+        if !(8192..=1024 * 1024).contains(&self.web.max_header_bytes) {
+            return Err(invalid(
+                "web.max_header_bytes",
+                "must be between 8192 and 1048576",
+            ));
+        }
+        if !(8..=1000).contains(&self.web.max_headers) {
+            return Err(invalid("web.max_headers", "must be between 8 and 1000"));
+        }
+        if !(1..=3600).contains(&self.web.read_timeout_secs)
+            || !(1..=3600).contains(&self.web.write_timeout_secs)
+        {
+            return Err(invalid(
+                "web.read_timeout_secs",
+                "read and write timeouts must be between 1 and 3600 seconds",
+            ));
+        }
         if !self.llm.model_path.as_os_str().is_empty() && !self.llm.model_path.is_file() {
             return Err(invalid(
                 "llm.model_path",
@@ -313,6 +441,9 @@ impl Config {
         c.ojs.url = redact_url(&c.ojs.url);
         if !c.web.admin_token.is_empty() {
             c.web.admin_token = "***".into();
+        }
+        if !c.web.read_token.is_empty() {
+            c.web.read_token = "***".into();
         }
         c
     }

@@ -307,10 +307,24 @@ fn serve(mut cfg: Config, demo: bool) -> Result<()> {
     } else {
         eprintln!("ojscog: status page on http://{addr}/ (Ctrl-C to stop)");
     }
+    if let Some(url) = svc.sign_in_url() {
+        // As Jupyter does: the read token was made for this run; the link signs a browser in.
+        eprintln!(
+            "ojscog: to sign in, open this link (it carries this run's read token):\n\n    {url}\n"
+        );
+    }
     let rt = runtime()?;
-    let waited = rt.block_on(shutdown_signal());
+    let failed = rt.block_on(async {
+        tokio::select! {
+            waited = shutdown_signal() => waited.map(|()| None),
+            e = svc.failed() => Ok(Some(e)),
+        }
+    });
     svc.stop();
-    waited
+    match failed? {
+        None => Ok(()),
+        Some(e) => bail!("the service failed: {e}"),
+    }
 }
 
 fn sync_cmd(cfg: Config, once: bool) -> Result<()> {

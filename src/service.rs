@@ -21,6 +21,8 @@ pub enum ServiceError {
     Listen { addr: String, message: String },
     #[error("cannot start a thread: {0}")]
     Thread(std::io::Error),
+    #[error("cannot make a sign-in token: {0}")]
+    Token(String),
 }
 
 /// The models, loaded on first use: start-up stays fast and a missing model
@@ -106,14 +108,24 @@ impl AppContext {
 pub struct Service {
     pub ctx: Arc<AppContext>,
     pub local_addr: std::net::SocketAddr,
+    made_read_token: bool,
     shutdown: Shutdown,
     shutdown_tx: tokio::sync::watch::Sender<bool>,
+    failed: tokio::sync::watch::Receiver<Option<String>>,
     threads: Vec<JoinHandle<()>>,
 }
 
 impl Service {
-    /// Opens the store, binds the listener and starts every part.
-    pub fn start(config: Config, demo: bool) -> Result<Service, ServiceError> {
+    /// Opens the store, binds the listener and starts every part. With
+    /// `web.access = "token"` and no read token configured, a fresh one is made
+    /// (see [`Service::sign_in_url`]).
+    pub fn start(mut config: Config, demo: bool) -> Result<Service, ServiceError> {
+        let made_read_token =
+            config.web.access == crate::config::Access::Token && config.web.read_token.is_empty();
+        if made_read_token {
+            config.web.read_token =
+                crate::web::auth::random_token().map_err(ServiceError::Token)?;
+        }
         let store_path = config.store_path();
         let store = Store::open(&store_path)?;
         if demo {
@@ -128,18 +140,12 @@ impl Service {
         }
         let handle = SyncHandle::new(status);
         let addr = config.web.listen.clone();
-        let server = tiny_http::Server::http(&addr).map_err(|e| ServiceError::Listen {
+        let listen_err = |e: std::io::Error| ServiceError::Listen {
             addr: addr.clone(),
             message: e.to_string(),
-        })?;
-        let local_addr = server
-            .server_addr()
-            .to_ip()
-            .ok_or_else(|| ServiceError::Listen {
-                addr: addr.clone(),
-                message: "not an IP socket".into(),
-            })?;
-        let server = Arc::new(server);
+        };
+        let listener = std::net::TcpListener::bind(&addr).map_err(listen_err)?;
+        let local_addr = listener.local_addr().map_err(listen_err)?;
         let ctx = Arc::new(AppContext {
             ai: Ai::new(&config, metrics.clone()),
             device: Mutex::new(Device::new(&config.data_dir)),
@@ -184,20 +190,59 @@ impl Service {
                 crate::metrics::sampler::run(&ctx, &shutdown)
             })?);
         }
+        let (failed_tx, failed) = tokio::sync::watch::channel(None);
         {
-            let (ctx, shutdown, server) = (ctx.clone(), shutdown.clone(), server.clone());
+            let (ctx, shutdown) = (ctx.clone(), shutdown.clone());
             threads.push(spawn("web", move || {
-                crate::web::serve(server, ctx, shutdown)
+                if let Err(e) = crate::web::serve(listener, ctx, shutdown.clone()) {
+                    tracing::error!(error = %e, "the web server stopped; the service stops too");
+                    let _ = failed_tx.send(Some(e.to_string()));
+                    shutdown.trigger();
+                }
             })?);
         }
         tracing::info!(%local_addr, demo, "ojscog serving");
         Ok(Service {
             ctx,
             local_addr,
+            made_read_token,
             shutdown,
             shutdown_tx,
+            failed,
             threads,
         })
+    }
+
+    /// A link that signs a browser in with the read token, when this start
+    /// made that token (nobody else knows it); `None` when it was configured.
+    pub fn sign_in_url(&self) -> Option<String> {
+        if !self.made_read_token {
+            return None;
+        }
+        let host = if self.local_addr.ip().is_unspecified() {
+            format!("127.0.0.1:{}", self.local_addr.port())
+        } else {
+            self.local_addr.to_string()
+        };
+        Some(format!(
+            "http://{host}/signin?token={}",
+            self.ctx.config.web.read_token
+        ))
+    }
+
+    /// Completes when a part of the service failed for good (the web
+    /// listener died): the caller should stop and exit non-zero.
+    pub async fn failed(&self) -> String {
+        let mut rx = self.failed.clone();
+        loop {
+            if let Some(e) = rx.borrow().clone() {
+                return e;
+            }
+            if rx.changed().await.is_err() {
+                // The web thread ended without a failure: never completes.
+                std::future::pending::<()>().await;
+            }
+        }
     }
 
     /// Signals every part to stop and waits for them: the web workers finish

@@ -45,6 +45,8 @@ async fn keeps_serving_while_ojs_is_down_and_recovers() {
     cfg.ojs.timeout_secs = 2;
     cfg.ojs.stale_after_secs = 1;
     cfg.web.admin_token = "admin-token-0123456789".into();
+    cfg.web.read_token = "read-token-0123456789".into();
+    let auth = "Bearer read-token-0123456789";
     let svc = Service::start(cfg, false).unwrap();
     let base = format!("http://{}", svc.local_addr);
 
@@ -66,13 +68,17 @@ async fn keeps_serving_while_ojs_is_down_and_recovers() {
     );
     // Still serving the mirror, and saying it is stale.
     let subs: serde_json::Value = ureq::get(&format!("{base}/api/submissions"))
+        .set("Authorization", auth)
         .call()
         .unwrap()
         .into_json()
         .unwrap();
     assert_eq!(subs["submissions"].as_array().unwrap().len(), 19);
     std::thread::sleep(Duration::from_millis(1100));
-    let resp = ureq::get(&format!("{base}/health")).call().unwrap();
+    let resp = ureq::get(&format!("{base}/health"))
+        .set("Authorization", auth)
+        .call()
+        .unwrap();
     assert_eq!(resp.status(), 200);
     let health: serde_json::Value = resp.into_json().unwrap();
     assert_eq!(health["status"], "degraded", "{health}");
@@ -102,6 +108,7 @@ async fn keeps_serving_while_ojs_is_down_and_recovers() {
         "{st:?}"
     );
     let sync: serde_json::Value = ureq::get(&format!("{base}/api/sync"))
+        .set("Authorization", auth)
         .call()
         .unwrap()
         .into_json()

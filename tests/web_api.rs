@@ -400,8 +400,10 @@ fn oversized_bodies_are_413() {
     t.stop();
 }
 
-/// tiny_http throws an unread body away by allocating a buffer of the
-/// declared length; a huge Content-Length made that allocation abort the process.
+/// tiny_http threw an unread body away by allocating a buffer of the declared
+/// length; a huge Content-Length made that allocation abort the process. Now
+/// such a request is refused (413, or 431/400 from the parser for a length it
+/// cannot even represent) without reading the body.
 #[test]
 fn absurd_content_length_does_not_abort_the_service() {
     let t = start_demo();
@@ -416,7 +418,15 @@ fn absurd_content_length_does_not_abort_the_service() {
         let mut buf = [0u8; 512];
         let n = std::io::Read::read(&mut s, &mut buf).unwrap_or(0);
         let head = String::from_utf8_lossy(&buf[..n]).to_string();
-        assert_eq!(raw_status(&head), Some(413), "{len}: {head}");
+        let status = raw_status(&head);
+        if len == "18446744073709551615" {
+            assert!(
+                status.is_some_and(|s| (400..500).contains(&s)),
+                "{len}: {head}"
+            );
+        } else {
+            assert_eq!(status, Some(413), "{len}: {head}");
+        }
         drop(s);
         let r = t.get("/health");
         assert_eq!(r.status, 200, "the service is still up after {len}");

@@ -50,6 +50,7 @@ pub mod names {
     pub const SYNC_STALENESS: &str = "ojscog_sync_staleness_seconds";
     pub const HTTP_REQUESTS: &str = "ojscog_http_requests_total";
     pub const HTTP_DURATION: &str = "ojscog_http_request_duration_seconds";
+    pub const HTTP_CONNECTIONS_REFUSED: &str = "ojscog_http_connections_refused_total";
     pub const PENDING: &str = "ojscog_submissions_pending";
     pub const REVIEWS_ACTIVE: &str = "ojscog_reviews_active";
     pub const REVIEWS_OVERDUE: &str = "ojscog_reviews_overdue";
@@ -120,6 +121,11 @@ impl Metrics {
         m.describe(
             HTTP_REQUESTS,
             "HTTP requests answered, by route and status code.",
+            Kind::Counter,
+        );
+        m.describe(
+            HTTP_CONNECTIONS_REFUSED,
+            "Connections closed at once because web.max_connections were open.",
             Kind::Counter,
         );
         m.describe(

@@ -6,6 +6,7 @@ pub mod ai;
 mod queries;
 pub mod records;
 mod screening;
+mod sessions;
 
 pub use queries::*;
 use records::*;
@@ -13,6 +14,7 @@ use rusqlite::{
     params, Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior,
 };
 pub use screening::{AssessmentKey, ScreeningAuthor, ScreeningInput};
+pub use sessions::{SessionRow, MAX_SESSIONS};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -44,7 +46,7 @@ pub enum StoreError {
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// Migrations in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[&str] = &[include_str!("schema.sql")];
+const MIGRATIONS: &[&str] = &[include_str!("schema.sql"), include_str!("sessions.sql")];
 
 pub struct Store {
     conn: Connection,

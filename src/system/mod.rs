@@ -113,6 +113,12 @@ impl Shutdown {
     pub fn is_triggered(&self) -> bool {
         self.0.load(Ordering::SeqCst)
     }
+    /// Completes once the flag is set (looks every 50 ms), for async loops.
+    pub async fn wait(&self) {
+        while !self.is_triggered() {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
 }
 
 #[cfg(test)]

@@ -110,31 +110,45 @@ pub(crate) fn reviewers_for(ctx: &AppContext, id: &str, query: &str) -> Reply {
     }
 }
 
-/// `GET /api/submissions/{id}/assessment[?cached=1]`: the screening report,
-/// produced by the LLM when there is none for the current version (or only
-/// the cached one with `cached=1`, which never runs the model).
+/// `GET /api/submissions/{id}/assessment`: the cached screening report for
+/// the current version; never runs the model (`POST` does). `cached=1` is
+/// accepted for older clients and changes nothing.
 pub(crate) fn assessment(ctx: &AppContext, id: &str, query: &str) -> Reply {
     let id = match parse_id(id) {
         Ok(i) => i,
         Err(r) => return r,
     };
-    let p = match params(query, &["cached"]) {
-        Ok(p) => p,
+    if let Err(r) = params(query, &["cached"]) {
+        return r;
+    }
+    let agent = match ctx.ai.screening() {
+        Ok(a) => a,
+        Err(e) => return Reply::error(e.http_status(), e.to_string()),
+    };
+    let store = match open_rw(ctx) {
+        Ok(s) => s,
         Err(r) => return r,
     };
-    let cached_only = match p
-        .iter()
-        .find(|(k, _)| k == "cached")
-        .map(|(_, v)| v.as_str())
-    {
-        None | Some("0") | Some("false") => false,
-        Some("1") | Some("true") | Some("") => true,
-        Some(v) => {
-            return Reply::error(
-                400,
-                format!("cached must be 1 or 0, not `{}`", http::truncate(v, 20)),
-            )
-        }
+    match agent.cached(&store, id) {
+        Ok(Some(a)) => Reply::json(200, &a),
+        Ok(None) => Reply::error(
+            404,
+            format!(
+                "no screening report for submission {id} yet; \
+                 POST /api/submissions/{id}/assessment (admin token) makes one"
+            ),
+        ),
+        Err(e) => Reply::error(e.http_status(), e.to_string()),
+    }
+}
+
+/// `POST /api/submissions/{id}/assessment`: makes the screening report (the
+/// LLM runs on its bounded worker with a deadline; this route runs in the
+/// model lane), or returns the cached one for the current version.
+pub(crate) fn make_assessment(ctx: &AppContext, id: &str) -> Reply {
+    let id = match parse_id(id) {
+        Ok(i) => i,
+        Err(r) => return r,
     };
     let agent = match ctx.ai.screening() {
         Ok(a) => a,
@@ -144,17 +158,8 @@ pub(crate) fn assessment(ctx: &AppContext, id: &str, query: &str) -> Reply {
         Ok(s) => s,
         Err(r) => return r,
     };
-    let result = if cached_only {
-        agent.cached(&store, id)
-    } else {
-        agent.assess(&store, id).map(Some)
-    };
-    match result {
-        Ok(Some(a)) => Reply::json(200, &a),
-        Ok(None) => Reply::error(
-            404,
-            format!("no screening report for submission {id} yet; GET without cached=1 makes one"),
-        ),
+    match agent.assess(&store, id) {
+        Ok(a) => Reply::json(200, &a),
         Err(e) => Reply::error(e.http_status(), e.to_string()),
     }
 }

@@ -75,6 +75,19 @@ pub(crate) fn decode(s: &str) -> Result<String, String> {
     String::from_utf8(out).map_err(|_| "the query is not valid UTF-8".to_string())
 }
 
+/// Percent-encodes `s` for a query value (unreserved characters and `/` stay).
+pub(crate) fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// The token of an `Authorization: Bearer <token>` header value.
 pub(crate) fn bearer_token(value: &str) -> Option<&str> {
     let (scheme, token) = value.trim().split_once(' ')?;
@@ -136,6 +149,8 @@ mod tests {
         assert!(parse_query("a=%4").is_err());
         assert!(parse_query("a=%ff").is_err(), "not UTF-8");
         assert_eq!(decode("caf%C3%A9").unwrap(), "café");
+        assert_eq!(encode("/a b?c=é"), "/a%20b%3Fc%3D%C3%A9");
+        assert_eq!(decode(&encode("/x?y=1&z")).unwrap(), "/x?y=1&z");
     }
 
     #[test]

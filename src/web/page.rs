@@ -5,6 +5,7 @@
 //! attributes (`pending-total`, `stage-review`, `reviews-overdue`, …).
 
 use super::api::{assess, read_device, Level};
+use super::auth::Role;
 use super::chart::{self, Chart, Unit};
 use super::format::{self, escape};
 use super::{Reply, HTML};
@@ -18,7 +19,7 @@ use std::fmt::Write as _;
 const REFRESH_SECONDS: u32 = 30;
 const WINDOW: i64 = 24 * 3600;
 
-pub(crate) fn render(ctx: &AppContext) -> Reply {
+pub(crate) fn render(ctx: &AppContext, role: Role) -> Reply {
     let now = unix_now();
     let device = read_device(ctx);
     let sync = ctx.sync.status();
@@ -53,7 +54,7 @@ pub(crate) fn render(ctx: &AppContext) -> Reply {
 "#,
         title = escape(&journal),
     );
-    header(&mut h, &journal, health.status, now);
+    header(&mut h, &journal, health.status, now, role);
     if ctx.demo {
         h.push_str(
             r#"<div class="demo" id="demo-banner"><div class="wrap"><strong>Demo mode.</strong> This box shows a built-in example journal, not your OJS data. Configure <code>ojs.url</code> and restart without <code>--demo</code> to see your journal.</div></div>
@@ -90,11 +91,11 @@ pub(crate) fn render(ctx: &AppContext) -> Reply {
     let status = if store.is_err() { 503 } else { 200 };
     Reply::new(status, HTML, h).with_header(
         "Content-Security-Policy",
-        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
     )
 }
 
-fn header(h: &mut String, journal: &str, level: Level, now: i64) {
+fn header(h: &mut String, journal: &str, level: Level, now: i64, role: Role) {
     let label = match level {
         Level::Ok => "All systems normal",
         Level::Degraded => "Needs attention",
@@ -104,13 +105,25 @@ fn header(h: &mut String, journal: &str, level: Level, now: i64) {
         h,
         r#"<header class="top"><div class="wrap top-row">
 <div><div class="brand">ojscog · editorial office</div><h1 id="journal">{journal}</h1></div>
-<div class="top-right"><div class="overall {cls}" id="overall" data-status="{cls}"><span class="dot"></span>{label}</div><div class="updated">Updated {time}</div></div>
+<div class="top-right"><div class="overall {cls}" id="overall" data-status="{cls}"><span class="dot"></span>{label}</div><div class="updated">Updated {time}</div>{session}</div>
 </div></header>
 "#,
         journal = escape(journal),
         cls = level.as_str(),
         time = format::utc_time(now),
+        session = session_box(role),
     );
+}
+
+/// Who is signed in, and the sign-out button (a POST form: no script needed).
+fn session_box(role: Role) -> String {
+    match role {
+        Role::Anonymous => String::new(),
+        r => format!(
+            r#"<form class="session" method="post" action="/signout"><span id="signed-in-as">signed in ({})</span> <button type="submit">Sign out</button></form>"#,
+            r.as_str()
+        ),
+    }
 }
 
 fn tile(h: &mut String, id: &str, label: &str, value: &str, data: &str, note: &str, tone: &str) {
@@ -779,48 +792,23 @@ svg .grid{stroke:#e9edf2;stroke-width:1}
 svg .axis{font-size:10px;fill:#8a94a6;font-family:system-ui,sans-serif}
 svg .empty{font-size:13px;fill:#8a94a6;font-style:italic;font-family:system-ui,sans-serif}
 svg .area{opacity:.10}
+.session{margin-top:6px;font-size:12.5px;opacity:.9}
+.session button{font:inherit;font-size:12px;padding:2px 10px;border-radius:5px;border:1px solid rgba(255,255,255,.5);background:transparent;color:inherit;cursor:pointer}
 footer{color:var(--muted);font-size:12.5px;padding:4px 20px 28px}
 footer a{color:var(--muted)}
 @media (max-width:900px){.tiles{grid-template-columns:repeat(2,1fr)}.grid{grid-template-columns:1fr}.charts{grid-template-columns:1fr}}
 "#;
 
-/// The file first-boot provisioning leaves with the generated admin token; the
-/// page shows it once and deletes it.
-pub(crate) const ADMIN_TOKEN_ONCE: &str = "admin-token.once";
-
-/// Takes the one-time admin token, if provisioning left one: read, then removed
-/// (and the removal made durable) so it is shown exactly once.
-fn take_admin_token(data_dir: &std::path::Path) -> Option<String> {
-    let path = data_dir.join(ADMIN_TOKEN_ONCE);
-    let token = std::fs::read_to_string(&path).ok()?;
-    if let Err(e) = std::fs::remove_file(&path) {
-        tracing::warn!(error = %e, "cannot remove the one-time admin token file; not showing it");
-        return None;
-    }
-    if let Ok(dir) = std::fs::File::open(data_dir) {
-        let _ = dir.sync_all();
-    }
-    let token = token.trim().to_string();
-    (!token.is_empty()).then_some(token)
-}
-
-/// First-boot admin token (once) and the A/B root slots, on the appliance.
+/// The A/B root slots, on the appliance. (Tokens are never shown on the LAN
+/// page: first-boot provisioning shows them on the box's console only.)
 fn appliance_card(h: &mut String, ctx: &AppContext) {
-    let token = take_admin_token(&ctx.config.data_dir);
     let slots: Option<serde_json::Value> = std::fs::read_to_string(&ctx.config.web.slots_file)
         .ok()
         .and_then(|t| serde_json::from_str(&t).ok());
-    if token.is_none() && slots.is_none() {
+    if slots.is_none() {
         return;
     }
     h.push_str(r#"<section class="card" id="appliance"><h2>Appliance</h2>"#);
-    if let Some(t) = token {
-        let _ = write!(
-            h,
-            r#"<div class="alerts" id="admin-token"><strong>Admin token (shown once; write it down):</strong> <code>{}</code><br>It authorises <code>POST /api/sync</code>. It is kept in <code>/data/etc/admin-token</code>.</div>"#,
-            escape(&t)
-        );
-    }
     if let Some(v) = slots {
         let s = |x: &serde_json::Value| x.as_str().unwrap_or("?").to_string();
         let _ = write!(

@@ -10,6 +10,8 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+/// The read token of the test config; `get` sends it unless told otherwise.
+pub const READ_TOKEN: &str = "test-read-token-0123456789";
 
 /// A running service and the temporary data directory under it.
 pub struct TestService {
@@ -25,6 +27,7 @@ pub fn config(dir: &std::path::Path) -> Config {
     };
     config.web.listen = "127.0.0.1:0".into();
     config.web.admin_token = ADMIN_TOKEN.into();
+    config.web.read_token = READ_TOKEN.into();
     config.web.workers = 2;
     config.web.max_body_bytes = 4096;
     config.validate().expect("test config is valid");
@@ -96,8 +99,26 @@ impl TestService {
         started.elapsed()
     }
 
+    /// A GET with the read token (as an API client sends it).
     pub fn get(&self, path: &str) -> Reply {
+        let req = agent()
+            .get(&self.url(path))
+            .set("Authorization", &format!("Bearer {READ_TOKEN}"));
+        call(req, None)
+    }
+
+    /// A GET without credentials.
+    pub fn get_anon(&self, path: &str) -> Reply {
         call(agent().get(&self.url(path)), None)
+    }
+
+    /// A GET with extra headers and no token unless one is among them.
+    pub fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
+        let mut req = agent().get(&self.url(path));
+        for (k, v) in headers {
+            req = req.set(k, v);
+        }
+        call(req, None)
     }
 
     pub fn post(&self, path: &str, token: Option<&str>, body: &[u8]) -> Reply {
@@ -108,8 +129,12 @@ impl TestService {
         call(req, Some(body))
     }
 
+    /// Any method, with the read token.
     pub fn request(&self, method: &str, path: &str) -> Reply {
-        call(agent().request(method, &self.url(path)), None)
+        let req = agent()
+            .request(method, &self.url(path))
+            .set("Authorization", &format!("Bearer {READ_TOKEN}"));
+        call(req, None)
     }
 }
 

@@ -1,0 +1,144 @@
+//! The routes: what each path is, which methods it takes, what it needs of
+//! the caller, and the template its metrics are labelled with.
+
+/// What a route needs of the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Need {
+    /// Open to anyone who reaches the box (health, metrics, sign-in).
+    Nothing,
+    /// The read role (or nothing with `access = "lan"`).
+    Read,
+    /// The admin role.
+    Admin,
+}
+
+/// How much work a route can make the server do; decides its lane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Cost {
+    /// `/health`, `/metrics`, `/`: served even when every other worker is busy.
+    Essential,
+    Ordinary,
+    /// Runs a model (embedding, LLM): its own, small lane.
+    Model,
+}
+
+/// The routes; `template` is what the metrics are labelled with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Route {
+    Page,
+    Health,
+    Metrics,
+    SignIn,
+    SignOut,
+    Submissions,
+    Submission,
+    SubmissionReviewers,
+    Assessment,
+    Reviewers,
+    Search,
+    Sync,
+    Other,
+}
+
+impl Route {
+    /// The routes a 404 lists.
+    pub(crate) const LISTED: &'static [&'static str] = &[
+        "/",
+        "/health",
+        "/metrics",
+        "/signin",
+        "/signout",
+        "/api/submissions",
+        "/api/submissions/{id}",
+        "/api/submissions/{id}/reviewers",
+        "/api/submissions/{id}/assessment",
+        "/api/reviewers",
+        "/api/search",
+        "/api/sync",
+    ];
+
+    pub(crate) fn of_path(path: &str) -> Route {
+        match path {
+            "/" => Route::Page,
+            "/health" => Route::Health,
+            "/metrics" => Route::Metrics,
+            "/signin" => Route::SignIn,
+            "/signout" => Route::SignOut,
+            "/api/submissions" => Route::Submissions,
+            "/api/reviewers" => Route::Reviewers,
+            "/api/search" => Route::Search,
+            "/api/sync" => Route::Sync,
+            p => match p.strip_prefix("/api/submissions/") {
+                Some(id) if !id.is_empty() && !id.contains('/') => Route::Submission,
+                Some(rest) => match rest.split_once('/') {
+                    Some((id, "reviewers")) if !id.is_empty() => Route::SubmissionReviewers,
+                    Some((id, "assessment")) if !id.is_empty() => Route::Assessment,
+                    _ => Route::Other,
+                },
+                _ => Route::Other,
+            },
+        }
+    }
+
+    /// The `{id}` of `/api/submissions/{id}[/…]`.
+    pub(crate) fn id(self, path: &str) -> &str {
+        path.strip_prefix("/api/submissions/")
+            .and_then(|rest| rest.split('/').next())
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn template(self) -> &'static str {
+        match self {
+            Route::Page => "/",
+            Route::Health => "/health",
+            Route::Metrics => "/metrics",
+            Route::SignIn => "/signin",
+            Route::SignOut => "/signout",
+            Route::Submissions => "/api/submissions",
+            Route::Submission => "/api/submissions/{id}",
+            Route::SubmissionReviewers => "/api/submissions/{id}/reviewers",
+            Route::Assessment => "/api/submissions/{id}/assessment",
+            Route::Reviewers => "/api/reviewers",
+            Route::Search => "/api/search",
+            Route::Sync => "/api/sync",
+            Route::Other => "other",
+        }
+    }
+
+    /// The `Allow` header value.
+    pub(crate) fn allow(self) -> &'static str {
+        match self {
+            Route::Sync | Route::Assessment | Route::SignIn => "GET, HEAD, POST",
+            Route::SignOut => "POST",
+            _ => "GET, HEAD",
+        }
+    }
+
+    pub(crate) fn allows(self, method: &str) -> bool {
+        match method {
+            "GET" | "HEAD" => self != Route::SignOut,
+            "POST" => matches!(
+                self,
+                Route::Sync | Route::Assessment | Route::SignIn | Route::SignOut
+            ),
+            _ => false,
+        }
+    }
+
+    pub(crate) fn need(self, method: &str) -> Need {
+        match (self, method) {
+            (Route::Health | Route::Metrics | Route::SignIn | Route::SignOut, _) => Need::Nothing,
+            (Route::Sync | Route::Assessment, "POST") => Need::Admin,
+            _ => Need::Read,
+        }
+    }
+
+    pub(crate) fn cost(self, method: &str) -> Cost {
+        match (self, method) {
+            (Route::Health | Route::Metrics | Route::Page, _) => Cost::Essential,
+            (Route::SubmissionReviewers | Route::Search, _) => Cost::Model,
+            (Route::Assessment, "POST") => Cost::Model,
+            _ => Cost::Ordinary,
+        }
+    }
+}

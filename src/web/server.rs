@@ -1,0 +1,549 @@
+//! The transport: hyper 1 on tokio, with every resource a client can make the
+//! server spend bounded.
+//!
+//! | what a client can do | what bounds it |
+//! |---|---|
+//! | open many connections | `web.max_connections` permits, at most [`per_client_limit`] of them per client address; beyond: one `503` written without waiting, then closed; [`LOOPBACK_EXTRA`] more for loopback clients (the box's own watchdog) |
+//! | send a head slowly or not at all | hyper's `header_read_timeout` + a read timeout on the socket (`web.read_timeout_secs`) |
+//! | send a huge head / many headers | `web.max_header_bytes` (hyper's buffer cap) and `web.max_headers`: `431` |
+//! | declare a huge body | `413` with `Connection: close`, the body is never read |
+//! | trickle a body | the whole body must arrive within `web.read_timeout_secs`: `408`, closed |
+//! | not read the answer | a write timeout on the socket (`web.write_timeout_secs`) |
+//! | keep a connection forever | [`MAX_CONNECTION_AGE`], then a graceful close |
+//! | ask for expensive work | the model lane (`web.ai_workers`): `503` + `Retry-After` at once when busy |
+//! | keep every worker busy | one permit kept for `/health`, `/metrics` and `/` |
+//!
+//! [`run`] is the whole life of the server (mini-redis style): it accepts
+//! until `shutdown`, then stops accepting, asks every connection to finish its
+//! request and waits at most [`DRAIN`]. It returns an error when the listener
+//! itself fails for good, so that the process can exit non-zero and init
+//! restarts it.
+
+use super::auth::Gate;
+use super::route::{Cost, Route};
+use super::{dispatch, http, Reply, Req};
+use crate::metrics::names;
+use crate::service::AppContext;
+use crate::system::Shutdown;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_io_timeout::TimeoutStream;
+
+/// How long a stopping server waits for requests in flight.
+pub const DRAIN: Duration = Duration::from_secs(2);
+/// Connections kept for loopback clients (the box's own health watcher)
+/// beyond `web.max_connections`.
+pub const LOOPBACK_EXTRA: usize = 8;
+/// A connection is closed (after its current request) when it is this old.
+pub const MAX_CONNECTION_AGE: Duration = Duration::from_secs(300);
+/// How long an ordinary request may wait for a worker before it gets a 503.
+const QUEUE_WAIT: Duration = Duration::from_secs(5);
+/// `accept` failing without a break for this long means the listener is dead.
+const LISTENER_GIVE_UP: Duration = Duration::from_secs(30);
+/// What an over-limit connection gets, written once without waiting.
+const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n\
+Retry-After: 1\r\nConnection: close\r\nContent-Length: 52\r\n\r\n\
+{\"error\": \"too many connections; try again shortly\"}";
+
+#[derive(Debug, thiserror::Error)]
+pub enum WebError {
+    #[error("the HTTP listener failed: {0}")]
+    Listener(std::io::Error),
+    #[error("cannot start the web runtime: {0}")]
+    Runtime(std::io::Error),
+}
+
+/// The permits that decide how many handlers run at once (see the module docs).
+pub(crate) struct Lanes {
+    ordinary: Arc<Semaphore>,
+    reserved: Arc<Semaphore>,
+    model: Arc<Semaphore>,
+}
+
+impl Lanes {
+    pub(crate) fn new(workers: usize, ai_workers: usize) -> Lanes {
+        Lanes {
+            ordinary: Arc::new(Semaphore::new(workers.max(1))),
+            reserved: Arc::new(Semaphore::new(1)),
+            model: Arc::new(Semaphore::new(ai_workers.max(1))),
+        }
+    }
+
+    /// The most handler threads the lanes let run at once.
+    fn threads(workers: usize, ai_workers: usize) -> usize {
+        workers.max(1) + ai_workers.max(1) + 1
+    }
+
+    async fn acquire(&self, cost: Cost) -> Result<OwnedSemaphorePermit, Reply> {
+        let busy = |secs: u64, what: &str| {
+            Reply::error(503, format!("{what}; try again in {secs} s"))
+                .with_header("Retry-After", secs.to_string())
+        };
+        match cost {
+            Cost::Model => self
+                .model
+                .clone()
+                .try_acquire_owned()
+                .map_err(|_| busy(5, "the box is busy with other model work")),
+            Cost::Essential => {
+                if let Ok(p) = self.ordinary.clone().try_acquire_owned() {
+                    return Ok(p);
+                }
+                if let Ok(p) = self.reserved.clone().try_acquire_owned() {
+                    return Ok(p);
+                }
+                let wait = async {
+                    tokio::select! {
+                        p = self.ordinary.clone().acquire_owned() => p,
+                        p = self.reserved.clone().acquire_owned() => p,
+                    }
+                };
+                match tokio::time::timeout(QUEUE_WAIT, wait).await {
+                    Ok(Ok(p)) => Ok(p),
+                    _ => Err(busy(2, "every worker is busy")),
+                }
+            }
+            Cost::Ordinary => {
+                match tokio::time::timeout(QUEUE_WAIT, self.ordinary.clone().acquire_owned()).await
+                {
+                    Ok(Ok(p)) => Ok(p),
+                    _ => Err(busy(2, "every worker is busy")),
+                }
+            }
+        }
+    }
+}
+
+/// What every connection task shares.
+pub(crate) struct Shared {
+    pub(crate) ctx: Arc<AppContext>,
+    pub(crate) gate: Gate,
+    lanes: Lanes,
+    /// Set when the server stops: body reads give up at once.
+    closing: tokio::sync::watch::Receiver<bool>,
+    close_tx: tokio::sync::watch::Sender<bool>,
+}
+
+/// Open connections per client address, with the limits of the module docs.
+struct ConnectionCount {
+    total: usize,
+    loopback: usize,
+    per_client: HashMap<IpAddr, usize>,
+}
+
+/// The most connections one (non-loopback) client address may hold.
+pub fn per_client_limit(max_connections: usize) -> usize {
+    (max_connections / 8).max(8)
+}
+
+/// One open connection, counted until dropped.
+struct ConnectionSlot {
+    counts: Arc<Mutex<ConnectionCount>>,
+    peer: IpAddr,
+}
+
+impl ConnectionSlot {
+    fn take(counts: &Arc<Mutex<ConnectionCount>>, peer: IpAddr, max: usize) -> Option<Self> {
+        let mut c = counts.lock().unwrap_or_else(|p| p.into_inner());
+        if peer.is_loopback() {
+            if c.total >= max && c.loopback >= LOOPBACK_EXTRA {
+                return None;
+            }
+            c.loopback += 1;
+        } else {
+            let mine = c.per_client.get(&peer).copied().unwrap_or(0);
+            if c.total >= max || mine >= per_client_limit(max) {
+                return None;
+            }
+            c.per_client.insert(peer, mine + 1);
+        }
+        c.total += 1;
+        Some(ConnectionSlot {
+            counts: counts.clone(),
+            peer,
+        })
+    }
+}
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        let mut c = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        c.total = c.total.saturating_sub(1);
+        if self.peer.is_loopback() {
+            c.loopback = c.loopback.saturating_sub(1);
+        } else if let Some(n) = c.per_client.get_mut(&self.peer) {
+            *n -= 1;
+            if *n == 0 {
+                c.per_client.remove(&self.peer);
+            }
+        }
+    }
+}
+
+/// Serves `listener` on a runtime of its own until `shutdown`; blocks.
+pub fn serve(
+    listener: std::net::TcpListener,
+    ctx: Arc<AppContext>,
+    shutdown: Shutdown,
+) -> Result<(), WebError> {
+    let web = &ctx.config.web;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(Lanes::threads(web.workers, web.ai_workers))
+        .thread_name("web")
+        .enable_all()
+        .build()
+        .map_err(WebError::Runtime)?;
+    let (close_tx, closing) = tokio::sync::watch::channel(false);
+    let shared = Arc::new(Shared {
+        gate: Gate::new(web),
+        lanes: Lanes::new(web.workers, web.ai_workers),
+        ctx: ctx.clone(),
+        closing,
+        close_tx,
+    });
+    rt.block_on(async move {
+        listener.set_nonblocking(true).map_err(WebError::Listener)?;
+        let listener = TcpListener::from_std(listener).map_err(WebError::Listener)?;
+        run(listener, shared, shutdown).await
+    })
+}
+
+/// Accepts and serves connections until `shutdown` (see the module docs).
+pub(crate) async fn run(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    shutdown: Shutdown,
+) -> Result<(), WebError> {
+    let max = shared.ctx.config.web.max_connections;
+    let counts = Arc::new(Mutex::new(ConnectionCount {
+        total: 0,
+        loopback: 0,
+        per_client: HashMap::new(),
+    }));
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut failing_since: Option<Instant> = None;
+    let result = loop {
+        let accepted = tokio::select! {
+            r = listener.accept() => r,
+            () = shutdown.wait() => break Ok(()),
+        };
+        while tasks.try_join_next().is_some() {}
+        let (stream, peer) = match accepted {
+            Ok(a) => {
+                failing_since = None;
+                a
+            }
+            Err(e) if transient(&e) => {
+                let since = *failing_since.get_or_insert_with(Instant::now);
+                if since.elapsed() > LISTENER_GIVE_UP {
+                    break Err(WebError::Listener(e));
+                }
+                tracing::warn!(error = %e, "accept failed; retrying");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+            Err(e) => break Err(WebError::Listener(e)),
+        };
+        let Some(slot) = ConnectionSlot::take(&counts, peer.ip(), max) else {
+            // Never queue: one answer if the socket takes it now, then close.
+            let _ = stream.try_write(BUSY);
+            shared
+                .ctx
+                .metrics
+                .inc(names::HTTP_CONNECTIONS_REFUSED, &[], 1.0);
+            continue;
+        };
+        tasks.spawn(connection(stream, peer, slot, shared.clone()));
+    };
+    drop(listener);
+    let _ = shared.close_tx.send(true);
+    let drained =
+        tokio::time::timeout(DRAIN, async { while tasks.join_next().await.is_some() {} }).await;
+    if drained.is_err() {
+        tracing::warn!(
+            connections = tasks.len(),
+            "connections still open after the drain time; closing them"
+        );
+        tasks.abort_all();
+    }
+    result
+}
+
+/// Errors of `accept` that pass (out of fds or memory, a client gone early).
+fn transient(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::*;
+    matches!(
+        e.kind(),
+        ConnectionAborted | ConnectionReset | Interrupted | WouldBlock | TimedOut | OutOfMemory
+    ) || matches!(
+        e.raw_os_error(),
+        Some(libc_errno::EMFILE | libc_errno::ENFILE | libc_errno::ENOBUFS | libc_errno::ENOMEM)
+            | Some(libc_errno::EPROTO | libc_errno::EPERM)
+    )
+}
+
+/// The errno values [`transient`] knows (Linux numbering).
+mod libc_errno {
+    pub const EPERM: i32 = 1;
+    pub const ENOMEM: i32 = 12;
+    pub const ENFILE: i32 = 23;
+    pub const EMFILE: i32 = 24;
+    pub const EPROTO: i32 = 71;
+    pub const ENOBUFS: i32 = 105;
+}
+
+async fn connection(
+    stream: TcpStream,
+    peer: SocketAddr,
+    _slot: ConnectionSlot,
+    shared: Arc<Shared>,
+) {
+    let mut close = shared.closing.clone();
+    let web = &shared.ctx.config.web;
+    let read_timeout = Duration::from_secs(web.read_timeout_secs);
+    let local = stream.local_addr().ok();
+    let _ = stream.set_nodelay(true);
+    let mut io = TimeoutStream::new(stream);
+    io.set_read_timeout(Some(read_timeout));
+    io.set_write_timeout(Some(Duration::from_secs(web.write_timeout_secs)));
+    let io = TokioIo::new(Box::pin(io));
+    let svc_shared = shared.clone();
+    let svc = hyper::service::service_fn(move |req| {
+        let shared = svc_shared.clone();
+        async move { Ok::<_, Infallible>(answer(&shared, req, peer, local).await) }
+    });
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(read_timeout)
+        .max_buf_size(web.max_header_bytes)
+        .max_headers(web.max_headers)
+        .keep_alive(true);
+    let conn = builder.serve_connection(io, svc);
+    tokio::pin!(conn);
+    let age = tokio::time::sleep(MAX_CONNECTION_AGE);
+    tokio::pin!(age);
+    let finished = tokio::select! {
+        r = conn.as_mut() => Some(r),
+        _ = close.changed() => None,
+        () = &mut age => None,
+    };
+    let result = match finished {
+        Some(r) => r,
+        None => {
+            conn.as_mut().graceful_shutdown();
+            match tokio::time::timeout(DRAIN, conn.as_mut()).await {
+                Ok(r) => r,
+                Err(_) => return,
+            }
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!(client = %peer, error = %e, "connection ended with an error");
+    }
+}
+
+/// One request: limits, lane, handler, metrics. Never fails: every problem
+/// is an HTTP answer.
+async fn answer(
+    shared: &Arc<Shared>,
+    req: hyper::Request<Incoming>,
+    peer: SocketAddr,
+    local: Option<SocketAddr>,
+) -> hyper::Response<Full<Bytes>> {
+    let started = Instant::now();
+    let (route, reply) = match prepare(shared, req, peer, local).await {
+        Ok((route, req)) => {
+            let cost = route.cost(&req.method);
+            let reply = match shared.lanes.acquire(cost).await {
+                Ok(permit) => run_handler(shared, req, route, permit).await,
+                Err(busy) => busy,
+            };
+            (route, reply)
+        }
+        Err((route, reply)) => (route, reply),
+    };
+    // Counted before the client can see the answer, so that a scrape that
+    // follows a request always includes it.
+    let code = reply.status.to_string();
+    let template = route.template();
+    let metrics = &shared.ctx.metrics;
+    metrics.inc(
+        names::HTTP_REQUESTS,
+        &[("route", template), ("status", &code)],
+        1.0,
+    );
+    metrics.observe(
+        names::HTTP_DURATION,
+        &[("route", template)],
+        started.elapsed().as_secs_f64(),
+    );
+    tracing::debug!(route = template, status = reply.status, client = %peer, "answered");
+    to_response(reply)
+}
+
+/// The request head checked and the body read within its limits.
+async fn prepare(
+    shared: &Shared,
+    req: hyper::Request<Incoming>,
+    peer: SocketAddr,
+    local: Option<SocketAddr>,
+) -> Result<(Route, Req), (Route, Reply)> {
+    let web = &shared.ctx.config.web;
+    let (parts, body) = req.into_parts();
+    let target = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    let (path, query) = match http::split_target(target) {
+        Ok(t) => t,
+        Err(msg) => return Err((Route::Other, Reply::error(400, msg))),
+    };
+    let route = Route::of_path(path);
+    let headers: Vec<(String, String)> = parts
+        .headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let mut req = Req {
+        method: parts.method.as_str().to_string(),
+        path: path.to_string(),
+        query: query.to_string(),
+        headers,
+        body: Vec::new(),
+        peer: peer.ip(),
+        local,
+        http11: parts.version == hyper::Version::HTTP_11,
+    };
+    let limit = web.max_body_bytes;
+    let declared = req
+        .header("content-length")
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if let Some(n) = declared.filter(|n| *n > limit as u64) {
+        let reply = Reply::error(
+            413,
+            format!("the request body ({n} bytes) is larger than the limit of {limit} bytes"),
+        );
+        return Err((route, reply.closing()));
+    }
+    let has_body =
+        declared.map(|n| n > 0).unwrap_or(false) || req.header("transfer-encoding").is_some();
+    if has_body {
+        let mut closing = shared.closing.clone();
+        let read = tokio::select! {
+            r = tokio::time::timeout(
+                Duration::from_secs(web.read_timeout_secs),
+                Limited::new(body, limit).collect(),
+            ) => r,
+            _ = closing.wait_for(|c| *c) => {
+                let reply = Reply::error(503, "the service is stopping").with_header("Retry-After", "5");
+                return Err((route, reply.closing()));
+            }
+        };
+        match read {
+            Ok(Ok(collected)) => req.body = collected.to_bytes().to_vec(),
+            Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
+                let reply = Reply::error(
+                    413,
+                    format!("the request body is larger than the limit of {limit} bytes"),
+                );
+                return Err((route, reply.closing()));
+            }
+            Ok(Err(e)) if !timed_out(e.as_ref()) => {
+                let reply = Reply::error(400, format!("cannot read the request body: {e}"));
+                return Err((route, reply.closing()));
+            }
+            Ok(Err(_)) | Err(_) => {
+                let reply = Reply::error(408, "the request body did not arrive in time");
+                return Err((route, reply.closing()));
+            }
+        }
+    }
+    Ok((route, req))
+}
+
+/// Whether a body error comes from the socket's read timeout.
+fn timed_out(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::TimedOut {
+                return true;
+            }
+        }
+        cur = err.source();
+    }
+    false
+}
+
+/// Runs the blocking handler on a blocking thread while holding `permit`.
+async fn run_handler(
+    shared: &Arc<Shared>,
+    req: Req,
+    route: Route,
+    permit: OwnedSemaphorePermit,
+) -> Reply {
+    let shared = shared.clone();
+    let joined = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        dispatch(&shared.ctx, &shared.gate, &req, route)
+    })
+    .await;
+    match joined {
+        Ok(reply) => reply,
+        Err(e) => {
+            let msg = match e.try_into_panic() {
+                Ok(panic) => panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "unknown panic".into()),
+                Err(e) => e.to_string(),
+            };
+            tracing::error!(route = route.template(), panic = %msg, "a request handler panicked");
+            Reply::error(500, "internal error; the details are in the service log")
+        }
+    }
+}
+
+fn to_response(reply: Reply) -> hyper::Response<Full<Bytes>> {
+    let mut builder = hyper::Response::builder().status(reply.status);
+    let headers: Vec<(&'static str, String)> = reply
+        .all_headers()
+        .map(|(k, v)| (k, v.to_string()))
+        .collect();
+    for (name, value) in &headers {
+        match hyper::header::HeaderValue::from_str(value) {
+            Ok(v) => builder = builder.header(*name, v),
+            Err(_) => tracing::warn!(header = name, "dropped a header that is not ASCII"),
+        }
+    }
+    match builder.body(Full::new(Bytes::from(reply.body))) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot build a response");
+            let mut r = hyper::Response::new(Full::new(Bytes::from_static(
+                b"{\"error\": \"internal error\"}\n",
+            )));
+            *r.status_mut() = hyper::StatusCode::INTERNAL_SERVER_ERROR;
+            r
+        }
+    }
+}

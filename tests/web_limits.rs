@@ -1,0 +1,265 @@
+//! The server's limits under the attacks that knocked the tiny_http server
+//! over (issue 7): each test sends the attack from real sockets on loopback
+//! and checks that the service still answers and did not grow.
+//! The service runs in this process, so its fds, threads and memory are ours.
+
+#[path = "common/web.rs"]
+mod web;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+use web::*;
+
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd")
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+fn status_field(name: &str) -> u64 {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap();
+    s.lines()
+        .find(|l| l.starts_with(name))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+fn threads() -> u64 {
+    status_field("Threads:")
+}
+
+fn rss_kib() -> u64 {
+    status_field("VmRSS:")
+}
+
+/// Reads what the server sends until it closes or `timeout` passes; returns
+/// (bytes, closed by the server).
+fn read_all(s: &mut TcpStream, timeout: Duration) -> (String, bool) {
+    s.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let end = Instant::now() + timeout;
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    while Instant::now() < end {
+        match s.read(&mut buf) {
+            Ok(0) => return (String::from_utf8_lossy(&out).into_owned(), true),
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                return (String::from_utf8_lossy(&out).into_owned(), true)
+            }
+            Err(_) => {}
+        }
+    }
+    (String::from_utf8_lossy(&out).into_owned(), false)
+}
+
+/// Waits until `f` holds (the server closes sockets asynchronously).
+fn eventually(what: &str, f: impl Fn() -> bool) {
+    let end = Instant::now() + Duration::from_secs(20);
+    while !f() {
+        assert!(Instant::now() < end, "never: {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn absurd_content_lengths_leak_no_fds_or_threads() {
+    let t = start_demo();
+    assert_eq!(t.get("/health").status, 200);
+    let (fds, thr) = (open_fds(), threads());
+    for _ in 0..600 {
+        let mut s = TcpStream::connect(t.addr).unwrap();
+        s.write_all(
+            b"POST /api/sync HTTP/1.1\r\nHost: localhost\r\nContent-Length: 99999999999999\r\n\r\n",
+        )
+        .unwrap();
+        let (resp, closed) = read_all(&mut s, Duration::from_secs(5));
+        assert_eq!(raw_status(&resp), Some(413), "{resp}");
+        assert!(
+            resp.to_ascii_lowercase().contains("connection: close"),
+            "{resp}"
+        );
+        assert!(
+            closed,
+            "the server closes the connection instead of parking it"
+        );
+    }
+    eventually("fds back to where they were", || open_fds() <= fds + 4);
+    assert!(
+        threads() <= thr + 4,
+        "threads grew from {thr} to {}",
+        threads()
+    );
+    assert_eq!(t.get("/health").status, 200);
+    t.stop();
+}
+
+#[test]
+fn too_many_connections_are_refused_at_once_and_the_port_stays_alive() {
+    // max_connections 8: more loopback clients than that get 503 + close
+    // (loopback keeps a few extra for the box's own watchdog).
+    let t = start_with(|c| c.web.max_connections = 8, true);
+    let mut held = Vec::new();
+    for _ in 0..(8 + ojscog_loopback_extra()) {
+        let mut s = TcpStream::connect(t.addr).unwrap();
+        s.write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\n")
+            .unwrap(); // head never ends
+        held.push(s);
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let mut extra = TcpStream::connect(t.addr).unwrap();
+    let (resp, closed) = read_all(&mut extra, Duration::from_secs(5));
+    assert_eq!(raw_status(&resp), Some(503), "{resp}");
+    assert!(resp.contains("Retry-After"), "{resp}");
+    assert!(closed);
+    let m = t.get_anon("/metrics");
+    // (that request may itself be refused while all are held)
+    drop(m);
+    drop(held);
+    eventually("the port answers again", || {
+        let mut s = TcpStream::connect(t.addr).unwrap();
+        s.write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        raw_status(&read_all(&mut s, Duration::from_secs(5)).0) == Some(200)
+    });
+    let metrics = t.get_anon("/metrics").body;
+    assert!(
+        metrics.contains("ojscog_http_connections_refused_total "),
+        "{metrics}"
+    );
+    t.stop();
+}
+
+fn ojscog_loopback_extra() -> usize {
+    8
+}
+
+#[test]
+fn slowloris_connections_are_cut_off_after_the_read_timeout() {
+    let t = start_with(|c| c.web.read_timeout_secs = 1, true);
+    let mut slow = TcpStream::connect(t.addr).unwrap();
+    slow.write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\n")
+        .unwrap();
+    // A byte every 300 ms keeps the socket busy, never finishing the head.
+    let started = Instant::now();
+    let mut closed = false;
+    while started.elapsed() < Duration::from_secs(15) {
+        if slow.write_all(b"X").is_err() {
+            closed = true;
+            break;
+        }
+        slow.set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+        let mut b = [0u8; 256];
+        match slow.read(&mut b) {
+            Ok(_) => {
+                closed = true;
+                break;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                closed = true;
+                break;
+            }
+            Err(_) => {}
+        }
+    }
+    assert!(closed, "a head that never ends is cut off");
+    // An idle connection is closed too.
+    let mut idle = TcpStream::connect(t.addr).unwrap();
+    let (_, closed) = read_all(&mut idle, Duration::from_secs(10));
+    assert!(
+        closed,
+        "an idle connection is closed after the read timeout"
+    );
+    assert_eq!(t.get("/health").status, 200);
+    t.stop();
+}
+
+#[test]
+fn an_endless_header_line_gets_431_without_growing_memory() {
+    let t = start_demo();
+    let before = rss_kib();
+    let mut s = TcpStream::connect(t.addr).unwrap();
+    s.write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\nX-Long: ")
+        .unwrap();
+    let chunk = vec![b'a'; 64 * 1024];
+    let mut sent = 0usize;
+    // Up to 64 MB; the server answers and closes long before.
+    while sent < 64 * 1024 * 1024 {
+        if s.write_all(&chunk).is_err() {
+            break;
+        }
+        sent += chunk.len();
+    }
+    let (resp, _) = read_all(&mut s, Duration::from_secs(5));
+    if !resp.is_empty() {
+        assert_eq!(raw_status(&resp), Some(431), "{resp}");
+    }
+    assert!(sent < 64 * 1024 * 1024, "the server stopped reading");
+    let grown = rss_kib().saturating_sub(before);
+    assert!(grown < 32 * 1024, "RSS grew by {grown} KiB");
+    assert_eq!(t.get("/health").status, 200);
+    t.stop();
+}
+
+#[test]
+fn too_many_headers_get_431() {
+    let t = start_demo();
+    let mut req = String::from("GET /health HTTP/1.1\r\nHost: localhost\r\n");
+    for i in 0..200 {
+        req.push_str(&format!("X-H{i}: v\r\n"));
+    }
+    req.push_str("\r\n");
+    let resp = raw(t.addr, req.as_bytes(), Duration::from_secs(5));
+    assert_eq!(raw_status(&resp), Some(431), "{resp}");
+    // 200,000 headers: refused as early, the service unaffected.
+    let mut s = TcpStream::connect(t.addr).unwrap();
+    s.write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\n")
+        .unwrap();
+    let line = b"X-A: b\r\n".repeat(1000);
+    for _ in 0..200 {
+        if s.write_all(&line).is_err() {
+            break;
+        }
+    }
+    let (resp, _) = read_all(&mut s, Duration::from_secs(5));
+    assert!(resp.is_empty() || raw_status(&resp) == Some(431), "{resp}");
+    assert_eq!(t.get("/health").status, 200);
+    t.stop();
+}
+
+#[test]
+fn stalled_bodies_over_the_limit_are_refused_without_buffering() {
+    let t = start_demo();
+    let before = rss_kib();
+    let mut conns = Vec::new();
+    for _ in 0..60 {
+        let mut s = TcpStream::connect(t.addr).unwrap();
+        s.write_all(
+            b"POST /api/sync HTTP/1.1\r\nHost: localhost\r\nContent-Length: 60000000\r\n\r\n",
+        )
+        .unwrap();
+        s.write_all(&[b'a'; 1024 * 1024]).ok();
+        conns.push(s);
+    }
+    for s in &mut conns {
+        let (resp, _) = read_all(s, Duration::from_secs(5));
+        assert_eq!(raw_status(&resp), Some(413), "{resp}");
+    }
+    let grown = rss_kib().saturating_sub(before);
+    assert!(grown < 64 * 1024, "RSS grew by {grown} KiB");
+    // A body within the limit that stalls half way is cut off by the read
+    // timeout and holds no worker meanwhile.
+    let mut s = TcpStream::connect(t.addr).unwrap();
+    s.write_all(b"POST /api/sync HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000\r\n\r\nabc")
+        .unwrap();
+    for _ in 0..5 {
+        assert_eq!(t.get("/api/submissions?limit=1").status, 200);
+    }
+    let (resp, closed) = read_all(&mut s, Duration::from_secs(20));
+    assert_eq!(raw_status(&resp), Some(408), "{resp}");
+    assert!(closed);
+    t.stop();
+}
