@@ -129,8 +129,9 @@ async fn sync_once_then_status_summarizes_the_mirror() {
     db.drop_db().await;
 }
 
-/// Starts `ojscog serve` and returns the child and the address it printed.
-fn start_serve(c: &mut Command) -> (std::process::Child, String) {
+/// Starts `ojscog serve` and returns the child, the address it printed and
+/// the sign-in link it printed (when it made a read token).
+fn start_serve(c: &mut Command) -> (std::process::Child, String, Option<String>) {
     let mut child = c
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
@@ -141,24 +142,29 @@ fn start_serve(c: &mut Command) -> (std::process::Child, String) {
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             if let Some(rest) = line.split("http://").nth(1) {
-                let _ = tx.send(
-                    rest.trim_end_matches(|c| c != '/')
-                        .trim_end_matches('/')
-                        .to_string(),
-                );
+                let _ = tx.send(rest.trim().to_string());
             }
         }
     });
-    let addr = rx
+    let first = rx
         .recv_timeout(Duration::from_secs(30))
         .expect("serve printed its address");
-    (child, addr)
+    let addr = first
+        .trim_end_matches(|c| c != '/')
+        .trim_end_matches('/')
+        .to_string();
+    let link = rx
+        .recv_timeout(Duration::from_secs(2))
+        .ok()
+        .filter(|l| l.contains("/signin?token="))
+        .map(|l| format!("http://{l}"));
+    (child, addr, link)
 }
 
 #[test]
 fn serve_demo_answers_and_stops_cleanly_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let (mut child, addr) = start_serve(
+    let (mut child, addr, link) = start_serve(
         ojscog(dir.path())
             .args(["serve", "--demo"])
             .env("OJSCOG_WEB_LISTEN", "127.0.0.1:0"),
@@ -169,7 +175,23 @@ fn serve_demo_answers_and_stops_cleanly_on_sigterm() {
         .into_json()
         .unwrap();
     assert_eq!(health["status"], "ok", "{health}");
+    // Confidential routes need the sign-in the printed link gives, as a
+    // newcomer's browser would get it.
+    match ureq::get(&format!("http://{addr}/api/submissions")).call() {
+        Err(ureq::Error::Status(401, _)) => {}
+        other => panic!("the API is open without a sign-in: {other:?}"),
+    }
+    let link = link.expect("serve --demo prints a sign-in link");
+    let signed_in = ureq::get(&link).call().unwrap();
+    let cookie = signed_in
+        .header("Set-Cookie")
+        .expect("the link sets a session cookie")
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
     let subs: serde_json::Value = ureq::get(&format!("http://{addr}/api/submissions"))
+        .set("Cookie", &cookie)
         .call()
         .unwrap()
         .into_json()

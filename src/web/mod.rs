@@ -178,6 +178,7 @@ fn denied(req: &Req, need: Need, role: Role) -> Reply {
 }
 
 /// A response before it is handed to hyper.
+#[derive(Debug)]
 pub(crate) struct Reply {
     pub(crate) status: u16,
     content_type: &'static str,

@@ -68,6 +68,7 @@ pub(crate) struct Lanes {
     ordinary: Arc<Semaphore>,
     reserved: Arc<Semaphore>,
     model: Arc<Semaphore>,
+    queue_wait: Duration,
 }
 
 impl Lanes {
@@ -76,6 +77,7 @@ impl Lanes {
             ordinary: Arc::new(Semaphore::new(workers.max(1))),
             reserved: Arc::new(Semaphore::new(1)),
             model: Arc::new(Semaphore::new(ai_workers.max(1))),
+            queue_wait: QUEUE_WAIT,
         }
     }
 
@@ -108,14 +110,14 @@ impl Lanes {
                         p = self.reserved.clone().acquire_owned() => p,
                     }
                 };
-                match tokio::time::timeout(QUEUE_WAIT, wait).await {
+                match tokio::time::timeout(self.queue_wait, wait).await {
                     Ok(Ok(p)) => Ok(p),
                     _ => Err(busy(2, "every worker is busy")),
                 }
             }
             Cost::Ordinary => {
-                match tokio::time::timeout(QUEUE_WAIT, self.ordinary.clone().acquire_owned()).await
-                {
+                let wait = self.ordinary.clone().acquire_owned();
+                match tokio::time::timeout(self.queue_wait, wait).await {
                     Ok(Ok(p)) => Ok(p),
                     _ => Err(busy(2, "every worker is busy")),
                 }
@@ -545,5 +547,89 @@ fn to_response(reply: Reply) -> hyper::Response<Full<Bytes>> {
             *r.status_mut() = hyper::StatusCode::INTERNAL_SERVER_ERROR;
             r
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rt() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_busy_model_lane_answers_503_with_retry_after_at_once() {
+        rt().block_on(async {
+            let lanes = Lanes::new(2, 1);
+            let held = lanes.acquire(Cost::Model).await.unwrap();
+            let started = Instant::now();
+            let busy = lanes.acquire(Cost::Model).await.err().unwrap();
+            assert!(started.elapsed() < QUEUE_WAIT, "no waiting in the model lane");
+            assert_eq!(busy.status, 503);
+            assert!(busy.headers.iter().any(|(k, _)| *k == "Retry-After"));
+            // Model work never takes an ordinary worker.
+            let _a = lanes.acquire(Cost::Ordinary).await.unwrap();
+            let _b = lanes.acquire(Cost::Ordinary).await.unwrap();
+            drop(held);
+            assert!(lanes.acquire(Cost::Model).await.is_ok());
+        });
+    }
+
+    #[test]
+    fn health_gets_the_reserved_worker_when_every_other_is_busy() {
+        rt().block_on(async {
+            let mut lanes = Lanes::new(1, 1);
+            lanes.queue_wait = Duration::from_millis(100);
+            let _busy = lanes.acquire(Cost::Ordinary).await.unwrap();
+            let queued = lanes.acquire(Cost::Ordinary).await.err().unwrap();
+            assert_eq!(queued.status, 503, "ordinary requests wait, then 503");
+            let health = lanes.acquire(Cost::Essential).await;
+            assert!(health.is_ok(), "the reserved permit serves /health");
+        });
+    }
+
+    #[test]
+    fn a_dead_listener_ends_serve_with_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = crate::config::Config {
+            data_dir: dir.path().to_path_buf(),
+            ..Default::default()
+        };
+        config.web.read_token = "read-token-0123456789".into();
+        let store_path = config.store_path();
+        crate::store::Store::open(&store_path).unwrap();
+        let metrics = Arc::new(crate::metrics::Metrics::new());
+        let ctx = Arc::new(AppContext {
+            device: std::sync::Mutex::new(crate::system::Device::new(dir.path())),
+            ai: crate::service::Ai::new(&config, metrics.clone()),
+            config,
+            store_path,
+            metrics,
+            sync: crate::sync::SyncHandle::new(crate::sync::SyncStatus::default()),
+            demo: false,
+        });
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let twin = listener.try_clone().unwrap();
+        let shutdown = Shutdown::new();
+        let stop = shutdown.clone();
+        let server = std::thread::spawn(move || serve(listener, ctx, stop));
+        std::thread::sleep(Duration::from_millis(200));
+        // shutdown(2) on a listening socket makes accept() fail with EINVAL
+        // for good: what a dead listener looks like.
+        let rc = unsafe { libc::shutdown(std::os::fd::AsRawFd::as_raw_fd(&twin), libc::SHUT_RDWR) };
+        assert_eq!(rc, 0);
+        let _ = std::net::TcpStream::connect(twin.local_addr().unwrap());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !server.is_finished() {
+            assert!(Instant::now() < deadline, "serve() did not notice its listener died");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        shutdown.trigger();
+        let result = server.join().unwrap();
+        assert!(matches!(result, Err(WebError::Listener(_))), "{result:?}");
     }
 }
