@@ -120,14 +120,19 @@ fn search_finds_by_meaning_and_by_term() {
 
 #[cfg(feature = "llm")]
 #[test]
-fn screening_report_is_made_once_then_served_from_cache() {
+fn screening_report_is_made_by_an_admin_post_then_served_from_cache() {
     let t = start_demo();
     assert_eq!(
-        t.get("/api/submissions/3/assessment?cached=1").status,
+        t.get("/api/submissions/3/assessment").status,
         404,
-        "nothing cached yet"
+        "nothing cached yet, and a GET never runs the model"
     );
-    let r = t.get("/api/submissions/3/assessment");
+    assert_eq!(
+        t.post("/api/submissions/3/assessment", None, b"").status,
+        401,
+        "making a report needs the admin token"
+    );
+    let r = t.post("/api/submissions/3/assessment", Some(web::ADMIN_TOKEN), b"");
     assert_eq!(r.status, 200, "{}", r.body);
     let v = r.json();
     assert_eq!(v["cached"], false, "{v}");
@@ -135,10 +140,15 @@ fn screening_report_is_made_once_then_served_from_cache() {
         v["judgement"]["summary"].as_str().unwrap().len() >= 40,
         "{v}"
     );
-    let again = t.get("/api/submissions/3/assessment?cached=1");
+    let again = t.get("/api/submissions/3/assessment");
     assert_eq!(again.status, 200);
     assert_eq!(again.json()["cached"], true);
     assert_eq!(t.get("/api/submissions/999/assessment").status, 404);
+    assert_eq!(
+        t.post("/api/submissions/999/assessment", Some(web::ADMIN_TOKEN), b"")
+            .status,
+        404
+    );
     let metrics = t.get("/metrics").body;
     assert!(
         metrics.contains("ojscog_agent_runs_total{agent=\"screening\",outcome=\"ok\"} 1"),

@@ -24,6 +24,7 @@ pub(crate) mod auth;
 mod chart;
 mod format;
 mod http;
+mod io;
 mod page;
 mod route;
 mod server;

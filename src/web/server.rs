@@ -37,7 +37,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tokio_io_timeout::TimeoutStream;
+use super::io::{Busy, GuardedIo};
 
 /// How long a stopping server waits for requests in flight.
 pub const DRAIN: Duration = Duration::from_secs(2);
@@ -316,14 +316,19 @@ async fn connection(
     let read_timeout = Duration::from_secs(web.read_timeout_secs);
     let local = stream.local_addr().ok();
     let _ = stream.set_nodelay(true);
-    let mut io = TimeoutStream::new(stream);
-    io.set_read_timeout(Some(read_timeout));
-    io.set_write_timeout(Some(Duration::from_secs(web.write_timeout_secs)));
-    let io = TokioIo::new(Box::pin(io));
+    let busy = Busy::default();
+    let io = GuardedIo::new(
+        stream,
+        read_timeout,
+        Duration::from_secs(web.write_timeout_secs),
+        busy.clone(),
+    );
+    let io = TokioIo::new(io);
     let svc_shared = shared.clone();
     let svc = hyper::service::service_fn(move |req| {
         let shared = svc_shared.clone();
-        async move { Ok::<_, Infallible>(answer(&shared, req, peer, local).await) }
+        let busy = busy.clone();
+        async move { Ok::<_, Infallible>(answer(&shared, req, peer, local, busy).await) }
     });
     let mut builder = http1::Builder::new();
     builder
@@ -363,10 +368,13 @@ async fn answer(
     req: hyper::Request<Incoming>,
     peer: SocketAddr,
     local: Option<SocketAddr>,
+    busy: Busy,
 ) -> hyper::Response<Full<Bytes>> {
     let started = Instant::now();
     let (route, reply) = match prepare(shared, req, peer, local).await {
         Ok((route, req)) => {
+            // The head and body are in: no read deadline while the handler works.
+            let _busy = busy.enter();
             let cost = route.cost(&req.method);
             let reply = match shared.lanes.acquire(cost).await {
                 Ok(permit) => run_handler(shared, req, route, permit).await,

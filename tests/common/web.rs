@@ -147,8 +147,9 @@ impl Drop for TestService {
 }
 
 pub fn agent() -> ureq::Agent {
+    // Long enough for a screening call on a loaded 2-core machine.
     ureq::AgentBuilder::new()
-        .timeout(Duration::from_secs(20))
+        .timeout(Duration::from_secs(180))
         .redirects(0)
         .build()
 }
