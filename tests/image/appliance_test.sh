@@ -15,7 +15,7 @@ check() { local name=$1; shift; if "$@"; then ok "$name"; else bad "$name"; fi; 
 for t in losetup partx sfdisk mke2fs e2fsck resize2fs debugfs openssl busybox mksquashfs; do
     command -v "$t" > /dev/null || { echo "appliance_test: missing $t"; exit 1; }
 done
-tmp=$(mktemp -d)
+tmp=$(mktemp -d); chmod 0755 "$tmp"   # the service user of the run-service test reads its stand-in binary here
 loops=()
 cleanup() {
     for m in "$tmp"/*/data; do umount "$m" 2> /dev/null; done
