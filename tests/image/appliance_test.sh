@@ -178,8 +178,10 @@ if want bootstate; then
     check "a state with shell code in it is refused as a whole (defaults: $out)" [ "$out" = "rc=1 A B 3 3 0 0" ]
     check "no code from the state file runs (ojscog-slot, bootstate.sh)" [ ! -e "$marker" ]
     # Legacy v1 state (older initramfs) still reads when every line is well formed.
+    bs 'bs_defaults; bs_write "$1"'   # both copies: a valid v2 "A B" state, then block 0 rewritten by an old initramfs
     printf 'OJSCOG-BOOTSTATE 1\nORDER="B A"\nA_TRIES=3\nB_TRIES=1\nA_BAD=0\nB_BAD=0\nA_VERSION="x"\nB_VERSION="y"\n' \
         | dd of="$BOOTSTATE" bs=4096 count=1 conv=sync,notrunc,fsync status=none
+    check "a v1 state written by an older initramfs wins over a stale second copy" [ "$(bs 'bs_read "$1" && echo "$ORDER $B_TRIES $B_VERSION"')" = "B A 1 y" ]
     dd if=/dev/zero of="$BOOTSTATE" bs=4096 seek=1 count=1 conv=notrunc,fsync status=none
     check "a well-formed v1 state (older images) is still read" [ "$(bs 'bs_read "$1" && echo "$ORDER $B_TRIES $B_VERSION"')" = "B A 1 y" ]
     slot mark-good > /dev/null

@@ -55,7 +55,7 @@ bs_parse_state() {
     while IFS= read -r _l; do
         _n=$((_n + 1))
         if [ "$_n" = 1 ]; then
-            case "$_l" in 'OJSCOG-BOOTSTATE 1'|'OJSCOG-BOOTSTATE 2') continue ;; *) return 1 ;; esac
+            case "$_l" in 'OJSCOG-BOOTSTATE 1'|'OJSCOG-BOOTSTATE 2') _hdr=$_l; continue ;; *) return 1 ;; esac
         fi
         case "$_l" in
             'ORDER="A B"') _o="A B" ;;
@@ -64,8 +64,8 @@ bs_parse_state() {
             B_TRIES=[0-9]) _bt=${_l#*=} ;;
             A_BAD=[01]) _ab=${_l#*=} ;;
             B_BAD=[01]) _bb=${_l#*=} ;;
-            A_OK=[01]) _aok=${_l#*=} ;;
-            B_OK=[01]) _bok=${_l#*=} ;;
+            A_OK=[01]) [ "$_hdr" = 'OJSCOG-BOOTSTATE 2' ] || return 1; _aok=${_l#*=} ;;
+            B_OK=[01]) [ "$_hdr" = 'OJSCOG-BOOTSTATE 2' ] || return 1; _bok=${_l#*=} ;;
             A_VERSION=\"*\"|B_VERSION=\"*\")
                 _v=${_l#?_VERSION=\"}; _v=${_v%\"}
                 bs_version_ok "$_v" || return 1
@@ -83,16 +83,19 @@ EOF
 
 # bs_read DEV: loads the slot state. 0: a valid copy was read; 1: none was (the defaults are set: both slots good,
 # A first). v1 texts (no checksum) from older images are accepted when every line parses.
+# Order: copy 1 (v2); copy 1 as v1 (an initramfs of an older image writes only block 0, so its text is the newest);
+# copy 2 (v2).
 bs_read() {
     bs_defaults
-    for _blk in 0 1; do
-        _txt=$(bs_block "$1" "$_blk")
-        if _b=$(bs_body "$_txt"); then
-            bs_parse_state "$_b" && return 0
-        fi
-    done
     _txt=$(bs_block "$1" 0)
+    if _b=$(bs_body "$_txt"); then
+        bs_parse_state "$_b" && return 0
+    fi
     case "$_txt" in 'OJSCOG-BOOTSTATE 1'*) bs_parse_state "$_txt" && return 0 ;; esac
+    _txt=$(bs_block "$1" 1)
+    if _b=$(bs_body "$_txt"); then
+        bs_parse_state "$_b" && return 0
+    fi
     bs_defaults
     return 1
 }
