@@ -195,6 +195,9 @@ for board in sorted(os.listdir(os.path.join(top, "board"))):
         slots = [s for s in cp.sections() if s.startswith("slot.")]
         labels = sorted(cp[s]["device"].rsplit("/", 1)[-1] for s in slots)
         boots = sorted(cp[s]["bootname"] for s in slots)
+        check(f"{board}: rauc system.conf refuses older releases (pre-install handler exists)",
+              cp["handlers"].get("pre-install") == "/usr/libexec/ojscog/rauc-pre-install"
+              and os.access(os.path.join(top, "rootfs-overlay/usr/libexec/ojscog/rauc-pre-install"), os.X_OK))
         check(f"{board}: rauc system.conf (compatible, custom backend, slots A/B on rootA/rootB)",
               okc and labels == ["rootA", "rootB"] and boots == ["A", "B"], f"{labels} {boots}")
     except Exception as e:

@@ -96,3 +96,15 @@ cp "$tmp/good.raucb" "$tmp/flipped.raucb"
 printf 'X' | dd of="$tmp/flipped.raucb" bs=1 seek=5000 conv=notrunc status=none
 update "$tmp/flipped.raucb"; rc=$?
 check "a bundle with a flipped byte is refused" bash -c "[ $rc != 0 ] && grep -q 'signature check failed' '$BOX/update.out'"
+
+# The RAUC pre-install handler (Buildroot images' `rauc install`) applies the same rule.
+pre() { boxenv env "$@" busybox sh "$LIBEXEC/rauc-pre-install" > "$BOX/pre.out" 2>&1; }
+mkdir -p "$tmp/src-new" "$tmp/src-old"
+printf '[update]\ncompatible=ojscog-test\nversion=1.2.0+old\nbuild=20260301T000000Z\n' > "$tmp/src-new/manifest.raucm"
+printf '[update]\ncompatible=ojscog-test\nversion=1.2.0+old\nbuild=20260101T000000Z\n' > "$tmp/src-old/manifest.raucm"
+check "rauc pre-install: a newer version passes" pre RAUC_MF_VERSION=1.3.0
+check "rauc pre-install: an older version is refused" bash -c "! OJSCOG_RUN=$BOX/run OJSCOG_ETC=$BOX/etc RAUC_MF_VERSION=1.1.0 busybox sh $LIBEXEC/rauc-pre-install 2>/dev/null"
+check "rauc pre-install: the same version with a later build passes" pre RAUC_MF_VERSION=1.2.0+old RAUC_UPDATE_SOURCE="$tmp/src-new"
+check "rauc pre-install: the running release is refused" bash -c "! OJSCOG_RUN=$BOX/run OJSCOG_ETC=$BOX/etc RAUC_MF_VERSION=1.2.0+old RAUC_UPDATE_SOURCE=$tmp/src-old busybox sh $LIBEXEC/rauc-pre-install 2>/dev/null"
+touch "$BOX/run/update-force"
+check "rauc pre-install: update-force lets the same release through once" bash -c "OJSCOG_RUN=$BOX/run OJSCOG_ETC=$BOX/etc RAUC_MF_VERSION=1.1.0 busybox sh $LIBEXEC/rauc-pre-install 2>/dev/null && [ ! -e $BOX/run/update-force ]"

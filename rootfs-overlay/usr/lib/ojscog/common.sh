@@ -34,3 +34,15 @@ data_mounted() { grep -q " $DATA_MNT " /proc/mounts; }
 
 # release_value KEY: a value of $ETC/ojscog-release (quotes removed).
 release_value() { sed -n "s/^$1=//p" "$ETC/ojscog-release" 2>/dev/null | tr -d '"' | head -n 1; }
+
+# release_newer A_VERSION A_BUILD B_VERSION B_BUILD: 0 when release A is newer than B: x.y.z numerically (what follows
+# "+" or "-" does not order), then the build time (YYYYMMDDTHHMMSSZ) when both have one. Used by ojscog-update and
+# the RAUC pre-install handler (older or the same release is refused unless forced).
+release_newer() {
+    awk -v a="$1" -v ab="$2" -v b="$3" -v bb="$4" 'BEGIN {
+        sub(/[+-].*/, "", a); sub(/[+-].*/, "", b)
+        split(a, x, "."); split(b, y, ".")
+        for (i = 1; i <= 3; i++) { p = x[i] + 0; q = y[i] + 0; if (p > q) exit 0; if (p < q) exit 1 }
+        if (ab != "" && bb != "" && ab > bb) exit 0
+        exit 1 }'
+}
