@@ -58,6 +58,15 @@ sed -i "s/^BUILD=.*/BUILD=$(date -u +%Y%m%dT%H%M%SZ)/" "$tmp/root/etc/ojscog-rel
 mksquashfs "$tmp/root" "$tmp/broken.squashfs" -all-root -noappend -comp zstd -quiet -no-progress >/dev/null
 compat=$(sed -n 's/^compatible=//p' board/qemu-aarch64-virt/rauc/system.conf)
 scripts/image/mkbundle.sh "$tmp/broken.squashfs" "$compat" "$ota_version-broken" "$tmp/broken.raucb"
+# A release that hangs before its health watcher starts (rcS never returns): the watchdog armed by the initramfs
+# must reset it and the boot counter fall back. Built after the broken one, so it is newer still.
+sleep 1
+printf '#!/bin/sh\necho "deliberately hanging release" > /dev/console\nwhile :; do sleep 3600; done\n' > "$tmp/root/etc/init.d/rcS"
+chmod 0755 "$tmp/root/etc/init.d/rcS"
+sed -i 's/^VERSION="\(.*\)-broken"/VERSION="\1-hang"/' "$tmp/root/etc/ojscog-release"
+sed -i "s/^BUILD=.*/BUILD=$(date -u +%Y%m%dT%H%M%SZ)/" "$tmp/root/etc/ojscog-release"
+mksquashfs "$tmp/root" "$tmp/hang.squashfs" -all-root -noappend -comp zstd -quiet -no-progress >/dev/null
+scripts/image/mkbundle.sh "$tmp/hang.squashfs" "$compat" "$ota_version-hang" "$tmp/hang.raucb"
 t_build=$(date +%s)
 
 artifacts="${CARGO_TARGET_DIR:-target}/artifacts"
@@ -66,7 +75,7 @@ work="$OJSCOG_CACHE/boot-test"
 rm -rf "$work"
 set +e
 python3 scripts/image/boot_test.py --image-dir "$img" --cmdline board/qemu-aarch64-virt/cmdline.txt \
-    --ota-bundle "$ota_bundle" --ota-version "$ota_version" --broken-bundle "$tmp/broken.raucb" \
+    --ota-bundle "$ota_bundle" --ota-version "$ota_version" --broken-bundle "$tmp/broken.raucb" --hang-bundle "$tmp/hang.raucb" \
     --work "$work" --report "$artifacts/image-boot.json" | tee "$work.out"
 rc=${PIPESTATUS[0]}
 set -e

@@ -13,7 +13,10 @@ unix socket. Checks, in order:
   3. OTA: the signed RAUC bundle (a different release) is installed from a second disk into slot B by ojscog-update;
      reboot: slot B runs the new release, is marked good, /data kept;
   4. fallback: a bundle whose service never starts is installed into slot A with one try; it boots, healthwatch gives
-     up after BOOT_GRACE, marks it bad and reboots; the boot counter falls back to slot B, which serves again.
+     up after BOOT_GRACE, marks it bad and reboots; the boot counter falls back to slot B, which serves again;
+  5. watchdog: a bundle that hangs before its health watcher starts (rcS never returns) is installed into slot A with
+     one try and booted with ojscog.boot_watchdog=15 ojscog.watchdog_timeout=10: the watchdog armed by the initramfs
+     resets the machine, and the boot counter falls back to slot B.
 Prints one line per check and a JSON summary (also written to --report).
 """
 import argparse, json, os, re, shutil, socket, subprocess, sys, tempfile, threading, time, urllib.request
@@ -22,7 +25,7 @@ def free_port():
     s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
 
 class Guest:
-    def __init__(self, args, work, disk, extra_disk=None, name="boot"):
+    def __init__(self, args, work, disk, extra_disk=None, name="boot", append=""):
         self.args, self.work, self.name = args, work, name
         self.port = free_port()
         self.sock = os.path.join(work, f"{name}.sock")
@@ -34,7 +37,7 @@ class Guest:
             "-nographic", "-no-reboot", "-monitor", "none",
             "-kernel", os.path.join(args.image_dir, "Image"),
             "-initrd", os.path.join(args.image_dir, "initrd.img"),
-            "-append", open(args.cmdline).read().strip(),
+            "-append", (open(args.cmdline).read().strip() + " " + append).strip(),
             "-drive", f"if=none,file={disk},format=raw,id=d0", "-device", "virtio-blk-device,drive=d0",
             "-netdev", f"user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:{self.port}-:8080",
             "-device", "virtio-net-device,netdev=n0",
@@ -173,6 +176,7 @@ def main():
     ap.add_argument("--cmdline", required=True)
     ap.add_argument("--ota-bundle")
     ap.add_argument("--broken-bundle")
+    ap.add_argument("--hang-bundle")
     ap.add_argument("--ota-version")
     ap.add_argument("--work", default=None)
     ap.add_argument("--cpu", default="cortex-a53")
@@ -255,6 +259,8 @@ def main():
             shutil.copy(args.ota_bundle, os.path.join(d, "ota.raucb"))
             if args.broken_bundle:
                 shutil.copy(args.broken_bundle, os.path.join(d, "broken.raucb"))
+            if args.hang_bundle:
+                shutil.copy(args.hang_bundle, os.path.join(d, "hang.raucb"))
             size = sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d)) // (1 << 20) + 16
             subprocess.run(["mkfs.ext4", "-q", "-F", "-L", "update", "-d", d, upd, f"{size}M"], check=True)
             g = Guest(args, work, disk, extra_disk=upd, name="boot3")
@@ -292,6 +298,23 @@ def main():
                 _, out = g.sh("rm -f /data/etc/ojscog/healthwatch.conf; sleep 1; cat /run/ojscog/slots.json")
                 sj = json.loads(out.strip().splitlines()[-1])
                 check("fallback: slot B serves again, slot A marked bad", sj["booted"] == "B" and sj["slots"]["A"]["state"] == "bad", json.dumps(sj))
+            if args.broken_bundle and args.hang_bundle:
+                # 5. a release that hangs before healthwatch runs: only the watchdog can get the box back
+                g.sh("mount -o ro $(findfs LABEL=update) /mnt 2>/dev/null || true")
+                rc, out = g.sh("ojscog-update /mnt/hang.raucb --tries 1", timeout=300, check=False)
+                check("watchdog: hanging bundle installed into slot A with one try", rc == 0 and "slot A installed" in out, out.strip().replace("\n", " | "))
+                g.reboot()
+                g = Guest(args, work, disk, extra_disk=upd, name="boot7", append="ojscog.boot_watchdog=15 ojscog.watchdog_timeout=10")
+                g.wait_console(r"booting slot A", 60)
+                g.wait_console(r"deliberately hanging release", 120)
+                g.wait_exit(180)
+                check("watchdog: the hanging slot A was reset by the watchdog armed in the initramfs", True)
+                g = Guest(args, work, disk, extra_disk=upd, name="boot8")
+                g.wait_console(r"booting slot B", 60)
+                g.wait_ready(args.ready_timeout)
+                _, out = g.sh("sleep 1; cat /run/ojscog/slots.json")
+                sj = json.loads(out.strip().splitlines()[-1])
+                check("watchdog: slot B serves again, slot A has no tries left", sj["booted"] == "B" and sj["slots"]["A"]["state"] == "bad", json.dumps(sj))
         g.reboot()
         g = None
     except AssertionError as e:
