@@ -20,7 +20,14 @@ loops=()
 cleanup() {
     for m in "$tmp"/*/data; do umount "$m" 2> /dev/null; done
     umount "$tmp"/*/run/update/mnt "$tmp"/*/run/update 2> /dev/null
-    for l in "${loops[@]}"; do partx -d "$l" 2> /dev/null; losetup -d "$l" 2> /dev/null; done
+    sync
+    for l in "${loops[@]}"; do
+        for _ in 1 2 3 4 5 6 7 8 9 10; do
+            partx -d "$l" 2> /dev/null; losetup -d "$l" 2> /dev/null && break
+            sleep 0.3
+        done
+        rm -f "$l"p[0-9]*
+    done
     rm -rf "$tmp"
 }
 trap cleanup EXIT; [ -n "${KEEP:-}" ] && trap - EXIT
