@@ -5,8 +5,10 @@
 # the real aarch64 ojscog binary, Debian's arm64 kernel, a tiny initramfs built on the host. No chroot, no emulation
 # of maintainer scripts. Downloads are cached in $OJSCOG_CACHE/debs.
 #
-#   scripts/build-image.sh [--bin PATH] [--core|--all-features] [--release-tag TAG] [--out DIR]
+#   scripts/build-image.sh [--bin PATH] [--core|--all-features] [--release-tag TAG] [--out DIR] [--release]
 #
+# --release   a release build (OJSCOG_RELEASE=1): OJSCOG_RAUC_KEY, OJSCOG_RAUC_CERT, OJSCOG_RAUC_KEYRING are required
+#             and must not be the development CA (scripts/image/keys.sh); without it development keys are used.
 # --bin       an already built aarch64 ojscog (else scripts/build-aarch64.sh builds one; --core by default here)
 # Output (default $OJSCOG_CACHE/image/qemu-aarch64-virt): disk.img, Image, initrd.img, rootfs.squashfs,
 # ojscog-<version>.raucb (signed with the test keys of scripts/image/rauc-keys.sh), release.
@@ -26,6 +28,7 @@ while [ $# -gt 0 ]; do
         --core|--all-features) build_mode=$1 ;;
         --release-tag) tag=$2; shift ;;
         --out) out=$2; shift ;;
+        --release) export OJSCOG_RELEASE=1 ;;
         -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
         *) die "unknown argument $1" ;;
     esac
@@ -52,7 +55,9 @@ if [ -z "$kpkg" ]; then
     if [ -z "$kpkg" ]; then apt_update_once; kpkg=$(apt-cache depends linux-image-arm64:arm64 | awk '/Depends: linux-image-[0-9]/{print $2; exit}'); fi
 fi
 kpkg=${kpkg%:arm64}
-pkgs=(busybox-static libc6 libgcc-s1 libstdc++6 libgomp1 e2fsprogs libext2fs2 libcom-err2 libblkid1 libuuid1 openssl libssl3 "$kpkg")
+# fdisk (sfdisk) and util-linux (only its resizepart is installed) grow /data to the card on first boot.
+pkgs=(busybox-static libc6 libgcc-s1 libstdc++6 libgomp1 e2fsprogs libext2fs2 libcom-err2 libblkid1 libuuid1 openssl libssl3
+      fdisk libfdisk1 libsmartcols1 libtinfo6 libreadline8 util-linux "$kpkg")
 fetch=()
 for p in "${pkgs[@]}"; do
     ls "$debs/${p}_"*_arm64.deb >/dev/null 2>&1 || fetch+=("$p:arm64")
@@ -75,8 +80,13 @@ cp "$work/kernel/boot/vmlinuz-$kver" "$work/bin/Image"
 # --- root --------------------------------------------------------------------------------------------------------
 for p in "${pkgs[@]}"; do
     [ "$p" = "$kpkg" ] && continue
+    [ "$p" = util-linux ] && continue
     dpkg-deb -x "$(deb "$p")" "$root"
 done
+# util-linux would replace BusyBox's su, mount, login…: only resizepart (libc only) is taken.
+dpkg-deb -x "$(deb util-linux)" "$work/util-linux"
+install -m 0755 "$work/util-linux/usr/bin/resizepart" "$root/usr/sbin/resizepart"
+rm -f "$root"/sbin/cfdisk "$root"/sbin/fdisk
 rm -rf "$root"/usr/share/{doc,man,info,lintian,locale,bug} "$root"/usr/lib/aarch64-linux-gnu/gconv "$root"/usr/share/zoneinfo
 # BusyBox applets as symlinks, except where a package already put a real program.
 qemu-aarch64-static "$root/bin/busybox" --list-full | while read -r a; do
@@ -91,12 +101,13 @@ cp -a rootfs-overlay/. "$root/"
 install -m 0755 "$bin" "$root/usr/bin/ojscog"
 mkdir -p "$root/usr/lib/ojscog"
 if [ -d "$libdir" ] && ls "$libdir"/*.so* >/dev/null 2>&1; then cp -a "$libdir"/*.so* "$root/usr/lib/ojscog/"; fi
-keys=$(scripts/image/rauc-keys.sh)
+. scripts/image/keys.sh
+rauc_keys
 pkgver=$(sed -n 's/^version *= *"\(.*\)"/\1/p' Cargo.toml | head -1)
 gitrev=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo nogit)
 binhash=$(sha256sum < "$bin" | cut -c1-8)
 version="$pkgver+$gitrev.$binhash${tag:+-$tag}"
-board/common/finalize-rootfs.sh "$root" "$board" "$version" "${OJSCOG_RAUC_KEYRING:-$keys/keyring.pem}"
+board/common/finalize-rootfs.sh "$root" "$board" "$version" "$RAUC_KEYRING"
 echo "KERNEL=$kver" >> "$root/etc/ojscog-release"
 compat=$(sed -n 's/^compatible=//p' "board/$board/rauc/system.conf")
 
@@ -107,9 +118,9 @@ board/common/mkinitramfs.sh --busybox "$root/bin/busybox" --modules-dir "$work/k
     --out "$work/bin/initrd.img" 2>&1 | sed 's/^/  /' >&2
 cp "board/$board/cmdline.txt" "$work/bin/cmdline.txt"
 # Factory boot state: slot A first, both slots carry this version.
-printf 'OJSCOG-BOOTSTATE 1\nORDER="A B"\nA_TRIES=3\nB_TRIES=3\nA_BAD=0\nB_BAD=0\nA_VERSION="%s"\nB_VERSION="%s"\n' \
-    "$version" "$version" > "$work/bin/bootstate.img"
-truncate -s 1M "$work/bin/bootstate.img"
+board/common/mkbootstate.sh "$version" "$work/bin/bootstate.img"
+# The data partition's factory marker: first boot formats a partition that starts with it (ojscog-provision-data).
+{ printf 'OJSCOG-DATA-BLANK 1\n'; head -c 4076 /dev/zero; } > "$work/bin/data-blank.img"
 rm -rf "$work/genimage-tmp" "$work/genimage-root"; mkdir -p "$work/genimage-root"
 genimage --config "board/$board/genimage.cfg" --inputpath "$work/bin" --outputpath "$work/bin" \
     --tmppath "$work/genimage-tmp" --rootpath "$work/genimage-root" >"$work/genimage.log" 2>&1 \

@@ -23,15 +23,18 @@ if ! command -v qemu-system-aarch64 >/dev/null; then
         ensure_pkgs qemu-system-arm
     fi
 fi
-ensure_pkgs python3 e2fsprogs squashfs-tools genimage dosfstools mtools fdisk bmap-tools
+ensure_pkgs python3 e2fsprogs squashfs-tools genimage dosfstools mtools fdisk bmap-tools busybox-static openssl util-linux
 
-# Static checks of buildroot/, board/, rootfs-overlay/ and the scripts; flash.sh against loop devices.
+# Static checks of buildroot/, board/, rootfs-overlay/ and the scripts; flash.sh and the appliance scripts
+# (provisioning, boot state, updates, service start, healthwatch) against loop devices.
 mkdir -p "$OJSCOG_CACHE"
 static_rc=0
 python3 tests/image/check_tree.py > "$OJSCOG_CACHE/check-tree.out" 2>&1 || static_rc=1
 grep -E '^(FAIL|tree:)' "$OJSCOG_CACHE/check-tree.out" || true
 tests/image/flash_test.sh > "$OJSCOG_CACHE/flash-test.out" 2>&1 || static_rc=1
 grep -E '^(FAIL|flash:|note)' "$OJSCOG_CACHE/flash-test.out" || true
+tests/image/appliance_test.sh > "$OJSCOG_CACHE/appliance-test.out" 2>&1 || static_rc=1
+grep -E '^(FAIL|appliance:|skip)' "$OJSCOG_CACHE/appliance-test.out" || true
 
 bin=${OJSCOG_AARCH64_BIN:-}
 if [ -z "$bin" ]; then
@@ -50,9 +53,20 @@ unsquashfs -q -d "$tmp/root" "$ota/rootfs.squashfs" >/dev/null
 printf '#!/bin/sh\necho "deliberately broken release" >&2\nexit 1\n' > "$tmp/root/usr/bin/ojscog"
 chmod 0755 "$tmp/root/usr/bin/ojscog"
 sed -i 's/^VERSION="\(.*\)"/VERSION="\1-broken"/' "$tmp/root/etc/ojscog-release"
+# A later build than the OTA release (ojscog-update refuses anything not newer than the running release).
+sed -i "s/^BUILD=.*/BUILD=$(date -u +%Y%m%dT%H%M%SZ)/" "$tmp/root/etc/ojscog-release"
 mksquashfs "$tmp/root" "$tmp/broken.squashfs" -all-root -noappend -comp zstd -quiet -no-progress >/dev/null
 compat=$(sed -n 's/^compatible=//p' board/qemu-aarch64-virt/rauc/system.conf)
 scripts/image/mkbundle.sh "$tmp/broken.squashfs" "$compat" "$ota_version-broken" "$tmp/broken.raucb"
+# A release that hangs before its health watcher starts (rcS never returns): the watchdog armed by the initramfs
+# must reset it and the boot counter fall back. Built after the broken one, so it is newer still.
+sleep 1
+printf '#!/bin/sh\necho "deliberately hanging release" > /dev/console\nwhile :; do sleep 3600; done\n' > "$tmp/root/etc/init.d/rcS"
+chmod 0755 "$tmp/root/etc/init.d/rcS"
+sed -i 's/^VERSION="\(.*\)-broken"/VERSION="\1-hang"/' "$tmp/root/etc/ojscog-release"
+sed -i "s/^BUILD=.*/BUILD=$(date -u +%Y%m%dT%H%M%SZ)/" "$tmp/root/etc/ojscog-release"
+mksquashfs "$tmp/root" "$tmp/hang.squashfs" -all-root -noappend -comp zstd -quiet -no-progress >/dev/null
+scripts/image/mkbundle.sh "$tmp/hang.squashfs" "$compat" "$ota_version-hang" "$tmp/hang.raucb"
 t_build=$(date +%s)
 
 artifacts="${CARGO_TARGET_DIR:-target}/artifacts"
@@ -61,14 +75,15 @@ work="$OJSCOG_CACHE/boot-test"
 rm -rf "$work"
 set +e
 python3 scripts/image/boot_test.py --image-dir "$img" --cmdline board/qemu-aarch64-virt/cmdline.txt \
-    --ota-bundle "$ota_bundle" --ota-version "$ota_version" --broken-bundle "$tmp/broken.raucb" \
+    --ota-bundle "$ota_bundle" --ota-version "$ota_version" --broken-bundle "$tmp/broken.raucb" --hang-bundle "$tmp/hang.raucb" \
     --work "$work" --report "$artifacts/image-boot.json" | tee "$work.out"
 rc=${PIPESTATUS[0]}
 set -e
 cp "$work"/*.console.log "$artifacts/" 2>/dev/null || true
 t_end=$(date +%s)
-passed=$(cat "$work.out" "$OJSCOG_CACHE/check-tree.out" "$OJSCOG_CACHE/flash-test.out" | grep -c '^ok ' || true)
-failed=$(cat "$work.out" "$OJSCOG_CACHE/check-tree.out" "$OJSCOG_CACHE/flash-test.out" | grep -c '^FAIL' || true)
+outs=("$work.out" "$OJSCOG_CACHE/check-tree.out" "$OJSCOG_CACHE/flash-test.out" "$OJSCOG_CACHE/appliance-test.out")
+passed=$(cat "${outs[@]}" | grep -c '^ok ' || true)
+failed=$(cat "${outs[@]}" | grep -c '^FAIL' || true)
 echo "image: binary $((t_bin - t0)) s, image build $((t_img - t_bin)) s, all builds $((t_build - t0)) s, boot tests $((t_end - t_build)) s, total $((t_end - t0)) s"
 python3 - "$artifacts/image-boot.json" <<'PY'
 import json, sys

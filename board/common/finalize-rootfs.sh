@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Last touches to an assembled root (shared by the Buildroot post-build script and scripts/build-image.sh):
-# mount points, /var links into RAM, the RAUC config and keyring, /etc/ojscog-release.
+# mount points, /var links into RAM, the RAUC config and keyring, /etc/ojscog-release (VERSION, BUILD time, KEYS),
+# /etc/shadow -> /run/ojscog/shadow (root's console password, installed at boot by ojscog-provision-data).
 #   finalize-rootfs.sh ROOT BOARD VERSION KEYRING
+# With OJSCOG_RELEASE=1 a development keyring is refused.
 set -euo pipefail
 root=$1 board=$2 version=$3 keyring=$4
 here=$(cd "$(dirname "$0")" && pwd)
@@ -13,11 +15,22 @@ ln -sfn /run/resolv.conf "$root/etc/resolv.conf"
 ln -sfn /proc/mounts "$root/etc/mtab"
 chmod 0700 "$root/root"
 install -m 0644 "$here/../$board/rauc/system.conf" "$root/etc/rauc/system.conf"
+keys=production
+openssl x509 -in "$keyring" -noout -subject 2>/dev/null | grep -q 'ojscog development' && keys=development
+if [ "${OJSCOG_RELEASE:-0}" = 1 ] && [ "$keys" = development ]; then
+    echo "finalize-rootfs: release build (OJSCOG_RELEASE=1) with the development keyring $keyring" >&2
+    exit 1
+fi
 install -m 0644 "$keyring" "$root/etc/rauc/keyring.pem"
+# The console password lives outside the read-only root (see ojscog-provision-data).
+rm -f "$root/etc/shadow"
+ln -s /run/ojscog/shadow "$root/etc/shadow"
 compat=$(sed -n 's/^compatible=//p' "$root/etc/rauc/system.conf")
 cat > "$root/etc/ojscog-release" <<R
 NAME=ojscog
 VERSION="$version"
+BUILD=$(date -u +%Y%m%dT%H%M%SZ)
+KEYS=$keys
 BOARD=$board
 COMPATIBLE=$compat
 R

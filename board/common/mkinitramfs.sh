@@ -20,7 +20,7 @@ done
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp"/{bin,sbin,dev,proc,sys,newroot,etc,lib/modules}
 cp "$busybox" "$tmp/bin/busybox"
-for a in sh mount umount insmod sleep cat grep sed dd tr od mkdir echo switch_root reboot printf; do
+for a in sh mount umount insmod sleep cat grep sed dd tr od mkdir echo switch_root reboot printf sha256sum cut watchdog; do
     ln -s busybox "$tmp/bin/$a"
 done
 for l in "${libs[@]}"; do cp -L "$l" "$tmp/lib/"; done
@@ -30,6 +30,9 @@ else
     : > "$tmp/etc/modules"   # everything built in (e.g. a Buildroot kernel)
 fi
 install -m 0755 "$here/initramfs/init" "$tmp/init"
+# The boot-state parser is the root's own (one copy of the format).
+mkdir -p "$tmp/lib/ojscog"
+install -m 0644 "$here/../../rootfs-overlay/usr/lib/ojscog/bootstate.sh" "$tmp/lib/ojscog/bootstate.sh"
 # /dev/console and /dev/null must exist before devtmpfs is mounted; cpio gets them from a list, no root needed.
 # /dev/console and /dev/null must exist before devtmpfs is mounted. They are added to the cpio stream by a few
 # lines of python (newc headers), so no root/mknod is needed on the build host.

@@ -5,11 +5,13 @@ set -euo pipefail
 target=$1 board=$2
 ext=${BR2_EXTERNAL_OJSCOG_PATH:?}
 top=$(cd "$ext/.." && pwd)
-# RAUC keyring: a production keyring via OJSCOG_RAUC_KEYRING; else development keys made in the output dir.
-keyring=${OJSCOG_RAUC_KEYRING:-}
-if [ -z "$keyring" ]; then
-    keyring=$(OJSCOG_CACHE="$BASE_DIR/ojscog-keys" HOME="$BASE_DIR" "$top/scripts/image/rauc-keys.sh")/keyring.pem
-fi
+# RAUC keyring (scripts/image/keys.sh): OJSCOG_RAUC_KEYRING; with OJSCOG_RELEASE=1 the production keys are required
+# (no fallback); otherwise the development keys, kept in the user's cache ($OJSCOG_CACHE/rauc-keys), never in the
+# build output.
+. "$top/scripts/image/common.sh"
+. "$top/scripts/image/keys.sh"
+rauc_keys
+keyring=$RAUC_KEYRING
 version=$(sed -n 's/^version *= *"\(.*\)"/\1/p' "$top/Cargo.toml" | head -1)
 gitrev=$(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo nogit)
 "$top/board/common/finalize-rootfs.sh" "$target" "$board" "$version+$gitrev${OJSCOG_RELEASE_TAG:+-$OJSCOG_RELEASE_TAG}" "$keyring"

@@ -14,13 +14,12 @@ done
 # Buildroot kernels have the drivers built in (board/common/linux.fragment): no modules in the initramfs.
 "$top/board/common/mkinitramfs.sh" --busybox "$TARGET_DIR/bin/busybox" --out "$images/initrd.img" "${libs[@]}"
 version=$(sed -n 's/^VERSION="\(.*\)"/\1/p' "$TARGET_DIR/etc/ojscog-release")
-printf 'OJSCOG-BOOTSTATE 1\nORDER="A B"\nA_TRIES=3\nB_TRIES=3\nA_BAD=0\nB_BAD=0\nA_VERSION="%s"\nB_VERSION="%s"\n' \
-    "$version" "$version" > "$images/bootstate.img"
-truncate -s 1M "$images/bootstate.img"
+"$top/board/common/mkbootstate.sh" "$version" "$images/bootstate.img"
+# The data partition's factory marker: first boot formats a partition that starts with it (ojscog-provision-data).
+{ printf 'OJSCOG-DATA-BLANK 1\n'; head -c 4076 /dev/zero; } > "$images/data-blank.img"
 [ -f "$top/board/$board/cmdline.txt" ] && cp "$top/board/$board/cmdline.txt" "$images/cmdline.txt"
 rm -rf "$BUILD_DIR/genimage.tmp"
 genimage --rootpath "$TARGET_DIR" --tmppath "$BUILD_DIR/genimage.tmp" --inputpath "$images" \
     --outputpath "$images" --config "$top/board/$board/genimage.cfg"
 compat=$(sed -n 's/^compatible=//p' "$top/board/$board/rauc/system.conf")
-OJSCOG_CACHE="$BASE_DIR/ojscog-keys" HOME="$BASE_DIR" \
-    "$top/scripts/image/mkbundle.sh" "$images/rootfs.squashfs" "$compat" "$version" "$images/ojscog-$version.raucb"
+"$top/scripts/image/mkbundle.sh" "$images/rootfs.squashfs" "$compat" "$version" "$images/ojscog-$version.raucb"

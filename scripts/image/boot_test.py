@@ -4,14 +4,19 @@
 Boots disk.img under qemu-system-aarch64 (virt, cortex-a53, 2 CPUs, 1 GiB; TCG), with the service's port forwarded
 to 127.0.0.1 only (user networking with restrict=on: the guest reaches nothing else) and the serial console on a
 unix socket. Checks, in order:
-  1. first boot: /health answers (boot-to-ready measured from qemu start), root is read-only squashfs, /data is a
-     writable ext4 formatted on first boot, the admin token is shown once on the console and left for the status page,
-     /run/ojscog/slots.json exists; a marker file is written to /data; reboot (from inside);
-  2. second boot: ready again, the marker and the store are kept, no new token;
+  1. first boot on a disk 512 MiB larger than the image: /health answers (boot-to-ready measured from qemu start), the
+     console asks for a password (no passwordless shell) and the one printed at provisioning logs in, root is
+     read-only squashfs, /data is a writable ext4 formatted on first boot and grown to the disk, the admin and read
+     tokens are shown on the console only (nothing left for the web page), the watchdog is handed from the initramfs
+     to healthwatch, /run/ojscog/slots.json exists; a marker file is written to /data; reboot (from inside);
+  2. second boot: ready again, the marker and the store are kept, no new token or password;
   3. OTA: the signed RAUC bundle (a different release) is installed from a second disk into slot B by ojscog-update;
      reboot: slot B runs the new release, is marked good, /data kept;
   4. fallback: a bundle whose service never starts is installed into slot A with one try; it boots, healthwatch gives
-     up after BOOT_GRACE, marks it bad and reboots; the boot counter falls back to slot B, which serves again.
+     up after BOOT_GRACE, marks it bad and reboots; the boot counter falls back to slot B, which serves again;
+  5. watchdog: a bundle that hangs before its health watcher starts (rcS never returns) is installed into slot A with
+     one try and booted with ojscog.boot_watchdog=15 ojscog.watchdog_timeout=10: the watchdog armed by the initramfs
+     resets the machine, and the boot counter falls back to slot B.
 Prints one line per check and a JSON summary (also written to --report).
 """
 import argparse, json, os, re, shutil, socket, subprocess, sys, tempfile, threading, time, urllib.request
@@ -20,7 +25,7 @@ def free_port():
     s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
 
 class Guest:
-    def __init__(self, args, work, disk, extra_disk=None, name="boot"):
+    def __init__(self, args, work, disk, extra_disk=None, name="boot", append=""):
         self.args, self.work, self.name = args, work, name
         self.port = free_port()
         self.sock = os.path.join(work, f"{name}.sock")
@@ -32,7 +37,7 @@ class Guest:
             "-nographic", "-no-reboot", "-monitor", "none",
             "-kernel", os.path.join(args.image_dir, "Image"),
             "-initrd", os.path.join(args.image_dir, "initrd.img"),
-            "-append", open(args.cmdline).read().strip(),
+            "-append", (open(args.cmdline).read().strip() + " " + append).strip(),
             "-drive", f"if=none,file={disk},format=raw,id=d0", "-device", "virtio-blk-device,drive=d0",
             "-netdev", f"user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:{self.port}-:8080",
             "-device", "virtio-net-device,netdev=n0",
@@ -101,12 +106,29 @@ class Guest:
                 time.sleep(0.5)
         raise AssertionError(f"{self.name}: /health did not answer within {timeout} s; console:\n{self.text()[-3000:]}")
 
+    def login(self):
+        """Enter, then root's console password (printed once at provisioning); returns the text before the password."""
+        self.wait_console(r"Please press Enter to activate this console", 120)
+        start = len(self.text())
+        self.conn.sendall(b"\n")
+        end = time.monotonic() + 60
+        while not re.search(r"login: ?$", self.text()[start:].rstrip("\r\n ") + " ", re.M):
+            if time.monotonic() > end:
+                raise AssertionError(f"{self.name}: no login prompt after Enter; tail:\n{self.text()[-2000:]}")
+            time.sleep(0.2)
+        prompt = self.text()[start:]
+        self.conn.sendall(b"root\n")
+        self.wait_console(r"Password: ?$|Password:", 30)
+        if not ROOT_PASSWORD:
+            raise AssertionError(f"{self.name}: no root password was printed at provisioning")
+        self.conn.sendall(ROOT_PASSWORD.encode() + b"\n")
+        time.sleep(1.5)
+        return prompt
+
     def sh(self, command, timeout=60, check=True):
-        """Runs a command on the serial console shell, returns (status, output)."""
+        """Runs a command on the serial console shell (after logging in), returns (status, output)."""
         if self.cmd_no == 0:
-            self.wait_console(r"Please press Enter to activate this console", 120)
-            self.conn.sendall(b"\n")
-            time.sleep(0.5)
+            self.login_prompt = self.login()
             self.conn.sendall(b"stty -echo 2>/dev/null; export PS1=''\n")
             time.sleep(0.5)
         self.cmd_no += 1
@@ -142,6 +164,7 @@ class Guest:
             self.proc.wait()
 
 results, failures = {}, []
+ROOT_PASSWORD = None
 def check(name, cond, detail=""):
     print(f"{'ok  ' if cond else 'FAIL'} {name}{(': ' + detail) if detail else ''}", flush=True)
     if not cond:
@@ -153,6 +176,7 @@ def main():
     ap.add_argument("--cmdline", required=True)
     ap.add_argument("--ota-bundle")
     ap.add_argument("--broken-bundle")
+    ap.add_argument("--hang-bundle")
     ap.add_argument("--ota-version")
     ap.add_argument("--work", default=None)
     ap.add_argument("--cpu", default="cortex-a53")
@@ -163,6 +187,10 @@ def main():
     os.makedirs(work, exist_ok=True)
     disk = os.path.join(work, "disk.img")
     subprocess.run(["cp", "--sparse=always", os.path.join(args.image_dir, "disk.img"), disk], check=True)
+    # A card larger than the image: /data must grow to it on first boot.
+    image_bytes = os.path.getsize(disk)
+    os.truncate(disk, image_bytes + (512 << 20))
+    global ROOT_PASSWORD
     release = open(os.path.join(args.image_dir, "release")).read()
     version = re.search(r'VERSION="([^"]*)"', release).group(1)
     g = None
@@ -172,20 +200,34 @@ def main():
         t, health = g.wait_ready(args.ready_timeout)
         results["first_boot_to_ready_s"] = round(t, 1)
         check("first boot: /health answers", health.get("status") in ("ok", "degraded"), f"{t:.1f} s after qemu start, status {health.get('status')}")
-        m = g.wait_console(r"(?s)Admin token.*?([0-9a-f]{48})", 10)
+        m = g.wait_console(r"Admin token: *([0-9a-f]{48})", 10)
         token = m.group(1)
-        check("first boot: admin token shown on the console", True)
+        read_token = g.wait_console(r"Read token: *([0-9a-f]{48})", 10).group(1)
+        ROOT_PASSWORD = g.wait_console(r"Console login: root / ([0-9a-f]{20})", 10).group(1)
+        check("first boot: admin and read tokens and the root password shown on the console", token != read_token)
         m = g.wait_console(r"ojscog: ready after ([\d.]+) s", 60)
         results["first_boot_uptime_to_ready_s"] = float(m.group(1))
         _, mounts = g.sh("cat /proc/mounts")
+        check("the console asks for a login, not a passwordless shell", "login:" in g.login_prompt, g.login_prompt.strip()[-200:])
         root = [l for l in mounts.splitlines() if l.split()[1:2] == ["/"]]
         check("root is a read-only squashfs", bool(root) and root[-1].split()[2] == "squashfs" and root[-1].split()[3].startswith("ro"), root[-1] if root else mounts)
         rc, out = g.sh("touch /usr/bin/x", check=False)
         check("writing the root fails", rc != 0 and "Read-only" in out, out.strip())
         data = [l for l in mounts.splitlines() if l.split()[1:2] == ["/data"]]
         check("/data is a writable ext4", bool(data) and data[0].split()[2] == "ext4" and data[0].split()[3].startswith("rw"), data[0] if data else "")
-        _, out = g.sh("cat /data/ojscog/admin-token.once; cat /data/etc/admin-token; ls -ln /data/ojscog/admin-token.once")
-        check("admin token left for the status page", out.count(token) == 2 and " 1000 " in out, out.strip())
+        _, out = g.sh("ls /data/ojscog/admin-token.once 2>&1; cat /data/etc/admin-token /data/etc/read-token; ls -ln /data/etc/admin-token /data/etc/read-token")
+        check("tokens kept root:ojscog 0640, nothing left for the web page", "No such file" in out and token in out and read_token in out
+              and len(re.findall(r"-rw-r-----\s+1\s+0\s+1000\s", out)) == 2, out.strip())
+        _, out = g.sh("tr '\\0' ' ' < /proc/$(cat /run/ojscog/service.pid)/environ")
+        check("the service gets both tokens", f"OJSCOG_WEB_ADMIN_TOKEN={token}" in out and f"OJSCOG_WEB_READ_TOKEN={read_token}" in out)
+        _, out = g.sh("grep 'Max open files' /proc/$(cat /run/ojscog/service.pid)/limits")
+        check("the service runs with 4096 file descriptors", "4096" in out, out.strip())
+        _, out = g.sh("df -k /data | tail -1")
+        size_kib = int(out.split()[1]) if len(out.split()) > 1 and out.split()[1].isdigit() else 0
+        check("/data grew to the disk (image 256 MiB data + 512 MiB more)", size_kib > 600 * 1024, out.strip())
+        _, out = g.sh("ls /run/ojscog/boot-watchdog 2>&1; cat /proc/$(cat /run/ojscog/watchdog.pid)/comm; ls /dev/watchdog")
+        lines = out.strip().splitlines()
+        check("healthwatch took the watchdog over from the initramfs", len(lines) >= 2 and "No such file" in lines[0] and lines[1].strip() == "watchdog", out.strip())
         _, out = g.sh("ps | grep -v grep | grep '/usr/bin/ojscog'; cat /proc/$(cat /run/ojscog/service.pid)/status | grep -E '^Uid'")
         check("service runs as user ojscog (uid 1000)", "\t1000\t" in out, out.strip())
         _, slots = g.sh("cat /run/ojscog/slots.json")
@@ -207,7 +249,7 @@ def main():
         check("reboot: /health answers", True, f"{t:.1f} s after qemu start, {m.group(1)} s after the kernel started")
         _, out = g.sh("cat /data/boot-test-marker; ls /data/ojscog")
         check("reboot: /data kept", marker in out and "ojscog.sqlite3" in out, out.strip().replace("\n", " "))
-        check("reboot: the token is not shown again", "Admin token" not in g.text())
+        check("reboot: no token or password is shown again", "Admin token" not in g.text() and "Console login" not in g.text())
         if args.ota_bundle:
             # 3. OTA into slot B from a second disk (like a USB stick)
             g.reboot()
@@ -217,6 +259,8 @@ def main():
             shutil.copy(args.ota_bundle, os.path.join(d, "ota.raucb"))
             if args.broken_bundle:
                 shutil.copy(args.broken_bundle, os.path.join(d, "broken.raucb"))
+            if args.hang_bundle:
+                shutil.copy(args.hang_bundle, os.path.join(d, "hang.raucb"))
             size = sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d)) // (1 << 20) + 16
             subprocess.run(["mkfs.ext4", "-q", "-F", "-L", "update", "-d", d, upd, f"{size}M"], check=True)
             g = Guest(args, work, disk, extra_disk=upd, name="boot3")
@@ -254,6 +298,23 @@ def main():
                 _, out = g.sh("rm -f /data/etc/ojscog/healthwatch.conf; sleep 1; cat /run/ojscog/slots.json")
                 sj = json.loads(out.strip().splitlines()[-1])
                 check("fallback: slot B serves again, slot A marked bad", sj["booted"] == "B" and sj["slots"]["A"]["state"] == "bad", json.dumps(sj))
+            if args.broken_bundle and args.hang_bundle:
+                # 5. a release that hangs before healthwatch runs: only the watchdog can get the box back
+                g.sh("mount -o ro $(findfs LABEL=update) /mnt 2>/dev/null || true")
+                rc, out = g.sh("ojscog-update /mnt/hang.raucb --tries 1", timeout=300, check=False)
+                check("watchdog: hanging bundle installed into slot A with one try", rc == 0 and "slot A installed" in out, out.strip().replace("\n", " | "))
+                g.reboot()
+                g = Guest(args, work, disk, extra_disk=upd, name="boot7", append="ojscog.boot_watchdog=15 ojscog.watchdog_timeout=10")
+                g.wait_console(r"booting slot A", 60)
+                g.wait_console(r"deliberately hanging release", 120)
+                g.wait_exit(180)
+                check("watchdog: the hanging slot A was reset by the watchdog armed in the initramfs", True)
+                g = Guest(args, work, disk, extra_disk=upd, name="boot8")
+                g.wait_console(r"booting slot B", 60)
+                g.wait_ready(args.ready_timeout)
+                _, out = g.sh("sleep 1; cat /run/ojscog/slots.json")
+                sj = json.loads(out.strip().splitlines()[-1])
+                check("watchdog: slot B serves again, slot A has no tries left", sj["booted"] == "B" and sj["slots"]["A"]["state"] == "bad", json.dumps(sj))
         g.reboot()
         g = None
     except AssertionError as e:

@@ -92,18 +92,59 @@ for base in ("scripts/image", "buildroot/scripts", "board/common", "tests/image"
         if os.path.isfile(os.path.join(top, p)) and open(os.path.join(top, p), "rb").read(2) == b"#!":
             scripts.append(p)
 scripts.append("board/common/initramfs/init")
+scripts += ["rootfs-overlay/usr/lib/ojscog/" + f for f in sorted(os.listdir(os.path.join(top, "rootfs-overlay/usr/lib/ojscog")))]
 for s in scripts:
     p = os.path.join(top, s)
     if not os.path.exists(p):
         check(f"{s} exists", False); continue
     first = open(p).readline()
-    ok_x = os.access(p, os.X_OK)
+    # Sourced libraries (rootfs-overlay/usr/lib/ojscog) are not executables.
+    ok_x = os.access(p, os.X_OK) or s.startswith("rootfs-overlay/usr/lib/")
     if "python" in first:
         r = subprocess.run([sys.executable, "-c", "import ast,sys; ast.parse(open(sys.argv[1]).read())", p], capture_output=True, text=True)
     else:
         shell = "bash" if "bash" in first else "sh"
         r = subprocess.run([shell, "-n", p], capture_output=True, text=True)
     check(f"{s}: executable, syntax ok", ok_x and r.returncode == 0, (r.stderr or "not executable").strip())
+
+# Appliance hardening (issue 7): static properties of the boot, login, provisioning and update flow.
+def rdo(p): return open(os.path.join(top, p)).read()
+inittab = rdo("rootfs-overlay/etc/inittab")
+check("inittab: no passwordless shell on the console (login only)",
+      re.search(r"^[^#]*:(askfirst|respawn|once|wait):-?/bin/(ba)?sh\b", inittab, re.M) is None and "/bin/login" in inittab)
+check("passwd: root has no empty password (x: the hash is in /run/ojscog/shadow)",
+      re.search(r"^root:x:0:0:", rdo("rootfs-overlay/etc/passwd"), re.M) is not None)
+check("finalize-rootfs links /etc/shadow to /run/ojscog/shadow", "ln -s /run/ojscog/shadow" in rdo("board/common/finalize-rootfs.sh"))
+overlay_text = "".join(open(os.path.join(d, f), errors="replace").read() for d, _, fs in os.walk(os.path.join(top, "rootfs-overlay")) for f in fs if not os.path.islink(os.path.join(d, f)))
+check("nothing leaves the admin token for the web page (no admin-token.once is written)", re.search(r">\s*\"?\S*admin-token\.once", overlay_text) is None)
+for f in ("board/common/initramfs/init", "rootfs-overlay/usr/sbin/ojscog-slot", "rootfs-overlay/usr/lib/ojscog/bootstate.sh"):
+    code = "\n".join(l for l in rdo(f).splitlines() if not l.lstrip().startswith("#"))
+    check(f"{f}: no eval, the boot state is parsed", re.search(r"\beval\b", code) is None)
+check("healthwatch parses its config (no sourcing of /data)", re.search(r"^\s*\.\s+\S*healthwatch\.conf", rdo("rootfs-overlay/usr/libexec/ojscog/healthwatch"), re.M) is None)
+check("provisioning never formats without the blank check", "mke2fs -F" not in rdo("rootfs-overlay/usr/sbin/ojscog-provision-data").replace('"$MKE2FS" -q -F', ""))
+check("run-service sets the fd limit and passes the read token",
+      "ulimit -n 4096" in rdo("rootfs-overlay/usr/libexec/ojscog/run-service") and "OJSCOG_WEB_READ_TOKEN" in rdo("rootfs-overlay/usr/libexec/ojscog/run-service"))
+for c in confs:
+    text = rd(f"buildroot/configs/{c}")
+    check(f"{c}: sfdisk, resizepart and resize2fs for growing /data",
+          all(k in text for k in ("BR2_PACKAGE_UTIL_LINUX_BINARIES=y", "BR2_PACKAGE_UTIL_LINUX_PARTX=y", "BR2_PACKAGE_E2FSPROGS_RESIZE2FS=y")))
+for b in sorted(os.listdir(os.path.join(top, "board"))):
+    g = os.path.join(top, "board", b, "genimage.cfg")
+    if os.path.isfile(g):
+        m = re.search(r"partition data \{([^}]*)\}", open(g).read())
+        check(f"{b}: the data partition carries the factory blank marker", bool(m) and 'image = "data-blank.img"' in m.group(1))
+# The initramfs really contains the shared boot-state parser and the applets it uses (built with the host busybox).
+bb = shutil.which("busybox")
+if bb:
+    tmpi = tempfile.mkdtemp()
+    try:
+        r = subprocess.run([os.path.join(top, "board/common/mkinitramfs.sh"), "--busybox", bb, "--out", os.path.join(tmpi, "i.gz")], capture_output=True, text=True)
+        names = subprocess.run(f"zcat {tmpi}/i.gz | cpio -t --quiet", shell=True, capture_output=True, text=True).stdout.split() if r.returncode == 0 else []
+        check("initramfs has lib/ojscog/bootstate.sh, sha256sum and watchdog", {"lib/ojscog/bootstate.sh", "bin/sha256sum", "bin/watchdog", "init"} <= set(names), r.stderr[-300:])
+    finally:
+        shutil.rmtree(tmpi, ignore_errors=True)
+else:
+    check("busybox on the host (to build a test initramfs)", False)
 
 # genimage layouts, built for real on dummy inputs
 want = ["boot", "bootstate", "rootA", "rootB", "data"]
@@ -154,6 +195,9 @@ for board in sorted(os.listdir(os.path.join(top, "board"))):
         slots = [s for s in cp.sections() if s.startswith("slot.")]
         labels = sorted(cp[s]["device"].rsplit("/", 1)[-1] for s in slots)
         boots = sorted(cp[s]["bootname"] for s in slots)
+        check(f"{board}: rauc system.conf refuses older releases (pre-install handler exists)",
+              cp["handlers"].get("pre-install") == "/usr/libexec/ojscog/rauc-pre-install"
+              and os.access(os.path.join(top, "rootfs-overlay/usr/libexec/ojscog/rauc-pre-install"), os.X_OK))
         check(f"{board}: rauc system.conf (compatible, custom backend, slots A/B on rootA/rootB)",
               okc and labels == ["rootA", "rootB"] and boots == ["A", "B"], f"{labels} {boots}")
     except Exception as e:
