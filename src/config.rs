@@ -160,7 +160,7 @@ impl Default for WebConfig {
             allowed_hosts: Vec::new(),
             session_hours: 24 * 7,
             workers: 4,
-            ai_workers: 1,
+            ai_workers: 2,
             max_connections: 128,
             max_body_bytes: 64 * 1024,
             max_header_bytes: 16 * 1024,
