@@ -535,12 +535,62 @@ mod tests {
     }
 
     #[test]
+    fn access_settings_are_checked_and_named() {
+        let load = |pairs: &[(&str, &str)]| {
+            let env: Vec<(String, String)> = pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            Config::load_with_env(None, &env)
+        };
+        assert_eq!(
+            Config::default().web.access,
+            Access::Token,
+            "sign-in by default"
+        );
+        let c = load(&[
+            ("OJSCOG_WEB_ACCESS", "lan"),
+            ("OJSCOG_WEB_ALLOWED_HOSTS", "box.example, 10.0.0.9"),
+        ])
+        .unwrap();
+        assert_eq!(c.web.access, Access::Lan);
+        assert_eq!(c.web.allowed_hosts, vec!["box.example", "10.0.0.9"]);
+        let e = load(&[("OJSCOG_WEB_ACCESS", "open")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("OJSCOG_WEB_ACCESS"), "{e}");
+        let e = load(&[("OJSCOG_WEB_READ_TOKEN", "short")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("web.read_token"), "{e}");
+        let e = load(&[
+            ("OJSCOG_WEB_READ_TOKEN", "same-token-0123456789"),
+            ("OJSCOG_WEB_ADMIN_TOKEN", "same-token-0123456789"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("must differ"), "{e}");
+        let e = load(&[("OJSCOG_WEB_ALLOWED_HOSTS", "evil.example/x")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("web.allowed_hosts"), "{e}");
+        let e = load(&[("OJSCOG_WEB_MAX_HEADER_BYTES", "100")])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("web.max_header_bytes"), "{e}");
+        let e = Config::from_toml("[web]\naccess = \"everyone\"\n").unwrap_err();
+        assert!(e.contains("access"), "{e}");
+    }
+
+    #[test]
     fn secrets_are_redacted() {
         let mut c = Config::default();
         c.ojs.url = "mysql://editor:s3cret@db.example:3306/ojs".into();
         c.web.admin_token = "0123456789abcdef0123".into();
+        c.web.read_token = "read-0123456789abcdef".into();
         let shown = c.redacted().to_toml();
         assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(!shown.contains("read-0123456789abcdef"), "{shown}");
         assert!(!shown.contains("0123456789abcdef0123"), "{shown}");
         assert!(
             shown.contains("mysql://editor:***@db.example:3306/ojs"),

@@ -145,8 +145,12 @@ fn screening_report_is_made_by_an_admin_post_then_served_from_cache() {
     assert_eq!(again.json()["cached"], true);
     assert_eq!(t.get("/api/submissions/999/assessment").status, 404);
     assert_eq!(
-        t.post("/api/submissions/999/assessment", Some(web::ADMIN_TOKEN), b"")
-            .status,
+        t.post(
+            "/api/submissions/999/assessment",
+            Some(web::ADMIN_TOKEN),
+            b""
+        )
+        .status,
         404
     );
     let metrics = t.get("/metrics").body;

@@ -20,6 +20,7 @@
 //! restarts it.
 
 use super::auth::Gate;
+use super::io::{Busy, GuardedIo};
 use super::route::{Cost, Route};
 use super::{dispatch, http, Reply, Req};
 use crate::metrics::names;
@@ -37,7 +38,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use super::io::{Busy, GuardedIo};
 
 /// How long a stopping server waits for requests in flight.
 pub const DRAIN: Duration = Duration::from_secs(2);
@@ -576,7 +576,10 @@ mod tests {
             let held = lanes.acquire(Cost::Model).await.unwrap();
             let started = Instant::now();
             let busy = lanes.acquire(Cost::Model).await.err().unwrap();
-            assert!(started.elapsed() < QUEUE_WAIT, "no waiting in the model lane");
+            assert!(
+                started.elapsed() < QUEUE_WAIT,
+                "no waiting in the model lane"
+            );
             assert_eq!(busy.status, 503);
             assert!(busy.headers.iter().any(|(k, _)| *k == "Retry-After"));
             // Model work never takes an ordinary worker.
@@ -633,7 +636,10 @@ mod tests {
         let _ = std::net::TcpStream::connect(twin.local_addr().unwrap());
         let deadline = Instant::now() + Duration::from_secs(20);
         while !server.is_finished() {
-            assert!(Instant::now() < deadline, "serve() did not notice its listener died");
+            assert!(
+                Instant::now() < deadline,
+                "serve() did not notice its listener died"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         shutdown.trigger();
