@@ -160,3 +160,36 @@ fn screening_report_is_made_by_an_admin_post_then_served_from_cache() {
     );
     t.stop();
 }
+
+/// 8 concurrent searches used to make `/health` miss the watchdog's probes;
+/// now model work has its own lane and `/health` a reserved worker.
+#[cfg(feature = "embeddings")]
+#[test]
+fn concurrent_searches_never_starve_health() {
+    let t = std::sync::Arc::new(start_demo());
+    let mut searches = Vec::new();
+    for i in 0..8 {
+        let t = t.clone();
+        searches.push(std::thread::spawn(move || {
+            let mut answers = Vec::new();
+            for j in 0..3 {
+                let r = t.get(&format!("/api/search?q=coastal%20ecology%20{i}{j}&limit=5"));
+                answers.push((r.status, r.header("Retry-After").map(str::to_string)));
+            }
+            answers
+        }));
+    }
+    for _ in 0..10 {
+        let r = t.get_anon("/health");
+        assert_eq!(r.status, 200, "{}", r.body);
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    for s in searches {
+        for (status, retry) in s.join().unwrap() {
+            assert!(
+                status == 200 || (status == 503 && retry.is_some()),
+                "a search is answered or told when to retry: {status} {retry:?}"
+            );
+        }
+    }
+}
