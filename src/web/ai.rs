@@ -6,6 +6,7 @@ use super::{http, Reply};
 use crate::agents::{matching, search, AgentError};
 use crate::inference::InferenceError;
 use crate::service::AppContext;
+use crate::store::Store;
 use serde_json::{json, Value};
 
 const DEFAULT_MATCHES: usize = 10;
@@ -26,7 +27,7 @@ fn agent_error(e: &AgentError) -> Reply {
     Reply::error(status, e.to_string())
 }
 
-fn open_rw(ctx: &AppContext) -> Result<crate::store::Store, Reply> {
+fn open_rw(ctx: &AppContext) -> Result<Store, Reply> {
     ctx.open_store_rw()
         .map_err(|e| Reply::error(503, format!("the local store is unavailable: {e}")))
 }
@@ -110,23 +111,35 @@ pub(crate) fn reviewers_for(ctx: &AppContext, id: &str, query: &str) -> Reply {
     }
 }
 
+/// The submission id, the screening agent and a store for the assessment routes.
+fn screening_parts(
+    ctx: &AppContext,
+    id: &str,
+) -> Result<
+    (
+        i64,
+        std::sync::Arc<crate::agents::screening::ScreeningAgent>,
+        Store,
+    ),
+    Reply,
+> {
+    let id = parse_id(id)?;
+    let agent = ctx
+        .ai
+        .screening()
+        .map_err(|e| Reply::error(e.http_status(), e.to_string()))?;
+    Ok((id, agent, open_rw(ctx)?))
+}
+
 /// `GET /api/submissions/{id}/assessment`: the cached screening report for
 /// the current version; never runs the model (`POST` does). `cached=1` is
 /// accepted for older clients and changes nothing.
 pub(crate) fn assessment(ctx: &AppContext, id: &str, query: &str) -> Reply {
-    let id = match parse_id(id) {
-        Ok(i) => i,
-        Err(r) => return r,
-    };
     if let Err(r) = params(query, &["cached"]) {
         return r;
     }
-    let agent = match ctx.ai.screening() {
-        Ok(a) => a,
-        Err(e) => return Reply::error(e.http_status(), e.to_string()),
-    };
-    let store = match open_rw(ctx) {
-        Ok(s) => s,
+    let (id, agent, store) = match screening_parts(ctx, id) {
+        Ok(p) => p,
         Err(r) => return r,
     };
     match agent.cached(&store, id) {
@@ -146,16 +159,8 @@ pub(crate) fn assessment(ctx: &AppContext, id: &str, query: &str) -> Reply {
 /// LLM runs on its bounded worker with a deadline; this route runs in the
 /// model lane), or returns the cached one for the current version.
 pub(crate) fn make_assessment(ctx: &AppContext, id: &str) -> Reply {
-    let id = match parse_id(id) {
-        Ok(i) => i,
-        Err(r) => return r,
-    };
-    let agent = match ctx.ai.screening() {
-        Ok(a) => a,
-        Err(e) => return Reply::error(e.http_status(), e.to_string()),
-    };
-    let store = match open_rw(ctx) {
-        Ok(s) => s,
+    let (id, agent, store) = match screening_parts(ctx, id) {
+        Ok(p) => p,
         Err(r) => return r,
     };
     match agent.assess(&store, id) {

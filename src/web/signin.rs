@@ -13,19 +13,12 @@ const CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src data:;
 
 /// `GET /signin[?token=…][&next=…]`
 pub(crate) fn show(ctx: &AppContext, gate: &Gate, req: &Req, role: Role, now: i64) -> Reply {
-    let params = match http::parse_query(&req.query) {
+    let (token, next) = match token_and_next(&req.query) {
         Ok(p) => p,
-        Err(m) => return Reply::error(400, m),
+        Err(r) => return r,
     };
-    let get = |k: &str| {
-        params
-            .iter()
-            .find(|(key, _)| key == k)
-            .map(|(_, v)| v.as_str())
-    };
-    let next = safe_next(get("next"));
-    match get("token") {
-        Some(token) => sign_in_with(ctx, gate, req, token, &next, now, false),
+    match token {
+        Some(token) => sign_in_with(ctx, gate, req, &token, &next, now, false),
         None if role > Role::Anonymous => page(
             200,
             &format!(
@@ -42,18 +35,24 @@ pub(crate) fn show(ctx: &AppContext, gate: &Gate, req: &Req, role: Role, now: i6
 /// `POST /signin` with the form `token=…&next=…`.
 pub(crate) fn submit(ctx: &AppContext, gate: &Gate, req: &Req, now: i64) -> Reply {
     let body = String::from_utf8_lossy(&req.body);
-    let params = match http::parse_query(body.trim()) {
-        Ok(p) => p,
-        Err(m) => return Reply::error(400, m),
-    };
+    match token_and_next(body.trim()) {
+        Ok((token, next)) => {
+            sign_in_with(ctx, gate, req, &token.unwrap_or_default(), &next, now, true)
+        }
+        Err(r) => r,
+    }
+}
+
+/// `token` and a safe `next` from a query string or a urlencoded form.
+fn token_and_next(encoded: &str) -> Result<(Option<String>, String), Reply> {
+    let params = http::parse_query(encoded).map_err(|m| Reply::error(400, m))?;
     let get = |k: &str| {
         params
             .iter()
             .find(|(key, _)| key == k)
             .map(|(_, v)| v.as_str())
     };
-    let next = safe_next(get("next"));
-    sign_in_with(ctx, gate, req, get("token").unwrap_or(""), &next, now, true)
+    Ok((get("token").map(str::to_string), safe_next(get("next"))))
 }
 
 /// `POST /signout`: ends the session and clears the cookie.
