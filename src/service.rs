@@ -84,6 +84,8 @@ pub struct AppContext {
     /// True when serving the built-in demo journal instead of an OJS mirror.
     pub demo: bool,
     pub ai: Ai,
+    /// The search index and its background embedding job.
+    pub indexer: Arc<crate::agents::indexer::Indexer>,
 }
 
 impl AppContext {
@@ -140,8 +142,13 @@ impl Service {
                 message: "not an IP socket".into(),
             })?;
         let server = Arc::new(server);
+        let indexer = Arc::new(crate::agents::indexer::Indexer::new(
+            store_path.clone(),
+            Default::default(),
+        ));
         let ctx = Arc::new(AppContext {
             ai: Ai::new(&config, metrics.clone()),
+            indexer,
             device: Mutex::new(Device::new(&config.data_dir)),
             config,
             store_path,
@@ -182,6 +189,17 @@ impl Service {
             let shutdown = shutdown.clone();
             threads.push(spawn("sampler", move || {
                 crate::metrics::sampler::run(&ctx, &shutdown)
+            })?);
+        }
+        {
+            let ctx = ctx.clone();
+            let shutdown = shutdown.clone();
+            threads.push(spawn("indexer", move || {
+                ctx.indexer.run(
+                    &|| ctx.ai.embedder().0,
+                    &|| ctx.sync.data_generation(),
+                    &|| shutdown.is_triggered(),
+                )
             })?);
         }
         {

@@ -313,6 +313,8 @@ impl Store {
                 run.detail
             ],
         )?;
+        // Keep the log bounded, like `sync_runs` (by count) and by age.
+        self.prune_agent_runs(run.started_at)?;
         Ok(())
     }
 }

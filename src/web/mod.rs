@@ -452,6 +452,10 @@ mod tests {
         let store_path = config.store_path();
         crate::store::Store::open(&store_path).unwrap();
         Arc::new(AppContext {
+            indexer: Arc::new(crate::agents::indexer::Indexer::new(
+                store_path.clone(),
+                Default::default(),
+            )),
             device: Mutex::new(Device::new(dir)),
             config,
             store_path,
