@@ -276,7 +276,11 @@ impl Indexer {
     }
 
     /// What lacks a vector of `embedder`'s model, and (done, total).
-    fn todo(&self, store: &Store, embedder: &dyn Embedder) -> Result<(Vec<Todo>, usize, usize), AgentError> {
+    fn todo(
+        &self,
+        store: &Store,
+        embedder: &dyn Embedder,
+    ) -> Result<(Vec<Todo>, usize, usize), AgentError> {
         let corpus = store.corpus()?;
         let reviewers = store.reviewer_facts()?;
         let subs: Vec<(i64, String)> = corpus
@@ -420,8 +424,7 @@ impl Indexer {
         let mut woken = true;
         while !stop() {
             let mut model_changed = false;
-            if model.is_none() || woken || last_model_check.elapsed() >= self.options.model_check
-            {
+            if model.is_none() || woken || last_model_check.elapsed() >= self.options.model_check {
                 let e = embedder();
                 model_changed = model
                     .as_ref()
@@ -431,9 +434,10 @@ impl Indexer {
             }
             let generation = data_generation();
             let retry = retry_at.is_some_and(|t| Instant::now() >= t);
-            if let Some(e) = model.as_ref().filter(|_| {
-                woken || model_changed || retry || seen_generation != Some(generation)
-            }) {
+            if let Some(e) = model
+                .as_ref()
+                .filter(|_| woken || model_changed || retry || seen_generation != Some(generation))
+            {
                 seen_generation = Some(generation);
                 match self.pass(e.as_ref(), stop) {
                     Ok(()) => {

@@ -18,7 +18,9 @@ pub enum AgentError {
     #[error("empty query")]
     EmptyQuery,
     /// A request needs vectors the background indexer has not made yet.
-    #[error("the documents are still being indexed ({done} of {total} embedded); try again shortly")]
+    #[error(
+        "the documents are still being indexed ({done} of {total} embedded); try again shortly"
+    )]
     Indexing { done: usize, total: usize },
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -12,7 +12,9 @@ use records::*;
 use rusqlite::{
     params, Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior,
 };
-pub use screening::{AssessmentKey, ScreeningAuthor, ScreeningInput};
+pub use screening::{
+    AssessmentKey, ScreeningAuthor, ScreeningInput, AGENT_LOG_MAX_AGE_SECS, AGENT_LOG_MAX_ROWS,
+};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
