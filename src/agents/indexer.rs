@@ -387,6 +387,7 @@ impl Indexer {
         }
         if embedded > 0 {
             self.refresh(store, embedder)?;
+            store.checkpoint()?;
         }
         Ok(embedded)
     }
