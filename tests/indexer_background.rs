@@ -137,6 +137,39 @@ fn a_search_right_after_growth_answers_by_terms_and_the_corpus_is_embedded_only_
     let old = ojscog::agents::search::search(&store, &request, q, 10).unwrap();
     let per_request_build = t0.elapsed();
     assert_eq!(old.len(), r.hits.len());
+    // 8 concurrent searches, as in the issue: from the kept index, and the old
+    // way (an index built per request, every vector already cached).
+    let concurrent = |f: &(dyn Fn() + Sync)| -> Vec<f64> {
+        std::thread::scope(|s| {
+            let hs: Vec<_> = (0..8)
+                .map(|_| {
+                    s.spawn(|| {
+                        let t0 = Instant::now();
+                        f();
+                        ms(t0.elapsed())
+                    })
+                })
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap()).collect()
+        })
+    };
+    let kept = concurrent(&|| {
+        indexer.search(&request, q, 10).unwrap();
+    });
+    let store_path = store.path().to_path_buf();
+    let rebuilt = concurrent(&|| {
+        let s = Store::open(&store_path).unwrap();
+        ojscog::agents::search::search(&s, &request, q, 10).unwrap();
+    });
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    eprintln!(
+        "8 concurrent searches: kept index mean {:.1} ms (max {:.1}); index built per request mean {:.1} ms (max {:.1})",
+        mean(&kept),
+        kept.iter().copied().fold(0.0, f64::max),
+        mean(&rebuilt),
+        rebuilt.iter().copied().fold(0.0, f64::max)
+    );
+    assert_eq!(indexer.builds(), builds + 1);
     eprintln!(
         "store of {} submissions: first search after growth {:.1} ms, second {:.1} ms, \
          after indexing {:.1} ms; old per-request build {:.1} ms; background job {:.1} s for {GROWN} texts",

@@ -227,6 +227,10 @@ impl Indexer {
             });
         };
         let semantic = idx.semantic_with(embedder);
+        if idx.model_sha256() != embedder.model_sha256() {
+            // The model changed under the index: have the job look now.
+            self.notify();
+        }
         let done = if semantic { idx.embedded() } else { 0 };
         let hits = idx.query(embedder, query, limit)?;
         Ok(SearchResults {

@@ -37,6 +37,9 @@ pub fn sha256_hex(s: &str) -> String {
 /// Texts embedded per model call: short calls keep the worker responsive.
 pub const EMBED_CHUNK: usize = 32;
 
+/// Vectors by object id, and the (object id, text) items that have none yet.
+pub type StoredAndMissing = (std::collections::HashMap<i64, Vec<f32>>, Vec<(i64, String)>);
+
 /// Of `items` (object id, text) of one `kind`: the vectors stored for this
 /// model and text (no model call), and the items still missing one. Empty texts
 /// are neither.
@@ -46,7 +49,7 @@ pub fn stored_embeddings(
     dim: usize,
     kind: &str,
     items: &[(i64, String)],
-) -> Result<(std::collections::HashMap<i64, Vec<f32>>, Vec<(i64, String)>), AgentError> {
+) -> Result<StoredAndMissing, AgentError> {
     let mut have = store.embeddings(kind, model_sha256)?;
     let mut out = std::collections::HashMap::with_capacity(items.len());
     let mut missing = Vec::new();
