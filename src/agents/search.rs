@@ -4,7 +4,9 @@
 //! uses) packed as int8 with one scale per vector ([`PackedVectors`]: 4x less
 //! memory than f32 and an integer dot product the compiler vectorises), and a
 //! BM25 entry over title, abstract and keywords (reviewers: name, affiliation,
-//! interests). A query's score is `0.6 * cosine + 0.4 * BM25 / best BM25`.
+//! interests). A query's score is `0.6 * cosine + 0.4 * BM25 / best BM25`; a
+//! document without a vector of the query's model yet (the background indexer
+//! has not reached it) is scored `0.4 * BM25 / best BM25` and shows no cosine.
 
 use super::matching::{doc_text, interests_text};
 use super::text::{tokens, Bm25};
