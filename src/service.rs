@@ -86,6 +86,8 @@ pub struct AppContext {
     /// True when serving the built-in demo journal instead of an OJS mirror.
     pub demo: bool,
     pub ai: Ai,
+    /// The search index and its background embedding job.
+    pub indexer: Arc<crate::agents::indexer::Indexer>,
 }
 
 impl AppContext {
@@ -146,8 +148,13 @@ impl Service {
         };
         let listener = std::net::TcpListener::bind(&addr).map_err(listen_err)?;
         let local_addr = listener.local_addr().map_err(listen_err)?;
+        let indexer = Arc::new(crate::agents::indexer::Indexer::new(
+            store_path.clone(),
+            Default::default(),
+        ));
         let ctx = Arc::new(AppContext {
             ai: Ai::new(&config, metrics.clone()),
+            indexer,
             device: Mutex::new(Device::new(&config.data_dir)),
             config,
             store_path,
@@ -191,6 +198,17 @@ impl Service {
             })?);
         }
         let (failed_tx, failed) = tokio::sync::watch::channel(None);
+        {
+            let ctx = ctx.clone();
+            let shutdown = shutdown.clone();
+            threads.push(spawn("indexer", move || {
+                ctx.indexer.run(
+                    &|| ctx.ai.embedder().0,
+                    &|| ctx.sync.data_generation(),
+                    &|| shutdown.is_triggered(),
+                )
+            })?);
+        }
         {
             let (ctx, shutdown) = (ctx.clone(), shutdown.clone());
             threads.push(spawn("web", move || {
@@ -249,6 +267,8 @@ impl Service {
     /// the requests they hold, the sync loop stops between batches.
     pub fn stop(self) {
         self.shutdown.trigger();
+        // The indexer sleeps between passes: wake it to see the flag.
+        self.ctx.indexer.notify();
         let _ = self.shutdown_tx.send(true);
         for t in self.threads {
             let _ = t.join();

@@ -9,6 +9,7 @@ use web::start_demo;
 #[test]
 fn reviewer_suggestions_rank_and_exclude_with_reasons() {
     let t = start_demo();
+    t.wait_for_index();
     // Demo #6 (seagrass) is co-written by Daniel Whitfield, a reviewer; Lars declined it.
     let r = t.get("/api/submissions/6/reviewers?limit=3");
     assert_eq!(r.status, 200, "{}", r.body);
@@ -73,6 +74,7 @@ fn reviewer_suggestions_rank_and_exclude_with_reasons() {
 #[test]
 fn search_finds_by_meaning_and_by_term() {
     let t = start_demo();
+    t.wait_for_index();
     let r = t.get("/api/search?q=seagrass%20restoration&limit=5");
     assert_eq!(r.status, 200, "{}", r.body);
     let v = r.json();

@@ -599,6 +599,8 @@ fn store_that_disappears_gives_503_not_a_crash() {
     let t = start_demo();
     // Else the sampler, opening the store late, would create a fresh one.
     t.wait_for_first_sample();
+    // Likewise the indexer's first pass, which writes vectors.
+    t.wait_for_index();
     let path = t.service().ctx.store_path.clone();
     let moved = path.with_extension("moved");
     std::fs::rename(&path, &moved).unwrap();

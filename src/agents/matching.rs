@@ -626,13 +626,27 @@ fn inputs_hash(
     super::sha256_hex(&serde_json::to_string(&key).unwrap_or_default())
 }
 
+/// Which vectors a matching run may compute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmbedPolicy {
+    /// Embed whatever is not stored (the CLI, evaluation, benchmarks).
+    Everything,
+    /// Embed at most the submission's own text; every profile vector must have
+    /// been made by the background indexer, else [`AgentError::Indexing`].
+    /// Requests use this: a ranking where some reviewers lack the meaning
+    /// channel would not be comparable across reviewers (each channel is
+    /// z-scored over the candidates), so it is refused rather than faked.
+    SubmissionOnly,
+}
+
 /// Ranks the reviewers for `submission_id`: the best `limit` eligible ones with
 /// their reasons, plus every excluded reviewer with the exclusion's reason.
 ///
 /// Served from `reviewer_matching_scores` when nothing it depends on changed;
 /// otherwise recomputed (embedding only texts whose vectors are not cached for
 /// this model) and written back. Writes are best effort: with a read-only
-/// store it still answers, it just cannot cache.
+/// store it still answers, it just cannot cache. Embeds whatever is missing:
+/// for offline use; the service calls [`match_reviewers_indexed`].
 pub fn match_reviewers(
     store: &Store,
     embedder: &dyn Embedder,
@@ -648,6 +662,25 @@ pub fn match_reviewers(
     )
 }
 
+/// [`match_reviewers`] for a request: embeds at most the submission's own text
+/// (one document) and answers [`AgentError::Indexing`] while any reviewer
+/// profile lacks the vector the background indexer makes.
+pub fn match_reviewers_indexed(
+    store: &Store,
+    embedder: &dyn Embedder,
+    submission_id: i64,
+    limit: usize,
+) -> Result<MatchResult, AgentError> {
+    match_reviewers_policy(
+        store,
+        embedder,
+        submission_id,
+        limit,
+        &ExpertiseModel::default(),
+        EmbedPolicy::SubmissionOnly,
+    )
+}
+
 /// [`match_reviewers`] with an explicit expertise model (for experiments).
 pub fn match_reviewers_with(
     store: &Store,
@@ -655,6 +688,52 @@ pub fn match_reviewers_with(
     submission_id: i64,
     limit: usize,
     model: &ExpertiseModel,
+) -> Result<MatchResult, AgentError> {
+    match_reviewers_policy(
+        store,
+        embedder,
+        submission_id,
+        limit,
+        model,
+        EmbedPolicy::Everything,
+    )
+}
+
+/// Vectors of `items` under `policy`: all computed ([`EmbedPolicy::Everything`])
+/// or only looked up, with the (present, missing) counts added to `tally`.
+fn vectors_for(
+    store: &Store,
+    embedder: &dyn Embedder,
+    kind: &str,
+    items: &[(i64, String)],
+    policy: EmbedPolicy,
+    tally: &mut (usize, usize),
+) -> Result<HashMap<i64, Vec<f32>>, AgentError> {
+    match policy {
+        EmbedPolicy::Everything => ensure_embeddings(store, embedder, kind, items),
+        EmbedPolicy::SubmissionOnly => {
+            let (have, missing) = super::stored_embeddings(
+                store,
+                embedder.model_sha256(),
+                embedder.dim(),
+                kind,
+                items,
+            )?;
+            tally.0 += have.len();
+            tally.1 += missing.len();
+            Ok(have)
+        }
+    }
+}
+
+/// [`match_reviewers_with`] under an [`EmbedPolicy`].
+pub fn match_reviewers_policy(
+    store: &Store,
+    embedder: &dyn Embedder,
+    submission_id: i64,
+    limit: usize,
+    model: &ExpertiseModel,
+    policy: EmbedPolicy,
 ) -> Result<MatchResult, AgentError> {
     let started = std::time::Instant::now();
     let now = crate::system::unix_now();
@@ -708,13 +787,41 @@ pub fn match_reviewers_with(
             (d.id, doc_text(&d.title, &d.abstract_text, &d.keywords))
         })
         .collect();
-    let paper_vecs = ensure_embeddings(store, embedder, "submission", &paper_texts)?;
+    // (vectors present, vectors missing) of the profiles, under SubmissionOnly.
+    let mut tally = (0usize, 0usize);
+    let profile_texts: Vec<(i64, String)> = paper_texts
+        .iter()
+        .filter(|(id, _)| *id != sub.id)
+        .cloned()
+        .collect();
+    let mut paper_vecs = vectors_for(
+        store,
+        embedder,
+        "submission",
+        &profile_texts,
+        policy,
+        &mut tally,
+    )?;
+    // The submission itself: one document, embedded when missing.
+    let own = paper_texts
+        .iter()
+        .filter(|(id, _)| *id == sub.id)
+        .cloned()
+        .collect::<Vec<_>>();
+    paper_vecs.extend(ensure_embeddings(store, embedder, "submission", &own)?);
     let interest_texts: Vec<(i64, String)> = cands
         .iter()
         .filter(|c| !c.facts.interests.is_empty())
         .map(|c| (c.facts.id, interests_text(&c.facts.interests)))
         .collect();
-    let interest_vecs = ensure_embeddings(store, embedder, "reviewer", &interest_texts)?;
+    let interest_vecs = vectors_for(
+        store,
+        embedder,
+        "reviewer",
+        &interest_texts,
+        policy,
+        &mut tally,
+    )?;
     // Each distinct interest term on its own, keyed by a hash of the term.
     let mut term_items: Vec<(i64, String)> = cands
         .iter()
@@ -723,7 +830,20 @@ pub fn match_reviewers_with(
         .collect();
     term_items.sort();
     term_items.dedup();
-    let term_vecs = ensure_embeddings(store, embedder, "interest_term", &term_items)?;
+    let term_vecs = vectors_for(
+        store,
+        embedder,
+        "interest_term",
+        &term_items,
+        policy,
+        &mut tally,
+    )?;
+    if tally.1 > 0 {
+        return Err(AgentError::Indexing {
+            done: tally.0,
+            total: tally.0 + tally.1,
+        });
+    }
 
     // ---- exact terms ----
     let corpus_texts: Vec<String> = corpus

@@ -2,6 +2,7 @@
 //! They read the store, call models through [`crate::inference`], and cache
 //! what they compute in the store's own tables.
 
+pub mod indexer;
 pub mod matching;
 pub mod screening;
 pub mod search;
@@ -16,6 +17,11 @@ pub enum AgentError {
     NoSubmission(i64),
     #[error("empty query")]
     EmptyQuery,
+    /// A request needs vectors the background indexer has not made yet.
+    #[error(
+        "the documents are still being indexed ({done} of {total} embedded); try again shortly"
+    )]
+    Indexing { done: usize, total: usize },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -29,7 +35,37 @@ pub fn sha256_hex(s: &str) -> String {
 }
 
 /// Texts embedded per model call: short calls keep the worker responsive.
-const EMBED_CHUNK: usize = 32;
+pub const EMBED_CHUNK: usize = 32;
+
+/// Vectors by object id, and the (object id, text) items that have none yet.
+pub type StoredAndMissing = (std::collections::HashMap<i64, Vec<f32>>, Vec<(i64, String)>);
+
+/// Of `items` (object id, text) of one `kind`: the vectors stored for this
+/// model and text (no model call), and the items still missing one. Empty texts
+/// are neither.
+pub fn stored_embeddings(
+    store: &crate::store::Store,
+    model_sha256: &str,
+    dim: usize,
+    kind: &str,
+    items: &[(i64, String)],
+) -> Result<StoredAndMissing, AgentError> {
+    let mut have = store.embeddings(kind, model_sha256)?;
+    let mut out = std::collections::HashMap::with_capacity(items.len());
+    let mut missing = Vec::new();
+    for (id, text) in items {
+        if text.trim().is_empty() {
+            continue;
+        }
+        match have.remove(id) {
+            Some(e) if e.vector.len() == dim && e.text_hash == sha256_hex(text) => {
+                out.insert(*id, e.vector);
+            }
+            _ => missing.push((*id, text.clone())),
+        }
+    }
+    Ok((out, missing))
+}
 
 /// Vectors for `items` (object id, text) of one `kind`, from `semantic_embeddings`
 /// when stored for this model and the same text, else computed and stored

@@ -261,6 +261,9 @@ impl ScreeningAgent {
         let result = self.assess_inner(store, submission_id);
         let (outcome, detail) = match &result {
             Ok(a) if a.cached => return result,
+            // An unknown id is the caller's mistake, not a run: not logged
+            // (anyone could otherwise grow the log one row per request).
+            Err(ScreeningError::NotFound(_)) => return result,
             Ok(a) => (
                 "ok",
                 format!(

@@ -4,11 +4,13 @@
 //! uses) packed as int8 with one scale per vector ([`PackedVectors`]: 4x less
 //! memory than f32 and an integer dot product the compiler vectorises), and a
 //! BM25 entry over title, abstract and keywords (reviewers: name, affiliation,
-//! interests). A query's score is `0.6 * cosine + 0.4 * BM25 / best BM25`.
+//! interests). A query's score is `0.6 * cosine + 0.4 * BM25 / best BM25`; a
+//! document without a vector of the query's model yet (the background indexer
+//! has not reached it) is scored `0.4 * BM25 / best BM25` and shows no cosine.
 
 use super::matching::{doc_text, interests_text};
 use super::text::{tokens, Bm25};
-use super::{ensure_embeddings, AgentError};
+use super::{ensure_embeddings, stored_embeddings, AgentError};
 use crate::inference::Embedder;
 use crate::store::Store;
 use serde::Serialize;
@@ -147,8 +149,10 @@ pub struct SearchHit {
     /// A passage of the abstract (or the interests) with the most query terms.
     pub snippet: String,
     pub score: f32,
-    /// Cosine similarity of the query and the document.
-    pub semantic: f32,
+    /// Cosine similarity of the query and the document; None while the
+    /// document has no vector for the current model (then it is scored by
+    /// exact terms only: `score = 0.4 * lexical`).
+    pub semantic: Option<f32>,
     /// BM25 relative to the best BM25 of this query (0..1).
     pub lexical: f32,
     /// Query terms found in the document (stemmed).
@@ -162,16 +166,18 @@ struct DocMeta {
     body: String,
 }
 
-/// An in-memory search index: build once (embeds what is not cached), query many times.
-pub struct SearchIndex {
+/// What search covers, read from the store: the documents and the texts
+/// submissions and reviewers are embedded by (the matcher embeds the same texts).
+pub struct SearchCorpus {
     docs: Vec<DocMeta>,
-    vectors: PackedVectors,
-    bm25: Bm25,
-    model_sha256: String,
+    /// (submission id, [`doc_text`]) of every titled submission.
+    pub submissions: Vec<(i64, String)>,
+    /// (reviewer id, [`interests_text`]) of every enabled reviewer.
+    pub reviewers: Vec<(i64, String)>,
 }
 
-impl SearchIndex {
-    pub fn build(store: &Store, embedder: &dyn Embedder) -> Result<SearchIndex, AgentError> {
+impl SearchCorpus {
+    pub fn read(store: &Store) -> Result<SearchCorpus, AgentError> {
         let corpus = store.corpus()?;
         let reviewers = store.reviewer_facts()?;
         let mut docs = Vec::new();
@@ -204,15 +210,73 @@ impl SearchIndex {
                 body,
             });
         }
-        let sv = ensure_embeddings(store, embedder, "submission", &sub_texts)?;
-        let rv = ensure_embeddings(store, embedder, "reviewer", &rev_texts)?;
-        let mut vectors = PackedVectors::with_capacity(embedder.dim(), docs.len());
-        let zero = vec![0f32; embedder.dim()];
+        Ok(SearchCorpus {
+            docs,
+            submissions: sub_texts,
+            reviewers: rev_texts,
+        })
+    }
+}
+
+/// An in-memory search index: built once, queried many times (it is
+/// immutable, so a query needs no lock; [`super::indexer::Indexer`] swaps in
+/// a new one when the data or the model changes).
+pub struct SearchIndex {
+    docs: Vec<DocMeta>,
+    vectors: PackedVectors,
+    /// Whether document i has a vector of `model_sha256` (else it is scored by terms only).
+    has_vector: Vec<bool>,
+    embedded: usize,
+    bm25: Bm25,
+    model_sha256: String,
+}
+
+impl SearchIndex {
+    /// Builds the index, embedding every document whose vector is not stored
+    /// for this model. For offline use (the CLI, benchmarks): the service never
+    /// calls this, its [`super::indexer::Indexer`] uses [`SearchIndex::from_stored`].
+    pub fn build(store: &Store, embedder: &dyn Embedder) -> Result<SearchIndex, AgentError> {
+        let c = SearchCorpus::read(store)?;
+        let sv = ensure_embeddings(store, embedder, "submission", &c.submissions)?;
+        let rv = ensure_embeddings(store, embedder, "reviewer", &c.reviewers)?;
+        Ok(SearchIndex::assemble(
+            c.docs,
+            &sv,
+            &rv,
+            embedder.model_sha256(),
+            embedder.dim(),
+        ))
+    }
+
+    /// Builds the index from the vectors stored for `model_sha256` only: never
+    /// calls a model. Documents without one are searchable by exact terms.
+    pub fn from_stored(
+        store: &Store,
+        model_sha256: &str,
+        dim: usize,
+    ) -> Result<SearchIndex, AgentError> {
+        let c = SearchCorpus::read(store)?;
+        let (sv, _) = stored_embeddings(store, model_sha256, dim, "submission", &c.submissions)?;
+        let (rv, _) = stored_embeddings(store, model_sha256, dim, "reviewer", &c.reviewers)?;
+        Ok(SearchIndex::assemble(c.docs, &sv, &rv, model_sha256, dim))
+    }
+
+    fn assemble(
+        docs: Vec<DocMeta>,
+        sv: &HashMap<i64, Vec<f32>>,
+        rv: &HashMap<i64, Vec<f32>>,
+        model_sha256: &str,
+        dim: usize,
+    ) -> SearchIndex {
+        let mut vectors = PackedVectors::with_capacity(dim, docs.len());
+        let mut has_vector = Vec::with_capacity(docs.len());
+        let zero = vec![0f32; dim];
         for d in &docs {
             let v = match d.kind {
                 HitKind::Submission => sv.get(&d.id),
                 HitKind::Reviewer => rv.get(&d.id),
             };
+            has_vector.push(v.is_some());
             vectors.push(v.unwrap_or(&zero));
         }
         let lexical_texts: Vec<String> = docs
@@ -220,12 +284,14 @@ impl SearchIndex {
             .map(|d| format!("{} {}", d.title, d.body))
             .collect();
         let bm25 = Bm25::build(lexical_texts.iter().map(String::as_str));
-        Ok(SearchIndex {
+        SearchIndex {
+            embedded: has_vector.iter().filter(|h| **h).count(),
             docs,
             vectors,
+            has_vector,
             bm25,
-            model_sha256: embedder.model_sha256().to_string(),
-        })
+            model_sha256: model_sha256.to_string(),
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -236,6 +302,27 @@ impl SearchIndex {
         self.docs.is_empty()
     }
 
+    /// Documents with a vector of [`SearchIndex::model_sha256`].
+    pub fn embedded(&self) -> usize {
+        self.embedded
+    }
+
+    /// The model whose vectors the index holds.
+    pub fn model_sha256(&self) -> &str {
+        &self.model_sha256
+    }
+
+    /// Whether a query through `embedder` is scored by meaning: the index holds
+    /// vectors of that very model. Otherwise the query is not embedded at all.
+    pub fn semantic_with(&self, embedder: &dyn Embedder) -> bool {
+        self.embedded > 0
+            && embedder.model_sha256() == self.model_sha256
+            && embedder.dim() == self.vectors.dim()
+    }
+
+    /// The best `limit` hits. Embeds the query (one text) when the index has
+    /// vectors of `embedder`'s model; documents without a vector, or every
+    /// document when the model differs, are scored by exact terms only.
     pub fn query(
         &self,
         embedder: &dyn Embedder,
@@ -246,61 +333,91 @@ impl SearchIndex {
         if query.is_empty() {
             return Err(AgentError::EmptyQuery);
         }
-        if embedder.model_sha256() != self.model_sha256 {
-            tracing::warn!("search index was built with another model; semantic scores are off");
+        let cosines = if self.semantic_with(embedder) {
+            let qv = embedder
+                .embed(&[query])?
+                .into_iter()
+                .next()
+                .unwrap_or_default();
+            Some(self.vectors.scan(&qv))
+        } else {
+            None
+        };
+        // Candidates: the best SEMANTIC_POOL by meaning, plus every term match.
+        let mut pool: HashMap<usize, Option<f32>> = HashMap::new();
+        if let Some(all) = &cosines {
+            let mut by_meaning: Vec<(usize, f32)> = all
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| self.has_vector[*i])
+                .map(|(i, c)| (i, *c))
+                .collect();
+            let k = SEMANTIC_POOL.min(by_meaning.len());
+            if k > 0 {
+                by_meaning.select_nth_unstable_by(k - 1, |a, b| b.1.total_cmp(&a.1));
+                by_meaning.truncate(k);
+            }
+            pool.extend(by_meaning.into_iter().map(|(i, c)| (i, Some(c))));
         }
-        let qv = embedder
-            .embed(&[query])?
-            .into_iter()
-            .next()
-            .unwrap_or_default();
-        let mut pool: HashMap<usize, f32> =
-            self.vectors.top_k(&qv, SEMANTIC_POOL).into_iter().collect();
         let bm = self.bm25.scores(query);
         let best_bm = bm.values().copied().fold(0f32, f32::max);
-        if !bm.is_empty() {
-            let all = self.vectors.scan(&qv);
-            for &d in bm.keys() {
-                pool.entry(d as usize).or_insert(all[d as usize]);
-            }
+        for &d in bm.keys() {
+            let d = d as usize;
+            let cos = match &cosines {
+                Some(all) if self.has_vector[d] => Some(all[d]),
+                _ => None,
+            };
+            pool.entry(d).or_insert(cos);
         }
-        let qterms: HashSet<String> = tokens(query).into_iter().collect();
-        let mut hits: Vec<SearchHit> = pool
+        let mut scored: Vec<(usize, Option<f32>, f32, f32)> = pool
             .into_iter()
             .filter_map(|(i, cos)| {
                 let lex =
                     bm.get(&(i as u32))
                         .map_or(0.0, |s| if best_bm > 0.0 { s / best_bm } else { 0.0 });
-                if lex == 0.0 && cos < MIN_COSINE {
-                    return None;
-                }
+                let score = match cos {
+                    Some(c) if lex == 0.0 && c < MIN_COSINE => return None,
+                    Some(c) => SEMANTIC_WEIGHT * c + LEXICAL_WEIGHT * lex,
+                    None if lex == 0.0 => return None,
+                    None => LEXICAL_WEIGHT * lex,
+                };
+                Some((i, cos, lex, score))
+            })
+            .collect();
+        scored.sort_by(|a, b| {
+            b.3.total_cmp(&a.3)
+                .then(self.docs[a.0].id.cmp(&self.docs[b.0].id))
+        });
+        scored.truncate(limit);
+        // Snippets and matched terms only for what is shown.
+        let qterms: HashSet<String> = tokens(query).into_iter().collect();
+        Ok(scored
+            .into_iter()
+            .map(|(i, cos, lex, score)| {
                 let d = &self.docs[i];
                 let doc_terms: HashSet<String> = tokens(&format!("{} {}", d.title, d.body))
                     .into_iter()
                     .collect();
                 let mut matched: Vec<String> = qterms.intersection(&doc_terms).cloned().collect();
                 matched.sort();
-                Some(SearchHit {
+                SearchHit {
                     kind: d.kind,
                     id: d.id,
                     title: d.title.clone(),
                     snippet: snippet(&d.body, &qterms, 240),
-                    score: SEMANTIC_WEIGHT * cos + LEXICAL_WEIGHT * lex,
+                    score,
                     semantic: cos,
                     lexical: lex,
                     matched_terms: matched,
-                })
+                }
             })
-            .collect();
-        hits.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)));
-        hits.truncate(limit);
-        Ok(hits)
+            .collect())
     }
 }
 
-/// Submissions and reviewers ranked by meaning blended with exact terms, with snippets.
-/// Builds a [`SearchIndex`] per call (cached vectors make that cheap after the
-/// first time); keep a `SearchIndex` to answer many queries.
+/// Submissions and reviewers ranked by meaning blended with exact terms, with
+/// snippets. Builds a [`SearchIndex`] per call, embedding what is missing: for
+/// the CLI only. The service answers from its [`super::indexer::Indexer`].
 pub fn search(
     store: &Store,
     embedder: &dyn Embedder,

@@ -51,6 +51,8 @@ pub mod names {
     pub const HTTP_REQUESTS: &str = "ojscog_http_requests_total";
     pub const HTTP_DURATION: &str = "ojscog_http_request_duration_seconds";
     pub const HTTP_CONNECTIONS_REFUSED: &str = "ojscog_http_connections_refused_total";
+    pub const SEARCH_DOCUMENTS: &str = "ojscog_search_index_documents";
+    pub const SEARCH_DOCUMENTS_EMBEDDED: &str = "ojscog_search_index_embedded_documents";
     pub const PENDING: &str = "ojscog_submissions_pending";
     pub const REVIEWS_ACTIVE: &str = "ojscog_reviews_active";
     pub const REVIEWS_OVERDUE: &str = "ojscog_reviews_overdue";
@@ -122,6 +124,16 @@ impl Metrics {
             HTTP_REQUESTS,
             "HTTP requests answered, by route and status code.",
             Kind::Counter,
+        );
+        m.describe(
+            SEARCH_DOCUMENTS,
+            "Documents (submissions, reviewer profiles, interest terms) the search index covers.",
+            Kind::Gauge,
+        );
+        m.describe(
+            SEARCH_DOCUMENTS_EMBEDDED,
+            "Documents with a vector of the current embedding model (the rest are found by terms only).",
+            Kind::Gauge,
         );
         m.describe(
             HTTP_CONNECTIONS_REFUSED,

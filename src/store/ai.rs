@@ -260,6 +260,15 @@ impl Store {
         Ok(())
     }
 
+    /// Folds the write-ahead log into the database file (after a bulk write
+    /// such as background embedding, so the WAL does not stay large). Best
+    /// effort: a checkpoint blocked by readers just does less.
+    pub fn checkpoint(&self) -> Result<()> {
+        self.conn()
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+
     /// Cached match scores of one submission.
     pub fn match_scores(&self, submission_id: i64) -> Result<Vec<ScoreRow>> {
         let mut stmt = self.conn().prepare_cached(

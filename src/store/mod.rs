@@ -13,7 +13,9 @@ use records::*;
 use rusqlite::{
     params, Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior,
 };
-pub use screening::{AssessmentKey, ScreeningAuthor, ScreeningInput};
+pub use screening::{
+    AssessmentKey, ScreeningAuthor, ScreeningInput, AGENT_LOG_MAX_AGE_SECS, AGENT_LOG_MAX_ROWS,
+};
 pub use sessions::{SessionRow, MAX_SESSIONS};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -315,6 +317,8 @@ impl Store {
                 run.detail
             ],
         )?;
+        // Keep the log bounded, like `sync_runs` (by count) and by age.
+        self.prune_agent_runs(run.started_at)?;
         Ok(())
     }
 }

@@ -1,8 +1,14 @@
 //! What the screening agent reads and writes: one submission's text and
-//! metadata with its journal's sections, and the assessment cache.
+//! metadata with its journal's sections, the assessment cache, and the
+//! bounds of the agents' log.
 
 use super::{Result, Store};
 use rusqlite::{params, OptionalExtension};
+
+/// `agent_execution_log` keeps at most this many rows (the newest).
+pub const AGENT_LOG_MAX_ROWS: i64 = 10_000;
+/// ... and none older than this (90 days).
+pub const AGENT_LOG_MAX_AGE_SECS: i64 = 90 * 86_400;
 
 /// Everything the screening agent looks at for one submission.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -152,6 +158,24 @@ impl Store {
             "DELETE FROM quality_assessment_cache WHERE submission_id = ?1",
             [submission_id],
         )?)
+    }
+
+    /// Drops `agent_execution_log` rows older than [`AGENT_LOG_MAX_AGE_SECS`]
+    /// before `now`, and all but the newest [`AGENT_LOG_MAX_ROWS`]. Runs on
+    /// every insert (as `sync_runs` is pruned in `finish_run`); both deletes use
+    /// an index (the rowid, `agent_execution_log_started`). Returns the rows dropped.
+    pub fn prune_agent_runs(&self, now: i64) -> Result<usize> {
+        let c = self.conn();
+        let by_count = c.execute(
+            "DELETE FROM agent_execution_log
+             WHERE id <= (SELECT MAX(id) FROM agent_execution_log) - ?1",
+            [AGENT_LOG_MAX_ROWS],
+        )?;
+        let by_age = c.execute(
+            "DELETE FROM agent_execution_log WHERE started_at < ?1",
+            [now - AGENT_LOG_MAX_AGE_SECS],
+        )?;
+        Ok(by_count + by_age)
     }
 
     /// How many runs of `agent` are logged, optionally for one submission and outcome.

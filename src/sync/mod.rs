@@ -15,6 +15,7 @@ use crate::store::{Batch, BatchOutcome, Store, StoreError};
 use crate::system::unix_now;
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -252,6 +253,8 @@ impl SyncStatus {
 pub struct SyncHandle {
     status: Arc<Mutex<SyncStatus>>,
     trigger: Arc<tokio::sync::Notify>,
+    /// Moves whenever a sync changed the store's data (the search indexer watches it).
+    data_generation: Arc<AtomicU64>,
 }
 
 impl SyncHandle {
@@ -259,7 +262,19 @@ impl SyncHandle {
         SyncHandle {
             status: Arc::new(Mutex::new(initial)),
             trigger: Arc::new(tokio::sync::Notify::new()),
+            data_generation: Arc::new(AtomicU64::new(0)),
         }
+    }
+
+    /// A number that changes whenever a sync changed data (rows written or deleted).
+    pub fn data_generation(&self) -> u64 {
+        self.data_generation.load(Ordering::SeqCst)
+    }
+
+    /// Records that the store's data changed (the sync loop calls it after a
+    /// run that changed rows; anything else that writes the mirror may too).
+    pub fn note_data_changed(&self) {
+        self.data_generation.fetch_add(1, Ordering::SeqCst);
     }
 
     pub fn status(&self) -> SyncStatus {
@@ -320,6 +335,9 @@ pub async fn run_loop(
         match result {
             Ok(report) => {
                 failures = 0;
+                if report.rows_changed + report.rows_deleted > 0 {
+                    handle.note_data_changed();
+                }
                 handle.update(|s| {
                     s.last_success_at = Some(now);
                     s.last_error = None;
@@ -330,6 +348,8 @@ pub async fn run_loop(
             }
             Err(e) => {
                 failures = failures.saturating_add(1);
+                // Batches before the failure may have been applied.
+                handle.note_data_changed();
                 let msg = e.to_string();
                 handle.update(|s| {
                     s.last_error = Some(msg);

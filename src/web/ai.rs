@@ -3,7 +3,7 @@
 //! compute in the store, so they open a writable connection.
 
 use super::{http, Reply};
-use crate::agents::{matching, search, AgentError};
+use crate::agents::{matching, AgentError};
 use crate::inference::InferenceError;
 use crate::service::AppContext;
 use crate::store::Store;
@@ -17,14 +17,20 @@ fn agent_error(e: &AgentError) -> Reply {
     let status = match e {
         AgentError::NoSubmission(_) => 404,
         AgentError::EmptyQuery => 400,
+        AgentError::Indexing { .. } => 503,
         AgentError::Inference(InferenceError::Busy { .. }) => 503,
         AgentError::Inference(InferenceError::Timeout { .. }) => 504,
         AgentError::Inference(_) | AgentError::Store(_) => 500,
     };
-    if status >= 500 {
+    if status >= 500 && status != 503 {
         tracing::warn!(error = %e, "agent failed");
     }
-    Reply::error(status, e.to_string())
+    let reply = Reply::error(status, e.to_string());
+    if status == 503 {
+        reply.with_header("Retry-After", "10")
+    } else {
+        reply
+    }
 }
 
 fn open_rw(ctx: &AppContext) -> Result<Store, Reply> {
@@ -102,7 +108,7 @@ pub(crate) fn reviewers_for(ctx: &AppContext, id: &str, query: &str) -> Reply {
         Err(r) => return r,
     };
     let (embedder, warning) = ctx.ai.embedder();
-    match matching::match_reviewers(&store, embedder.as_ref(), id, n) {
+    match matching::match_reviewers_indexed(&store, embedder.as_ref(), id, n) {
         Ok(r) => match serde_json::to_value(&r) {
             Ok(v) => Reply::json(200, &with_warning(v, warning)),
             Err(e) => Reply::error(500, e.to_string()),
@@ -190,16 +196,13 @@ pub(crate) fn search(ctx: &AppContext, query: &str) -> Reply {
         Ok(n) => n,
         Err(r) => return r,
     };
-    let store = match open_rw(ctx) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
     let (embedder, warning) = ctx.ai.embedder();
-    match search::search(&store, embedder.as_ref(), &q, n) {
-        Ok(hits) => Reply::json(
+    match ctx.indexer.search(embedder.as_ref(), &q, n) {
+        Ok(r) => Reply::json(
             200,
             &with_warning(
-                json!({ "query": q, "model_id": embedder.model_id(), "hits": hits }),
+                json!({ "query": q, "model_id": r.model_id, "semantic": r.semantic,
+                        "indexing": r.indexing, "hits": r.hits }),
                 warning,
             ),
         ),

@@ -170,6 +170,7 @@ pub(crate) fn sync_status(ctx: &AppContext) -> Reply {
             json!(status.staleness_seconds(now)),
         );
         map.insert("stale".into(), json!(status.is_stale(now)));
+        map.insert("search_index".into(), json!(ctx.indexer.progress()));
         map.insert("now".into(), json!(now));
     }
     Reply::json(200, &v)
@@ -204,6 +205,17 @@ pub(crate) fn metrics(ctx: &AppContext) -> Reply {
             ctx.sync.status().last_success_at,
         )
     });
+    let ix = ctx.indexer.progress();
+    ctx.metrics.set(
+        crate::metrics::names::SEARCH_DOCUMENTS,
+        &[],
+        ix.total as f64,
+    );
+    ctx.metrics.set(
+        crate::metrics::names::SEARCH_DOCUMENTS_EMBEDDED,
+        &[],
+        ix.done as f64,
+    );
     if let Err(e) = refreshed {
         // Still answer: the device gauges and every counter are current.
         tracing::warn!(error = %e, "cannot refresh the queue gauges for /metrics");

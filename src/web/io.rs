@@ -39,7 +39,7 @@ impl Busy {
         BusyGuard(self.clone())
     }
 
-    fn active(&self) -> bool {
+    pub(crate) fn active(&self) -> bool {
         self.0.load(Ordering::SeqCst) > 0
     }
 }

@@ -431,6 +431,20 @@ fn sync_card(h: &mut String, sync: &SyncStatus, ctx: &AppContext, now: i64) {
         ),
         None => row_with_value(h, "sync-last-success", "Last success", "", "never"),
     }
+    let ix = ctx.indexer.progress();
+    let index_note = match (&ix.last_error, ix.total) {
+        (Some(e), _) => format!("{} of {} · {}", ix.done, ix.total, escape(e)),
+        (None, 0) => "nothing to index yet".to_string(),
+        (None, t) if ix.done >= t => format!("all {t} documents searchable by meaning"),
+        (None, t) => format!("embedding in the background: {} of {t}", ix.done),
+    };
+    row_with_value(
+        h,
+        "search-index",
+        "Search index",
+        &ix.done.to_string(),
+        &index_note,
+    );
     match sync.staleness_seconds(now) {
         Some(s) => row_with_value(
             h,

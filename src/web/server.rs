@@ -317,6 +317,7 @@ async fn connection(
     let local = stream.local_addr().ok();
     let _ = stream.set_nodelay(true);
     let busy = Busy::default();
+    let in_flight = busy.clone();
     let io = GuardedIo::new(
         stream,
         read_timeout,
@@ -348,6 +349,9 @@ async fn connection(
     };
     let result = match finished {
         Some(r) => r,
+        // Nothing being handled (idle, or a head or body still arriving):
+        // close now rather than wait for a slow client.
+        None if !in_flight.active() => return,
         None => {
             conn.as_mut().graceful_shutdown();
             match tokio::time::timeout(DRAIN, conn.as_mut()).await {
@@ -615,6 +619,10 @@ mod tests {
         crate::store::Store::open(&store_path).unwrap();
         let metrics = Arc::new(crate::metrics::Metrics::new());
         let ctx = Arc::new(AppContext {
+            indexer: Arc::new(crate::agents::indexer::Indexer::new(
+                store_path.clone(),
+                Default::default(),
+            )),
             device: std::sync::Mutex::new(crate::system::Device::new(dir.path())),
             ai: crate::service::Ai::new(&config, metrics.clone()),
             config,

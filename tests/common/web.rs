@@ -72,6 +72,24 @@ impl TestService {
         Store::open(&self.service().ctx.store_path).expect("store opens")
     }
 
+    /// Waits until the background indexer has embedded the store for the
+    /// current model (the AI routes answer "indexing in progress" before).
+    pub fn wait_for_index(&self) {
+        use ojscog::agents::indexer::IndexState;
+        let deadline = Instant::now() + Duration::from_secs(300);
+        loop {
+            let p = self.service().ctx.indexer.progress();
+            if p.state == IndexState::Idle && p.total > 0 && p.done == p.total {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the indexer did not finish: {p:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Waits until the metrics sampler has written its first samples (it
     /// opens the store on its own thread, a moment after start).
     pub fn wait_for_first_sample(&self) {
