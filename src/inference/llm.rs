@@ -61,7 +61,7 @@ pub enum LlmError {
     #[error("LLM model file {path} is not a usable GGUF model: {reason}")]
     BadModel { path: PathBuf, reason: String },
     #[error("the LLM model failed verification, so it was not loaded: {0} (see `ojscog models verify`; reinstall or roll back the model)")]
-    Unverified(#[source] ModelError),
+    Unverified(ModelError),
     #[error("loading the LLM failed {seconds_ago} s ago and is not retried yet: {message}")]
     RecentlyFailed { message: String, seconds_ago: u64 },
     #[error("LLM settings are invalid: {0}")]
