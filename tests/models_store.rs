@@ -589,3 +589,44 @@ fn a_flipped_byte_in_the_onnx_model_is_refused_and_not_hashed_again() {
         "the corrupt model was hashed again"
     );
 }
+
+#[test]
+fn verify_all_passes_after_a_first_install_was_interrupted() {
+    let (d, _store, files) = setup();
+    let root = d.path().join("cli-models");
+    // A first install killed before `current` existed: a model dir with only staging.
+    let staging = root.join("emb/.staging-1.0-999-1");
+    fs::create_dir_all(&staging).unwrap();
+    fs::write(staging.join("model.onnx"), b"half").unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_ojscog"))
+            .args(["models", "--dir"])
+            .arg(&root)
+            .args(args)
+            .env("OJSCOG_DATA_DIR", d.path())
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).to_string()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let (ok, out) = run(&["verify"]);
+    assert!(ok && out.contains("no current version"), "{out}");
+    // Asked by name it is still an error: there is nothing to serve.
+    let (ok, out) = run(&["verify", "emb"]);
+    assert!(!ok && out.contains("not installed"), "{out}");
+    let f = write(&files, "w1", b"one");
+    let (ok, out) = run(&[
+        "install",
+        "emb",
+        "1.0",
+        "--file",
+        &format!("model.onnx={}", f.display()),
+    ]);
+    assert!(ok, "{out}");
+    assert!(!staging.exists(), "the next install cleans up");
+    let (ok, out) = run(&["verify"]);
+    assert!(ok && out.contains("ok "), "{out}");
+}
