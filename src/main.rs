@@ -524,12 +524,19 @@ fn models_cmd(cfg: &Config, dir: Option<PathBuf>, action: ModelsAction) -> Resul
             Ok(())
         }
         ModelsAction::Verify { name } => {
+            let all = name.is_none();
             let names = match name {
                 Some(n) => vec![n],
                 None => store.list()?.into_iter().map(|m| m.name).collect(),
             };
             let mut failed = 0;
             for n in &names {
+                // A model directory with no `current` yet (a first install that was
+                // interrupted) has nothing to serve and nothing to verify.
+                if all && matches!(store.current_version(n), Ok(None)) {
+                    println!("-       {n}: no current version (not installed yet)");
+                    continue;
+                }
                 match store.verify(n) {
                     Ok(m) => println!(
                         "ok      {n} {} ({} files, sha256 verified)",

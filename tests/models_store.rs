@@ -1,7 +1,10 @@
 //! The model store: atomic install, verify, rollback, and what happens when a
 //! file is corrupted or truncated or an install is interrupted.
 
-use ojscog::models::{ModelError, ModelStore, SourceFile};
+#[path = "common/models.rs"]
+mod models;
+
+use ojscog::models::{ModelError, ModelStore, SourceFile, EMBEDDING_MODEL};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -222,6 +225,23 @@ fn interrupted_install_leaves_store_consistent() {
 }
 
 #[test]
+fn a_version_half_removed_by_a_crash_is_not_a_version_and_is_cleaned() {
+    let (_d, store, files) = setup();
+    let v1 = write(&files, "v1", b"v1");
+    store
+        .install("m", "1", "t", &[src("model.onnx", &v1)])
+        .unwrap();
+    // Versions are renamed to `.trash-…` before removal: a crash leaves this.
+    let trash = store.root().join("m/.trash-0-999-1");
+    fs::create_dir_all(&trash).unwrap();
+    fs::write(trash.join("manifest.json"), b"{}").unwrap();
+    assert_eq!(store.versions("m").unwrap(), vec!["1"]);
+    assert_eq!(store.clean_staging("m").unwrap(), 1);
+    assert!(!trash.exists());
+    store.verify("m").unwrap();
+}
+
+#[test]
 fn unsafe_names_are_refused() {
     let (_d, store, files) = setup();
     let f = write(&files, "f", b"x");
@@ -303,4 +323,310 @@ fn cli_install_verify_rollback() {
         &format!("model.onnx={sha1}"),
     ]);
     assert!(!ok && out.contains("corrupt"), "{out}");
+}
+
+// ---- what the store trusts: real files and directories only ----
+
+#[test]
+fn a_model_file_symlinked_to_etc_passwd_is_refused() {
+    let (_d, store, files) = setup();
+    // The manifest's hash and size are those of /etc/passwd: only the link gives it away.
+    let passwd = fs::read("/etc/passwd").unwrap();
+    let copy = write(&files, "copy", &passwd);
+    store
+        .install("m", "1", "t", &[src("model.onnx", &copy)])
+        .unwrap();
+    let installed = store.current("m").unwrap().path("model.onnx");
+    fs::remove_file(&installed).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", &installed).unwrap();
+    let e = store.verify("m").unwrap_err();
+    assert!(matches!(e, ModelError::Symlink { .. }), "{e:?}");
+    let msg = e.to_string();
+    assert!(
+        msg.contains("model.onnx") && msg.contains("symbolic link"),
+        "{msg}"
+    );
+    assert!(store.verified("m").is_err(), "a loader refuses it");
+    assert!(ojscog::models::hash_file(&installed).is_err());
+}
+
+#[test]
+fn a_symlinked_directory_inside_a_version_is_refused() {
+    let (d, store, files) = setup();
+    let t = write(&files, "t", b"{\"tok\": 1}");
+    store
+        .install("m", "1", "t", &[src("sub/tokenizer.json", &t)])
+        .unwrap();
+    let sub = store.current("m").unwrap().path("sub");
+    let elsewhere = d.path().join("elsewhere");
+    fs::rename(&sub, &elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &sub).unwrap();
+    let e = store.verify("m").unwrap_err();
+    assert!(
+        matches!(e, ModelError::Symlink { ref path } if path == &sub),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn a_symlinked_version_directory_is_refused() {
+    let (d, store, files) = setup();
+    let f = write(&files, "f", b"weights");
+    store
+        .install("m", "1", "t", &[src("model.onnx", &f)])
+        .unwrap();
+    // A complete copy of version 1 outside the store, linked in as version 2 and made current.
+    let outside = d.path().join("outside");
+    fs::create_dir_all(&outside).unwrap();
+    for name in ["model.onnx", "manifest.json"] {
+        fs::copy(store.root().join("m/1").join(name), outside.join(name)).unwrap();
+    }
+    let mdir = store.root().join("m");
+    std::os::unix::fs::symlink(&outside, mdir.join("2")).unwrap();
+    fs::remove_file(mdir.join("current")).unwrap();
+    std::os::unix::fs::symlink("2", mdir.join("current")).unwrap();
+    let e = store.verify("m").unwrap_err();
+    assert!(
+        matches!(e, ModelError::Symlink { ref path } if path == &mdir.join("2")),
+        "{e:?}"
+    );
+    assert_eq!(
+        store.versions("m").unwrap(),
+        vec!["1"],
+        "a link is not a version"
+    );
+}
+
+#[test]
+fn current_pointing_outside_the_model_is_refused() {
+    let (_d, store, files) = setup();
+    let f = write(&files, "f", b"weights");
+    store
+        .install("m", "1", "t", &[src("model.onnx", &f)])
+        .unwrap();
+    let mdir = store.root().join("m");
+    let abs = mdir.join("1").display().to_string();
+    for target in ["../m/1", abs.as_str(), "1/", "."] {
+        fs::remove_file(mdir.join("current")).unwrap();
+        std::os::unix::fs::symlink(target, mdir.join("current")).unwrap();
+        let e = store.verify("m").unwrap_err();
+        assert!(
+            matches!(e, ModelError::BadPointer { .. }),
+            "{target}: {e:?}"
+        );
+        assert!(e.to_string().contains("current"), "{e}");
+    }
+}
+
+// ---- concurrent installs, first install ----
+
+/// Waits (bounded) until `dir` holds an entry starting with `prefix`.
+fn wait_for_entry(dir: &Path, prefix: &str) -> PathBuf {
+    for _ in 0..6000 {
+        if let Ok(rd) = fs::read_dir(dir) {
+            for e in rd.flatten() {
+                if e.file_name().to_string_lossy().starts_with(prefix) {
+                    return e.path();
+                }
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    panic!("no {prefix}* appeared in {}", dir.display());
+}
+
+#[test]
+fn a_staging_dir_held_by_a_live_install_survives_clean_staging() {
+    let (_d, store, files) = setup();
+    let v1 = write(&files, "v1", b"one");
+    store
+        .install("m", "1", "t", &[src("model.onnx", &v1)])
+        .unwrap();
+    // The second install reads its source from a pipe: it stays live, with its
+    // staging directory, until the test writes the weights.
+    let pipe = files.join("pipe");
+    let ok = Command::new("mkfifo").arg(&pipe).status().unwrap();
+    assert!(ok.success());
+    let root = store.root().to_path_buf();
+    let pipe2 = pipe.clone();
+    let install = std::thread::spawn(move || {
+        ModelStore::new(root).install("m", "2", "t", &[src("model.onnx", &pipe2)])
+    });
+    let staging = wait_for_entry(&store.root().join("m"), ".staging-2-");
+    assert_eq!(store.clean_staging("m").unwrap(), 0);
+    assert!(staging.is_dir(), "a live install's staging dir was removed");
+    fs::write(&pipe, b"two").unwrap();
+    let m = install.join().unwrap().unwrap();
+    assert_eq!(m.manifest.version, "2");
+    assert_eq!(store.current_version("m").unwrap().as_deref(), Some("2"));
+    assert!(!staging.exists());
+    store.verify("m").unwrap();
+}
+
+#[test]
+fn concurrent_installs_of_one_model_both_complete() {
+    let (_d, store, files) = setup();
+    let v1 = write(&files, "v1", b"one");
+    store
+        .install("m", "1", "t", &[src("model.onnx", &v1)])
+        .unwrap();
+    let threads: Vec<_> = ["2", "3"]
+        .into_iter()
+        .map(|v| {
+            let root = store.root().to_path_buf();
+            let f = write(&files, &format!("v{v}"), &vec![v.as_bytes()[0]; 1 << 20]);
+            std::thread::spawn(move || {
+                ModelStore::new(root).install("m", v, "t", &[src("model.onnx", &f)])
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap().unwrap();
+    }
+    let current = store.current_version("m").unwrap().unwrap();
+    assert!(current == "2" || current == "3", "{current}");
+    store.verify("m").unwrap();
+    let previous = store.previous_version("m").unwrap().unwrap();
+    assert_ne!(previous, current);
+    store.rollback("m").unwrap();
+    store.verify("m").unwrap();
+}
+
+#[test]
+fn a_first_install_into_a_missing_root_is_complete() {
+    let d = tempfile::tempdir().unwrap();
+    // Neither the root nor its parent exist: install creates (and fsyncs) them.
+    let store = ModelStore::new(d.path().join("data/models"));
+    let f = write(d.path(), "f", b"weights");
+    store
+        .install("m", "1", "t", &[src("model.onnx", &f)])
+        .unwrap();
+    assert!(store.root().join("m/1/manifest.json").is_file());
+    assert_eq!(store.current_version("m").unwrap().as_deref(), Some("1"));
+    store.verify("m").unwrap();
+    assert_eq!(store.list().unwrap().len(), 1);
+}
+
+#[test]
+fn an_unchanged_model_file_is_hashed_once_per_process() {
+    // The developers' store: files written long ago, so their hashes are remembered.
+    let store = models::store_with_embedding_model();
+    let first = store.verified(EMBEDDING_MODEL).unwrap();
+    let onnx = first.path("model.onnx");
+    let n = ojscog::models::times_hashed(&onnx);
+    assert!(n >= 1);
+    let again = store.verified(EMBEDDING_MODEL).unwrap();
+    assert_eq!(
+        ojscog::models::times_hashed(&onnx),
+        n,
+        "re-hashed an unchanged file"
+    );
+    assert_eq!(again.combined_sha256(), first.combined_sha256());
+    assert_eq!(
+        first.combined_sha256(),
+        first.manifest().combined_sha256(),
+        "verified hashes are the manifest's"
+    );
+}
+
+// ---- the embedding model is loaded only when it verifies ----
+
+#[cfg(feature = "embeddings")]
+#[test]
+fn a_flipped_byte_in_the_onnx_model_is_refused_and_not_hashed_again() {
+    use ojscog::inference::{Embedder, HashingEmbedder};
+    let genuine = models::store_with_embedding_model()
+        .verified(EMBEDDING_MODEL)
+        .unwrap();
+    let d = tempfile::tempdir().unwrap();
+    let store = ModelStore::for_data_dir(d.path());
+    let sources: Vec<SourceFile> = genuine
+        .manifest()
+        .files
+        .iter()
+        .map(|f| src(&f.path, &genuine.path(&f.path)))
+        .collect();
+    store
+        .install(EMBEDDING_MODEL, "t1", "test copy", &sources)
+        .unwrap();
+    let onnx = store.current(EMBEDDING_MODEL).unwrap().path("model.onnx");
+    let mut bytes = fs::read(&onnx).unwrap();
+    let at = bytes.len() * 3 / 4;
+    bytes[at] ^= 0xff;
+    fs::write(&onnx, &bytes).unwrap();
+
+    let e = match ojscog::inference::open_embedder(d.path()) {
+        Ok(_) => panic!("an ONNX model that fails its manifest was loaded"),
+        Err(e) => e,
+    };
+    let msg = e.to_string();
+    assert!(
+        msg.contains(&onnx.display().to_string()) && msg.contains("corrupt"),
+        "{msg}"
+    );
+
+    // Through the service: the exact-term fallback with the reason, and the
+    // second request neither hashes nor loads again.
+    let cfg = ojscog::config::Config {
+        data_dir: d.path().to_path_buf(),
+        ..Default::default()
+    };
+    let ai = ojscog::service::Ai::new(&cfg, std::sync::Arc::new(ojscog::metrics::Metrics::new()));
+    let before = ojscog::models::times_hashed(&onnx);
+    let (e1, w1) = ai.embedder();
+    let w1 = w1.expect("a warning");
+    assert!(w1.contains("model.onnx") && w1.contains("corrupt"), "{w1}");
+    assert_eq!(e1.model_id(), HashingEmbedder::MODEL_ID);
+    assert_ne!(e1.model_sha256(), genuine.combined_sha256());
+    assert_eq!(ojscog::models::times_hashed(&onnx), before + 1);
+    let (e2, w2) = ai.embedder();
+    let w2 = w2.expect("a warning");
+    assert!(w2.contains("model.onnx") && w2.contains("corrupt"), "{w2}");
+    assert_eq!(e2.model_id(), HashingEmbedder::MODEL_ID);
+    assert_eq!(
+        ojscog::models::times_hashed(&onnx),
+        before + 1,
+        "the corrupt model was hashed again"
+    );
+}
+
+#[test]
+fn verify_all_passes_after_a_first_install_was_interrupted() {
+    let (d, _store, files) = setup();
+    let root = d.path().join("cli-models");
+    // A first install killed before `current` existed: a model dir with only staging.
+    let staging = root.join("emb/.staging-1.0-999-1");
+    fs::create_dir_all(&staging).unwrap();
+    fs::write(staging.join("model.onnx"), b"half").unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_ojscog"))
+            .args(["models", "--dir"])
+            .arg(&root)
+            .args(args)
+            .env("OJSCOG_DATA_DIR", d.path())
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).to_string()
+                + &String::from_utf8_lossy(&out.stderr),
+        )
+    };
+    let (ok, out) = run(&["verify"]);
+    assert!(ok && out.contains("no current version"), "{out}");
+    // Asked by name it is still an error: there is nothing to serve.
+    let (ok, out) = run(&["verify", "emb"]);
+    assert!(!ok && out.contains("not installed"), "{out}");
+    let f = write(&files, "w1", b"one");
+    let (ok, out) = run(&[
+        "install",
+        "emb",
+        "1.0",
+        "--file",
+        &format!("model.onnx={}", f.display()),
+    ]);
+    assert!(ok, "{out}");
+    assert!(!staging.exists(), "the next install cleans up");
+    let (ok, out) = run(&["verify"]);
+    assert!(ok && out.contains("ok "), "{out}");
 }

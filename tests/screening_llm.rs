@@ -8,13 +8,15 @@
 use ojscog::agents::screening::{self, ScreeningAgent, ScreeningError, AGENT};
 use ojscog::inference::llm::{self, GenerateRequest, Llm, LlmConfig, LlmError};
 use ojscog::metrics::{names, Metrics};
+use ojscog::models::{self, ModelError, ModelStore, SourceFile, LLM_MODEL};
 use ojscog::store::Store;
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-/// The test model and its sha256 when the model store's manifest gives it.
-fn test_model() -> (PathBuf, Option<String>) {
+/// The test model: `OJSCOG_TEST_LLM`, else the installed model, verified.
+fn test_model() -> PathBuf {
     if let Some(p) = std::env::var_os("OJSCOG_TEST_LLM").filter(|p| !p.is_empty()) {
         let p = PathBuf::from(p);
         assert!(
@@ -22,10 +24,10 @@ fn test_model() -> (PathBuf, Option<String>) {
             "OJSCOG_TEST_LLM={} is not a file: run scripts/fetch-models.sh or fix the path",
             p.display()
         );
-        return (p, None);
+        return p;
     }
     match llm::installed_model(Path::new("/nonexistent-ojscog-data")) {
-        Ok(m) => (m.path, Some(m.sha256)),
+        Ok(m) => m.path,
         Err(e) => panic!(
             "the test LLM is not installed ({e}). Run scripts/fetch-models.sh, \
              or set OJSCOG_TEST_LLM=/path/to/SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -49,11 +51,8 @@ fn config(path: PathBuf) -> LlmConfig {
 /// One loaded model for the whole test binary (one worker, like the service).
 fn shared_llm() -> Llm {
     static LLM: OnceLock<Llm> = OnceLock::new();
-    LLM.get_or_init(|| {
-        let (path, sha) = test_model();
-        Llm::load(config(path), sha).expect("the test LLM loads")
-    })
-    .clone()
+    LLM.get_or_init(|| Llm::load(config(test_model())).expect("the test LLM loads"))
+        .clone()
 }
 
 fn demo_store() -> (tempfile::TempDir, Store) {
@@ -186,7 +185,7 @@ fn grammar_constrains_every_answer_to_json() {
 
 #[test]
 fn truncated_or_corrupt_gguf_is_a_clean_error() {
-    let (path, _) = test_model();
+    let path = test_model();
     let bytes = std::fs::read(&path).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let cases: [(&str, Vec<u8>); 4] = [
@@ -201,13 +200,13 @@ fn truncated_or_corrupt_gguf_is_a_clean_error() {
     for (name, data) in cases {
         let p = dir.path().join(name);
         std::fs::write(&p, data).unwrap();
-        let e = Llm::load(config(p.clone()), None).unwrap_err();
+        let e = Llm::load(config(p.clone())).unwrap_err();
         assert!(matches!(e, LlmError::BadModel { .. }), "{name}: {e:?}");
         let msg = e.to_string();
         assert!(msg.contains(name), "{name}: {msg}");
         eprintln!("{name}: {msg}");
     }
-    let e = Llm::load(config(dir.path().join("absent.gguf")), None).unwrap_err();
+    let e = Llm::load(config(dir.path().join("absent.gguf"))).unwrap_err();
     assert!(matches!(e, LlmError::Read { .. }), "{e:?}");
     // The process is fine and the real model still loads afterwards.
     assert!(!shared_llm().info().sha256.is_empty());
@@ -254,4 +253,151 @@ fn unknown_submission_is_a_clear_error() {
     assert_eq!(e.http_status(), 404);
     assert_eq!(runs(&store, Some(4242), Some("error")), 1);
     assert!(agent.cached(&store, 4242).is_err());
+}
+
+// ---- integrity: only verified weights are loaded, caches key on computed hashes ----
+
+/// A model store under `data_dir` holding a copy of the test GGUF as the
+/// installed default model; returns the installed file.
+fn install_gguf_copy(data_dir: &Path) -> PathBuf {
+    let store = ModelStore::for_data_dir(data_dir);
+    let m = store
+        .install(
+            LLM_MODEL,
+            "t1",
+            "test copy",
+            &[SourceFile {
+                src: test_model(),
+                dest: "model.gguf".into(),
+                expect_sha256: None,
+            }],
+        )
+        .unwrap();
+    m.path("model.gguf")
+}
+
+/// Flips one byte three quarters into the file (tensor data: llama.cpp still loads it).
+fn flip_byte(path: &Path) {
+    let len = std::fs::metadata(path).unwrap().len();
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .unwrap();
+    let at = len * 3 / 4;
+    let mut b = [0u8; 1];
+    f.seek(SeekFrom::Start(at)).unwrap();
+    f.read_exact(&mut b).unwrap();
+    f.seek(SeekFrom::Start(at)).unwrap();
+    f.write_all(&[b[0] ^ 0xff]).unwrap();
+    f.sync_all().unwrap();
+}
+
+#[test]
+fn a_flipped_byte_in_the_installed_gguf_is_refused_before_loading() {
+    let dir = tempfile::tempdir().unwrap();
+    let gguf = install_gguf_copy(dir.path());
+    flip_byte(&gguf);
+    let e = match ScreeningAgent::load(config(PathBuf::new()), dir.path(), Arc::new(Metrics::new()))
+    {
+        Ok(_) => panic!("a GGUF that fails its manifest was loaded"),
+        Err(e) => e,
+    };
+    assert!(
+        matches!(
+            e,
+            ScreeningError::Llm(LlmError::Unverified(ModelError::HashMismatch { .. }))
+        ),
+        "{e:?}"
+    );
+    let msg = e.to_string();
+    assert!(
+        msg.contains(&gguf.display().to_string()) && msg.contains("corrupt"),
+        "{msg}"
+    );
+    assert_eq!(e.http_status(), 503);
+}
+
+#[test]
+fn assess_on_a_corrupt_installed_gguf_fails_and_caches_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let gguf = install_gguf_copy(dir.path());
+    flip_byte(&gguf);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ojscog"))
+        .args(["assess", "--demo", "--threads", "2", "1"])
+        .env("OJSCOG_DATA_DIR", dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "assess ran on a corrupt model: {stderr}"
+    );
+    assert!(
+        stderr.contains("model.gguf") && stderr.contains("corrupt"),
+        "{stderr}"
+    );
+    let store = Store::open(&dir.path().join("demo/ojscog.sqlite3")).unwrap();
+    assert_eq!(cache_rows(&store), 0, "nothing cached for a corrupt model");
+}
+
+#[test]
+fn a_corrupt_gguf_is_hashed_once_and_its_failure_remembered() {
+    let dir = tempfile::tempdir().unwrap();
+    let gguf = install_gguf_copy(dir.path());
+    flip_byte(&gguf);
+    let cfg = ojscog::config::Config {
+        data_dir: dir.path().to_path_buf(),
+        llm: config(PathBuf::new()),
+        ..Default::default()
+    };
+    let ai = ojscog::service::Ai::new(&cfg, Arc::new(Metrics::new()));
+    let before = models::times_hashed(&gguf);
+    let first = ai.screening().err().expect("a corrupt model is refused");
+    assert!(first.to_string().contains("model.gguf"), "{first}");
+    assert_eq!(models::times_hashed(&gguf), before + 1);
+    // The next request gets the same answer at once: no second 90 MB hash.
+    let second = ai.screening().err().expect("still refused");
+    assert!(
+        matches!(second, ScreeningError::Llm(LlmError::RecentlyFailed { .. })),
+        "{second:?}"
+    );
+    assert!(
+        second.to_string().contains("model.gguf") && second.to_string().contains("corrupt"),
+        "{second}"
+    );
+    assert_eq!(second.http_status(), 503);
+    assert_eq!(models::times_hashed(&gguf), before + 1);
+}
+
+#[test]
+fn an_unchanged_installed_gguf_is_hashed_once_per_process() {
+    let none = Path::new("/nonexistent-ojscog-data");
+    let first = llm::installed_model(none).unwrap();
+    let n = models::times_hashed(&first.path);
+    let again = llm::installed_model(none).unwrap();
+    assert_eq!(again.sha256, first.sha256);
+    assert_eq!(
+        models::times_hashed(&first.path),
+        n,
+        "re-hashed an unchanged file"
+    );
+}
+
+#[test]
+fn a_hand_given_gguf_is_keyed_on_the_hash_of_its_own_bytes() {
+    let genuine = llm::installed_model(Path::new("/nonexistent-ojscog-data"))
+        .unwrap()
+        .sha256;
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("copy.gguf");
+    std::fs::copy(test_model(), &copy).unwrap();
+    flip_byte(&copy);
+    let llm = Llm::load(config(copy.clone())).unwrap();
+    assert_eq!(llm.info().sha256, models::sha256_file(&copy).unwrap());
+    assert_ne!(
+        llm.info().sha256,
+        genuine,
+        "keyed on the genuine model's hash"
+    );
 }

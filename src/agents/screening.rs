@@ -9,7 +9,11 @@
 //! an answer that fails is an `error` run and nothing is cached.
 //!
 //! Reports are cached in `quality_assessment_cache` by (submission,
-//! publication, publication version, model sha256); a cached report whose
+//! publication, publication version, model sha256), where the model sha256 is
+//! the hash this process computed from the GGUF file llama.cpp loaded (verified
+//! against the model store's manifest, or hashed at load for a hand-given
+//! `--model` file; see [`crate::inference::llm`]), never a manifest's claim
+//! alone: a corrupt model is refused before it can run. A cached report whose
 //! inputs changed since (OJS lets editors edit a publication without a new
 //! version) is recomputed. Every run that reaches the model, and every
 //! failure, is logged in `agent_execution_log` and counted in
@@ -66,7 +70,11 @@ impl ScreeningError {
             ScreeningError::NotFound(_) => 404,
             ScreeningError::Llm(e) if e.is_timeout() => 504,
             ScreeningError::Llm(
-                LlmError::NotBuilt | LlmError::NoModel | LlmError::Inference(I::Busy { .. }),
+                LlmError::NotBuilt
+                | LlmError::NoModel
+                | LlmError::Unverified(_)
+                | LlmError::RecentlyFailed { .. }
+                | LlmError::Inference(I::Busy { .. }),
             ) => 503,
             ScreeningError::Invalid { .. } | ScreeningError::Llm(_) => 502,
             ScreeningError::Store(_) => 500,
@@ -184,8 +192,9 @@ impl ScreeningAgent {
         }
     }
 
-    /// Loads the LLM named by `config` (or, when its `model_path` is empty, the
-    /// installed default model under `data_dir` / the developers' store).
+    /// Loads the LLM named by `config` (hashed at load), or, when its
+    /// `model_path` is empty, the installed default model under `data_dir` / the
+    /// developers' store, verified against its manifest first.
     pub fn load(
         config: LlmConfig,
         data_dir: &Path,

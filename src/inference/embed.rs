@@ -1,6 +1,15 @@
 //! Sentence embeddings with ONNX Runtime (through `ort`, the library loaded at
 //! run time) and a Hugging Face `tokenizer.json`: all-MiniLM-L6-v2 (int8),
 //! mean pooling over the attention mask, L2 normalisation, 256 tokens.
+//!
+//! Integrity: the model and tokenizer are verified against the model store's
+//! manifest before ONNX Runtime sees them (each file hashed once per process
+//! while unchanged), the files are checked to be unchanged after loading (both
+//! are read into memory), and the embedder's [`super::Embedder::model_sha256`],
+//! which the embedding and matching caches are keyed on, is computed from the
+//! verified hashes. The ONNX Runtime library from the store is verified the
+//! same way; one named by `$ORT_DYLIB_PATH` is the operator's choice and is
+//! loaded as given.
 
 use super::{EmbedBackend, EmbeddingWorker, InferenceError, WorkerLimits};
 use crate::models::{ModelStore, EMBEDDING_MODEL, ONNXRUNTIME};
@@ -43,7 +52,7 @@ pub fn ort_dylib_path(store: &ModelStore) -> Result<PathBuf, InferenceError> {
     if let Some(p) = std::env::var_os("ORT_DYLIB_PATH").filter(|p| !p.is_empty()) {
         return Ok(PathBuf::from(p));
     }
-    let m = store.current_verified(ONNXRUNTIME)?;
+    let m = store.verified(ONNXRUNTIME)?;
     Ok(m.path(ORT_LIB_FILE))
 }
 
@@ -269,23 +278,26 @@ impl EmbedBackend for OnnxEmbedder {
     }
 }
 
-/// The production embedder: the store's current MiniLM (verified), ONNX Runtime
-/// from `$ORT_DYLIB_PATH` or the store, running on a bounded worker.
+/// The production embedder: the store's current MiniLM (verified before
+/// anything else), ONNX Runtime from `$ORT_DYLIB_PATH` or the store (verified),
+/// running on a bounded worker. Caches key on the verified hashes.
 pub fn load_embedder(
     store: &ModelStore,
     opts: OnnxOptions,
     limits: WorkerLimits,
 ) -> Result<EmbeddingWorker<OnnxEmbedder>, InferenceError> {
+    let m = store.verified(EMBEDDING_MODEL)?;
     let lib = ort_dylib_path(store)?;
     init_ort(&lib)?;
-    let m = store.current_verified(EMBEDDING_MODEL)?;
     let model = m.path(MODEL_FILE);
     let tokenizer = m.path(TOKENIZER_FILE);
-    let id = format!("{}@{}", m.manifest.name, m.manifest.version);
-    let sha = m.manifest.combined_sha256();
+    let id = format!("{}@{}", m.manifest().name, m.manifest().version);
     // Load once here to learn the dimension and fail early, then hand the
     // loaded backend to the worker thread.
     let backend = OnnxEmbedder::load(&model, &tokenizer, &opts)?;
+    // Both files were read into memory: they are the verified bytes only if unchanged since.
+    m.check_unchanged()?;
+    let sha = m.combined_sha256();
     let dim = backend.dim();
     EmbeddingWorker::start(&id, &sha, dim, limits, move || Ok(backend))
 }

@@ -14,11 +14,30 @@
 //!
 //! Without the `llm` feature the types exist but [`Llm::load`] answers
 //! [`LlmError::NotBuilt`], so callers need no `cfg` of their own.
+//!
+//! Integrity: llama.cpp only ever gets a file whose sha256 was computed by this
+//! process, and [`ModelInfo::sha256`] (what the screening cache is keyed on) is
+//! that computed hash, never a manifest's claim alone.
+//! - The installed model ([`installed_model`], [`load_configured`] with an empty
+//!   `model_path`) is verified against its model-store manifest first; a file that
+//!   fails (a flipped byte, truncation, a symbolic link) is refused with
+//!   [`LlmError::Unverified`] naming the file, and nothing is loaded.
+//! - A hand-given file (`llm.model_path`, `assess --model FILE`, `bench llm --model`)
+//!   is outside the store, so there is no manifest to check it against: it is
+//!   hashed at load and keyed on that computed hash. A modified copy therefore
+//!   gets its own cache entries and can never be served under the genuine
+//!   model's hash. (Refusing such files would break `--model` for trying a model
+//!   before installing it; keying on the computed hash makes that safe.)
+//! - Hashes are remembered per unchanged file for the process lifetime
+//!   ([`crate::models::hash_file`]), so a reload does not re-read the weights.
+//! - llama.cpp reads the weights into memory (no `mmap`), and the file's identity
+//!   is checked again after loading: the weights in memory are the hashed bytes,
+//!   and a file changed or truncated later cannot change them (or `SIGBUS` the process).
 
 use super::InferenceError;
 #[cfg(feature = "llm")]
 use super::{Worker, WorkerLimits};
-use crate::models::{ModelStore, LLM_MODEL};
+use crate::models::{HashedFile, ModelError, ModelStore, LLM_MODEL};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -41,6 +60,10 @@ pub enum LlmError {
     },
     #[error("LLM model file {path} is not a usable GGUF model: {reason}")]
     BadModel { path: PathBuf, reason: String },
+    #[error("the LLM model failed verification, so it was not loaded: {0} (see `ojscog models verify`; reinstall or roll back the model)")]
+    Unverified(ModelError),
+    #[error("loading the LLM failed {seconds_ago} s ago and is not retried yet: {message}")]
+    RecentlyFailed { message: String, seconds_ago: u64 },
     #[error("LLM settings are invalid: {0}")]
     Config(String),
     #[error("the LLM did not answer within {after:?}")]
@@ -63,7 +86,9 @@ pub enum LlmError {
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct LlmConfig {
-    /// A GGUF chat model. Empty: the installed default model (see [`installed_model`]).
+    /// A GGUF chat model, hashed at load and keyed on the computed hash (it has
+    /// no manifest). Empty: the installed default model, verified against its
+    /// manifest (see [`installed_model`]).
     pub model_path: PathBuf,
     /// Context size in tokens (prompt plus answer).
     pub n_ctx: u32,
@@ -150,69 +175,100 @@ impl LlmConfig {
     }
 }
 
-/// The installed chat model: its GGUF file and the sha256 the model store's
-/// manifest records for it.
+/// The installed chat model: its GGUF file, verified against the model store's
+/// manifest; `sha256` is the hash computed by that verification.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InstalledLlm {
     pub path: PathBuf,
     pub sha256: String,
+    pub file: HashedFile,
 }
 
 /// Finds the default chat model ([`LLM_MODEL`]) in the model store under
-/// `data_dir`, then in the developers' store ([`ModelStore::developer_root`],
-/// what `scripts/fetch-models.sh` fills). A GGUF whose size differs from its
-/// manifest is reported as corrupt rather than skipped.
+/// `data_dir`, else in the developers' store ([`ModelStore::developer_root`],
+/// what `scripts/fetch-models.sh` fills), and verifies it (every file of the
+/// version, hashed once per process while unchanged). A store that has the
+/// model but fails verification is an error, never a silent fall-through to
+/// the next store.
 pub fn installed_model(data_dir: &Path) -> Result<InstalledLlm, LlmError> {
     let stores = [
         ModelStore::for_data_dir(data_dir),
         ModelStore::new(ModelStore::developer_root()),
     ];
     for store in &stores {
-        let Ok(m) = store.current(LLM_MODEL) else {
+        if store
+            .current_version(LLM_MODEL)
+            .map_err(LlmError::Unverified)?
+            .is_none()
+        {
             continue;
-        };
-        let Some(f) = m.manifest.files.iter().find(|f| f.path.ends_with(".gguf")) else {
-            continue;
-        };
-        let path = m.path(&f.path);
-        let size = std::fs::metadata(&path)
-            .map_err(|source| LlmError::Read {
-                path: path.clone(),
-                source,
-            })?
-            .len();
-        if size != f.size {
-            return Err(LlmError::BadModel {
-                path,
-                reason: format!(
-                    "{size} bytes, the manifest says {}: truncated or replaced; run scripts/fetch-models.sh",
-                    f.size
-                ),
-            });
         }
+        let m = store.verified(LLM_MODEL).map_err(LlmError::Unverified)?;
+        let Some(entry) = m
+            .manifest()
+            .files
+            .iter()
+            .find(|f| f.path.ends_with(".gguf"))
+        else {
+            continue;
+        };
+        let Some(file) = m.file(&entry.path).cloned() else {
+            continue;
+        };
         return Ok(InstalledLlm {
-            path,
-            sha256: f.sha256.clone(),
+            path: file.path.clone(),
+            sha256: file.sha256.clone(),
+            file,
         });
     }
     Err(LlmError::NoModel)
 }
 
-/// Loads the model `config` names, or the installed default model when its
-/// `model_path` is empty (with the sha256 from the store's manifest).
-pub fn load_configured(mut config: LlmConfig, data_dir: &Path) -> Result<Llm, LlmError> {
+/// Loads the model `config` names (hashed at load, see the module docs), or
+/// the verified installed default model when its `model_path` is empty.
+pub fn load_configured(config: LlmConfig, data_dir: &Path) -> Result<Llm, LlmError> {
     if cfg!(not(feature = "llm")) {
         return Err(LlmError::NotBuilt);
     }
     if config.model_path.as_os_str().is_empty() {
         let m = installed_model(data_dir)?;
-        config.model_path = m.path;
-        return Llm::load(config, Some(m.sha256));
+        return Llm::load_verified(config, m.file);
     }
-    Llm::load(config, None)
+    Llm::load(config)
 }
 
-/// What was loaded; `sha256` identifies the exact weights (cache keys use it).
+/// A cheap fingerprint of what [`load_configured`] would load (pointers and
+/// file stamps, no hashing): a remembered load failure is retried early when it changes.
+pub fn model_state(config: &LlmConfig, data_dir: &Path) -> String {
+    if !config.model_path.as_os_str().is_empty() {
+        return match std::fs::metadata(&config.model_path) {
+            Ok(m) => {
+                let st = crate::models::FileStamp::of(&m);
+                format!(
+                    "{}:{}:{}:{}:{}:{}",
+                    config.model_path.display(),
+                    st.dev,
+                    st.ino,
+                    st.size,
+                    st.mtime_ns,
+                    st.ctime_ns
+                )
+            }
+            Err(e) => format!("{}:{e}", config.model_path.display()),
+        };
+    }
+    [
+        ModelStore::for_data_dir(data_dir),
+        ModelStore::new(ModelStore::developer_root()),
+    ]
+    .iter()
+    .map(|s| s.state(LLM_MODEL))
+    .collect::<Vec<_>>()
+    .join("|")
+}
+
+/// What was loaded; `sha256` identifies the exact weights (cache keys use it):
+/// it was computed from the file llama.cpp read, in this process.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ModelInfo {
     pub path: PathBuf,
@@ -327,31 +383,47 @@ impl std::fmt::Debug for Llm {
 }
 
 impl Llm {
-    /// Validates the settings, checks the file and loads the model on a new
-    /// worker thread; returns once the model is loaded, or with the reason it
-    /// could not be. `sha256` is the weights' identity from the model store's
-    /// manifest; when None the file is hashed here.
-    pub fn load(config: LlmConfig, sha256: Option<String>) -> Result<Llm, LlmError> {
+    /// Loads the hand-given GGUF file `config.model_path` (symbolic links
+    /// resolved): the file is hashed here (once per process while unchanged) and
+    /// the model is keyed on that hash. Validates the settings first; returns
+    /// once the model is loaded, or with the reason it could not be.
+    pub fn load(config: LlmConfig) -> Result<Llm, LlmError> {
         config.validate()?;
         if config.model_path.as_os_str().is_empty() {
             return Err(LlmError::NoModel);
         }
+        if cfg!(not(feature = "llm")) {
+            return Err(LlmError::NotBuilt);
+        }
+        let given = config.model_path.clone();
+        check_gguf_file(&given)?;
+        let path = std::fs::canonicalize(&given).map_err(|source| LlmError::Read {
+            path: given.clone(),
+            source,
+        })?;
+        let file = crate::models::hash_file(&path).map_err(|e| LlmError::BadModel {
+            path: given.clone(),
+            reason: e.to_string(),
+        })?;
+        Llm::load_verified(config, file)
+    }
+
+    /// Loads `file`, whose sha256 the caller computed (a model-store
+    /// verification, or [`crate::models::hash_file`]); `config.model_path` is
+    /// replaced by `file.path`. After llama.cpp has read the weights the file
+    /// must still be the one hashed, else [`LlmError::Unverified`].
+    pub fn load_verified(mut config: LlmConfig, file: HashedFile) -> Result<Llm, LlmError> {
+        config.validate()?;
+        config.model_path = file.path.clone();
         #[cfg(not(feature = "llm"))]
         {
-            let _ = sha256;
+            let _ = file;
             Err(LlmError::NotBuilt)
         }
         #[cfg(feature = "llm")]
         {
             let path = config.model_path.clone();
             let size_bytes = check_gguf_file(&path)?;
-            let sha256 = match sha256 {
-                Some(s) => s,
-                None => crate::models::sha256_file(&path).map_err(|e| LlmError::BadModel {
-                    path: path.clone(),
-                    reason: e.to_string(),
-                })?,
-            };
             let id = path
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
@@ -378,13 +450,16 @@ impl Llm {
                 },
                 other => LlmError::Inference(other),
             })?;
+            // The weights are in memory now (no mmap): they are the hashed bytes
+            // only if the file is still the one that was hashed.
+            file.check_unchanged().map_err(LlmError::Unverified)?;
             let loaded = worker
                 .call(|e: &mut engine::Engine| Ok(e.loaded()))
                 .map_err(LlmError::Inference)?;
             let info = ModelInfo {
                 id,
                 path,
-                sha256,
+                sha256: file.sha256,
                 size_bytes,
                 name: loaded.name,
                 n_params: loaded.n_params,
@@ -582,7 +657,9 @@ mod engine {
         pub(super) fn load(cfg: LlmConfig) -> Result<Engine, LlmError> {
             let backend = backend()?;
             let path = cfg.model_path.clone();
-            let params = LlamaModelParams::default();
+            // Read into memory, not mapped: the caller checks after this that the
+            // file is still the hashed one, and a later change cannot reach the weights.
+            let params = LlamaModelParams::default().with_use_mmap(false);
             let model = LlamaModel::load_from_file(backend, &path, &params).map_err(|e| {
                 LlmError::BadModel {
                     path: path.clone(),
@@ -840,7 +917,7 @@ mod tests {
 
     #[test]
     fn missing_model_is_a_clear_error() {
-        let e = Llm::load(LlmConfig::default(), None).unwrap_err();
+        let e = Llm::load(LlmConfig::default()).unwrap_err();
         assert!(matches!(e, LlmError::NoModel), "{e}");
     }
 }

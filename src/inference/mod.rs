@@ -6,6 +6,13 @@
 //! [`InferenceError::Busy`] at once instead of piling up work on a 2-core box);
 //! and a deadline per request ([`InferenceError::Timeout`]). A request whose
 //! deadline passed while it waited in the queue is dropped without running.
+//!
+//! Models are loaded only through the model store's verified path (see
+//! [`crate::models`]): a file whose sha256 does not match its manifest never
+//! reaches a runtime, and caches key on the hashes computed, not claimed. A load
+//! that failed is remembered by a [`FailureMemo`] (60 s, or until the model's
+//! files or pointers change, see [`embedder_state`] and [`llm::model_state`]),
+//! so callers get the failure (or the fallback) at once instead of loading again.
 
 #[cfg(feature = "embeddings")]
 pub mod embed;
@@ -374,20 +381,38 @@ impl Embedder for HashingEmbedder {
     }
 }
 
-/// The appliance's embedding model: from `<data_dir>/models` when it has one,
-/// else from the developers' store ([`crate::models::ModelStore::developer_root`]),
-/// verified, on a bounded worker. Errors when the `embeddings` feature is off
-/// or the model is not installed.
+/// The store the embedding model is loaded from: `<data_dir>/models` when it
+/// has the model (even a broken one: that is an error, not a fall-through),
+/// else the developers' store ([`crate::models::ModelStore::developer_root`]).
+pub fn embedding_store(
+    data_dir: &std::path::Path,
+) -> Result<crate::models::ModelStore, InferenceError> {
+    use crate::models::{ModelStore, EMBEDDING_MODEL};
+    let own = ModelStore::for_data_dir(data_dir);
+    Ok(if own.current_version(EMBEDDING_MODEL)?.is_some() {
+        own
+    } else {
+        ModelStore::new(ModelStore::developer_root())
+    })
+}
+
+/// A cheap fingerprint of what [`open_embedder`] would load (pointers and file
+/// stamps of the model and ONNX Runtime, no hashing).
+pub fn embedder_state(data_dir: &std::path::Path) -> String {
+    use crate::models::{EMBEDDING_MODEL, ONNXRUNTIME};
+    match embedding_store(data_dir) {
+        Ok(s) => format!("{}|{}", s.state(EMBEDDING_MODEL), s.state(ONNXRUNTIME)),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// The appliance's embedding model from [`embedding_store`], verified, on a
+/// bounded worker. Errors when the `embeddings` feature is off, the model is not
+/// installed, or a file fails verification (the error names the file).
 pub fn open_embedder(data_dir: &std::path::Path) -> Result<Arc<dyn Embedder>, InferenceError> {
     #[cfg(feature = "embeddings")]
     {
-        use crate::models::{ModelStore, EMBEDDING_MODEL};
-        let own = ModelStore::for_data_dir(data_dir);
-        let store = if own.current_version(EMBEDDING_MODEL)?.is_some() {
-            own
-        } else {
-            ModelStore::new(ModelStore::developer_root())
-        };
+        let store = embedding_store(data_dir)?;
         let e = embed::load_embedder(
             &store,
             embed::OnnxOptions::default(),
@@ -405,6 +430,9 @@ pub fn open_embedder(data_dir: &std::path::Path) -> Result<Arc<dyn Embedder>, In
     }
 }
 
+/// What [`open_embedder_or_fallback`] adds to the reason it fell back.
+pub const FALLBACK_NOTE: &str = "using exact-term matching only (no meaning)";
+
 /// [`open_embedder`], or the lexical [`HashingEmbedder`] with the reason why.
 pub fn open_embedder_or_fallback(
     data_dir: &std::path::Path,
@@ -413,8 +441,56 @@ pub fn open_embedder_or_fallback(
         Ok(e) => (e, None),
         Err(e) => (
             Arc::new(HashingEmbedder::default()),
-            Some(format!("{e}; using exact-term matching only (no meaning)")),
+            Some(format!("{e}; {FALLBACK_NOTE}")),
         ),
+    }
+}
+
+/// Remembers the last failure to load a model, so that callers asking again
+/// get it at once instead of hashing and loading again: for `hold` (60 s by
+/// default), or until the model's `state` (a cheap fingerprint such as
+/// [`embedder_state`]) changes.
+#[derive(Debug)]
+pub struct FailureMemo {
+    hold: Duration,
+    last: Mutex<Option<(Instant, String, String)>>,
+}
+
+impl Default for FailureMemo {
+    fn default() -> Self {
+        FailureMemo::new(FailureMemo::DEFAULT_HOLD)
+    }
+}
+
+impl FailureMemo {
+    pub const DEFAULT_HOLD: Duration = Duration::from_secs(60);
+
+    pub fn new(hold: Duration) -> FailureMemo {
+        FailureMemo {
+            hold,
+            last: Mutex::new(None),
+        }
+    }
+
+    /// The remembered failure and how long ago it happened, while it is
+    /// younger than `hold` and was recorded under the same `state`.
+    pub fn recall(&self, state: &str) -> Option<(String, Duration)> {
+        let last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        match last.as_ref() {
+            Some((at, s, message)) if s == state && at.elapsed() < self.hold => {
+                Some((message.clone(), at.elapsed()))
+            }
+            _ => None,
+        }
+    }
+
+    pub fn remember(&self, state: String, message: String) {
+        *self.last.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some((Instant::now(), state, message));
+    }
+
+    pub fn forget(&self) {
+        *self.last.lock().unwrap_or_else(|p| p.into_inner()) = None;
     }
 }
 

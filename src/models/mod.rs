@@ -5,26 +5,55 @@
 //! for developers and tests (what `scripts/fetch-models.sh` fills).
 //!
 //! Updates are atomic, the way a package manager does them:
-//! 1. files are copied into `<name>/.staging-<version>-<pid>-<nanos>/`, fsynced, and hashed;
-//! 2. the manifest is written and fsynced, the staging dir renamed to `<version>/`, the
+//! 1. an install takes an exclusive `flock` on `<name>/.lock` (installs and rollbacks
+//!    of one model run one at a time; a `kill -9` releases the lock with the process);
+//! 2. files are copied into `<name>/.staging-<version>-<pid>-<nanos>/`, fsynced, and hashed;
+//! 3. the manifest is written and fsynced, the staging dir renamed to `<version>/`, the
 //!    parent directory fsynced;
-//! 3. the `current` symlink is replaced by a rename of a fresh symlink (atomic), the old
+//! 4. the `current` symlink is replaced by a rename of a fresh symlink (atomic), the old
 //!    target is recorded the same way in `previous`, and the directory fsynced.
 //!
 //! A crash at any point leaves `current` naming a complete, verified version: a
 //! leftover staging directory is ignored by readers and removed by the next install
-//! or by [`ModelStore::clean_staging`]. Only `current` and `previous` are kept.
+//! or by [`ModelStore::clean_staging`], which only removes staging directories while
+//! it holds the model's lock, so never the one a live install is filling. Versions
+//! are removed by first renaming them to a `.trash-` name, so a crash mid-removal
+//! leaves nothing that looks like a version. Only `current` and `previous` are kept.
+//! Directories an install creates (the store root, the model directory) are fsynced
+//! into their parents, so a first install survives power loss.
+//!
+//! What the store trusts: only real files and directories. A model file, a version
+//! directory, a manifest or a model directory that is a symbolic link is refused
+//! ([`ModelError::Symlink`]); `current` and `previous` are the only links, and they
+//! must name a sibling version directory (no `/`, no `..`, not absolute), else
+//! [`ModelError::BadPointer`].
+//!
+//! Verification ([`InstalledModel::verify`], [`ModelStore::verified`]) hashes every file
+//! and returns the hashes it computed ([`VerifiedModel`]): loaders key their caches on
+//! those, never on the manifest's claim. A file's hash is remembered for the process
+//! lifetime under its identity on disk (device, inode, size, mtime, ctime; see
+//! [`FileStamp`]), so an unchanged file, good or corrupt, is hashed once per process;
+//! any write or replacement changes the identity and is hashed again (a file
+//! changed in the last 2 s is not remembered: timestamps are coarse). [`hash_file`]
+//! is that memoised hash, [`files_hashed`] and [`times_hashed`] count the real hashing.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{Read, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::io::AsRawFd;
 use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 pub const MANIFEST: &str = "manifest.json";
 const CURRENT: &str = "current";
 const PREVIOUS: &str = "previous";
 const STAGING_PREFIX: &str = ".staging-";
+const TRASH_PREFIX: &str = ".trash-";
+const LOCK_FILE: &str = ".lock";
 
 /// The embedding model the matcher and search use.
 pub const EMBEDDING_MODEL: &str = "all-minilm-l6-v2-int8";
@@ -61,6 +90,14 @@ pub enum ModelError {
         expected: String,
         actual: String,
     },
+    #[error("model path {path} is a symbolic link: the store holds only real files and directories (only `current` and `previous` are links)")]
+    Symlink { path: PathBuf },
+    #[error("model path {path} is not a regular file")]
+    NotAFile { path: PathBuf },
+    #[error("{link} points to `{target}`, which is not the name of a version directory beside it")]
+    BadPointer { link: PathBuf, target: String },
+    #[error("model file {path} changed while it was being verified or loaded")]
+    Changed { path: PathBuf },
     #[error("manifest {path} is unreadable: {message}")]
     Manifest { path: PathBuf, message: String },
     #[error("{op} {path}: {source}")]
@@ -126,12 +163,272 @@ impl InstalledModel {
         self.dir.join(file)
     }
 
-    /// Recomputes every file's size and sha256 against the manifest.
-    pub fn verify(&self) -> Result<(), ModelError> {
+    /// Checks every file's size and sha256 against the manifest (each file hashed
+    /// once per process while it is unchanged, see [`hash_file`]); refuses symbolic
+    /// links anywhere below the version directory. Returns the hashes computed.
+    pub fn verify(&self) -> Result<VerifiedModel, ModelError> {
+        let mut files = Vec::with_capacity(self.manifest.files.len());
         for f in &self.manifest.files {
-            verify_file(&self.dir.join(&f.path), f)?;
+            files.push(verify_file(&self.dir, f)?);
         }
-        Ok(())
+        Ok(VerifiedModel {
+            model: self.clone(),
+            files,
+        })
+    }
+}
+
+/// A version whose files were all hashed and matched their manifest: the
+/// hashes here are the computed ones.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedModel {
+    pub model: InstalledModel,
+    /// One per manifest entry, in manifest order.
+    pub files: Vec<HashedFile>,
+}
+
+impl VerifiedModel {
+    pub fn path(&self, file: &str) -> PathBuf {
+        self.model.path(file)
+    }
+
+    pub fn manifest(&self) -> &Manifest {
+        &self.model.manifest
+    }
+
+    /// The verified file at `path` (relative, as in the manifest).
+    pub fn file(&self, path: &str) -> Option<&HashedFile> {
+        self.files
+            .iter()
+            .find(|f| f.path == self.model.dir.join(path))
+    }
+
+    /// [`Manifest::combined_sha256`] computed over the verified hashes: the
+    /// identity caches of this version are keyed on.
+    pub fn combined_sha256(&self) -> String {
+        let mut h = Sha256::new();
+        for (entry, f) in self.model.manifest.files.iter().zip(&self.files) {
+            h.update(entry.path.as_bytes());
+            h.update([0]);
+            h.update(f.sha256.as_bytes());
+            h.update([0]);
+        }
+        hex(&h.finalize())
+    }
+
+    /// Errors unless every file is still the one that was hashed (same
+    /// [`FileStamp`]): call it after a runtime has read the files.
+    pub fn check_unchanged(&self) -> Result<(), ModelError> {
+        self.files.iter().try_for_each(HashedFile::check_unchanged)
+    }
+}
+
+/// Identity of a file's bytes on disk, read without reading the bytes: any
+/// write changes mtime and ctime, a replacement changes the inode, and ctime
+/// cannot be set back from user space.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FileStamp {
+    pub dev: u64,
+    pub ino: u64,
+    pub size: u64,
+    pub mtime_ns: i128,
+    pub ctime_ns: i128,
+}
+
+impl FileStamp {
+    pub fn of(meta: &fs::Metadata) -> FileStamp {
+        FileStamp {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            size: meta.size(),
+            mtime_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
+            ctime_ns: i128::from(meta.ctime()) * 1_000_000_000 + i128::from(meta.ctime_nsec()),
+        }
+    }
+
+    /// The stamp of the file at `path` (not following a final symbolic link).
+    pub fn read(path: &Path) -> Result<FileStamp, ModelError> {
+        Ok(FileStamp::of(&lstat_regular(path)?))
+    }
+}
+
+/// A file and the sha256 of its bytes as they were when hashed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HashedFile {
+    pub path: PathBuf,
+    pub sha256: String,
+    pub size: u64,
+    pub stamp: FileStamp,
+}
+
+impl HashedFile {
+    /// Errors unless the file at `path` still has the stamp it was hashed with.
+    pub fn check_unchanged(&self) -> Result<(), ModelError> {
+        match FileStamp::read(&self.path) {
+            Ok(s) if s == self.stamp => Ok(()),
+            Ok(_) | Err(ModelError::Missing { .. }) => Err(ModelError::Changed {
+                path: self.path.clone(),
+            }),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// Hashes remembered for the process lifetime, by file identity.
+fn hash_memo() -> &'static Mutex<HashMap<FileStamp, String>> {
+    static MEMO: OnceLock<Mutex<HashMap<FileStamp, String>>> = OnceLock::new();
+    MEMO.get_or_init(Default::default)
+}
+
+/// Real hashing done, in total and per path (tests and metrics read them).
+static FILES_HASHED: AtomicU64 = AtomicU64::new(0);
+fn hashed_by_path() -> &'static Mutex<HashMap<PathBuf, u64>> {
+    static BY_PATH: OnceLock<Mutex<HashMap<PathBuf, u64>>> = OnceLock::new();
+    BY_PATH.get_or_init(Default::default)
+}
+/// More entries than any real store needs; past it the memo starts afresh.
+const MEMO_LIMIT: usize = 4096;
+
+/// File timestamps are coarse (a kernel tick): a write in the same tick as the
+/// one before it leaves mtime and ctime unchanged. A stamp whose ctime is this
+/// recent is not remembered (git's "racily clean" rule), so such a write is
+/// never mistaken for no change.
+const RACY_SECS: i128 = 2;
+
+fn is_racy(stamp: &FileStamp) -> bool {
+    let now_ns = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i128)
+        .unwrap_or(0);
+    // A ctime in the future (the clock was set back) is racy too.
+    now_ns - stamp.ctime_ns < RACY_SECS * 1_000_000_000
+}
+
+fn remember_hash(stamp: FileStamp, sha256: &str) {
+    let mut memo = hash_memo().lock().unwrap_or_else(|p| p.into_inner());
+    if memo.len() >= MEMO_LIMIT {
+        memo.clear();
+    }
+    memo.insert(stamp, sha256.to_string());
+}
+
+fn count_hash(path: &Path) {
+    FILES_HASHED.fetch_add(1, Ordering::Relaxed);
+    let mut by = hashed_by_path().lock().unwrap_or_else(|p| p.into_inner());
+    if by.len() >= MEMO_LIMIT {
+        by.clear();
+    }
+    *by.entry(path.to_path_buf()).or_insert(0) += 1;
+}
+
+/// How many files this process has read through to hash (memo hits excluded).
+pub fn files_hashed() -> u64 {
+    FILES_HASHED.load(Ordering::Relaxed)
+}
+
+/// How many times this process has read `path` (as given to [`hash_file`]) through to hash it.
+pub fn times_hashed(path: &Path) -> u64 {
+    hashed_by_path()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(path)
+        .copied()
+        .unwrap_or(0)
+}
+
+/// The sha256 of a regular file (a symbolic link is refused), computed once per
+/// process for an unchanged file: the answer is remembered under the file's
+/// [`FileStamp`]. The stamp is taken from the open descriptor before and after
+/// reading; a file that changes while being read is [`ModelError::Changed`].
+pub fn hash_file(path: &Path) -> Result<HashedFile, ModelError> {
+    lstat_regular(path)?;
+    let mut f = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| open_error(path, e))?;
+    let before = f.metadata().map_err(io("cannot stat", path))?;
+    if !before.is_file() {
+        return Err(ModelError::NotAFile {
+            path: path.to_path_buf(),
+        });
+    }
+    let stamp = FileStamp::of(&before);
+    let known = hash_memo()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&stamp)
+        .cloned();
+    let sha256 = match known {
+        Some(h) => h,
+        None => {
+            let h = sha256_reader(&mut f, path)?;
+            count_hash(path);
+            let after = f.metadata().map_err(io("cannot stat", path))?;
+            if FileStamp::of(&after) != stamp {
+                return Err(ModelError::Changed {
+                    path: path.to_path_buf(),
+                });
+            }
+            if !is_racy(&stamp) {
+                remember_hash(stamp, &h);
+            }
+            h
+        }
+    };
+    Ok(HashedFile {
+        path: path.to_path_buf(),
+        sha256,
+        size: stamp.size,
+        stamp,
+    })
+}
+
+fn open_error(path: &Path, e: std::io::Error) -> ModelError {
+    match e.raw_os_error() {
+        Some(libc::ELOOP) => ModelError::Symlink {
+            path: path.to_path_buf(),
+        },
+        _ if e.kind() == std::io::ErrorKind::NotFound => ModelError::Missing {
+            path: path.to_path_buf(),
+        },
+        _ => io("cannot open", path)(e),
+    }
+}
+
+/// `lstat`: the file must exist, not be a symbolic link, and be a regular file.
+fn lstat_regular(path: &Path) -> Result<fs::Metadata, ModelError> {
+    let meta = match fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(ModelError::Missing {
+                path: path.to_path_buf(),
+            })
+        }
+        Err(e) => return Err(io("cannot stat", path)(e)),
+    };
+    if meta.file_type().is_symlink() {
+        return Err(ModelError::Symlink {
+            path: path.to_path_buf(),
+        });
+    }
+    if !meta.is_file() {
+        return Err(ModelError::NotAFile {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(meta)
+}
+
+/// Errors if `path` exists and is a symbolic link (missing is fine).
+fn refuse_symlink(path: &Path) -> Result<(), ModelError> {
+    match fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => Err(ModelError::Symlink {
+            path: path.to_path_buf(),
+        }),
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io("cannot stat", path)(e)),
     }
 }
 
@@ -156,6 +453,11 @@ pub struct SourceFile {
 
 pub struct ModelStore {
     root: PathBuf,
+}
+
+/// An exclusive `flock` on `<model>/.lock`; released on drop (or when the process dies).
+struct ModelLock {
+    _file: File,
 }
 
 impl ModelStore {
@@ -185,18 +487,31 @@ impl ModelStore {
         &self.root
     }
 
+    /// `<root>/<name>`; refused when it is a symbolic link.
     fn model_dir(&self, name: &str) -> Result<PathBuf, ModelError> {
         check_name("model name", name)?;
-        Ok(self.root.join(name))
+        let dir = self.root.join(name);
+        refuse_symlink(&dir)?;
+        Ok(dir)
     }
 
+    /// The version `current`/`previous` names; it must be a plain sibling name.
     fn pointer(&self, name: &str, which: &str) -> Result<Option<String>, ModelError> {
         let link = self.model_dir(name)?.join(which);
-        match fs::read_link(&link) {
-            Ok(t) => Ok(t.to_str().map(str::to_string)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(io("cannot read link", &link)(e)),
-        }
+        let target = match fs::read_link(&link) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io("cannot read link", &link)(e)),
+        };
+        let bad = |target: String| ModelError::BadPointer {
+            link: link.clone(),
+            target,
+        };
+        let t = target
+            .to_str()
+            .ok_or_else(|| bad(target.to_string_lossy().into_owned()))?;
+        check_name("version", t).map_err(|_| bad(t.to_string()))?;
+        Ok(Some(t.to_string()))
     }
 
     pub fn current_version(&self, name: &str) -> Result<Option<String>, ModelError> {
@@ -218,24 +533,62 @@ impl ModelStore {
         self.version(name, &version)
     }
 
-    /// The current version after recomputing every file's hash: what a model loader
-    /// calls before trusting the files.
+    /// The current version after checking every file's hash: what a model loader
+    /// calls before trusting the files. See [`ModelStore::verified`] for the hashes.
     pub fn current_verified(&self, name: &str) -> Result<InstalledModel, ModelError> {
-        let m = self.current(name)?;
-        m.verify()?;
-        Ok(m)
+        Ok(self.verified(name)?.model)
+    }
+
+    /// The current version with the hashes verification computed: loaders hand
+    /// these files to their runtime and key their caches on these hashes.
+    pub fn verified(&self, name: &str) -> Result<VerifiedModel, ModelError> {
+        self.current(name)?.verify()
+    }
+
+    /// A cheap fingerprint of what `name` would load from this store: where
+    /// `current` points and the [`FileStamp`] of each of its files (a few `stat`s,
+    /// no hashing). It changes when the model is installed, rolled back or touched.
+    pub fn state(&self, name: &str) -> String {
+        let mut s = format!("{}/{name}:", self.root.display());
+        match self.current(name) {
+            Ok(m) => {
+                s.push_str(&m.manifest.version);
+                for f in &m.manifest.files {
+                    match FileStamp::read(&m.path(&f.path)) {
+                        Ok(st) => s.push_str(&format!(
+                            ";{}:{}:{}:{}:{}",
+                            st.dev, st.ino, st.size, st.mtime_ns, st.ctime_ns
+                        )),
+                        Err(e) => s.push_str(&format!(";{e}")),
+                    }
+                }
+            }
+            Err(e) => s.push_str(&e.to_string()),
+        }
+        s
     }
 
     pub fn version(&self, name: &str, version: &str) -> Result<InstalledModel, ModelError> {
         check_name("version", version)?;
         let dir = self.model_dir(name)?.join(version);
         let mpath = dir.join(MANIFEST);
-        if !dir.is_dir() {
-            return Err(ModelError::NoSuchVersion {
-                name: name.to_string(),
-                version: version.to_string(),
-            });
+        match fs::symlink_metadata(&dir) {
+            Ok(m) if m.file_type().is_symlink() => return Err(ModelError::Symlink { path: dir }),
+            Ok(m) if m.is_dir() => {}
+            _ => {
+                return Err(ModelError::NoSuchVersion {
+                    name: name.to_string(),
+                    version: version.to_string(),
+                })
+            }
         }
+        lstat_regular(&mpath).map_err(|e| match e {
+            e @ ModelError::Symlink { .. } => e,
+            e => ModelError::Manifest {
+                path: mpath.clone(),
+                message: e.to_string(),
+            },
+        })?;
         let text = fs::read_to_string(&mpath).map_err(|e| ModelError::Manifest {
             path: mpath.clone(),
             message: e.to_string(),
@@ -253,7 +606,8 @@ impl ModelStore {
         Ok(InstalledModel { dir, manifest })
     }
 
-    /// Installed versions of a model (staging directories excluded), sorted by name.
+    /// Installed versions of a model (staging directories and symbolic links
+    /// excluded), sorted by name.
     pub fn versions(&self, name: &str) -> Result<Vec<String>, ModelError> {
         let dir = self.model_dir(name)?;
         let mut out = Vec::new();
@@ -268,7 +622,8 @@ impl ModelStore {
             if n.starts_with('.') || n == CURRENT || n == PREVIOUS {
                 continue;
             }
-            if e.path().join(MANIFEST).is_file() {
+            let is_dir = e.file_type().map(|t| t.is_dir()).unwrap_or(false);
+            if is_dir && lstat_regular(&e.path().join(MANIFEST)).is_ok() {
                 out.push(n);
             }
         }
@@ -276,6 +631,8 @@ impl ModelStore {
         Ok(out)
     }
 
+    /// Every model; one whose pointers are unreadable shows no current/previous
+    /// (`verify` names the problem).
     pub fn list(&self) -> Result<Vec<ModelListing>, ModelError> {
         let mut out = Vec::new();
         let rd = match fs::read_dir(&self.root) {
@@ -287,14 +644,19 @@ impl ModelStore {
         for e in rd {
             let e = e.map_err(io("cannot list", &self.root))?;
             let n = e.file_name().to_string_lossy().to_string();
-            if !n.starts_with('.') && e.path().is_dir() && check_name("model name", &n).is_ok() {
+            // Symbolic links are listed too, so that `verify` reports them.
+            let dirish = e
+                .file_type()
+                .map(|t| t.is_dir() || t.is_symlink())
+                .unwrap_or(false);
+            if !n.starts_with('.') && dirish && check_name("model name", &n).is_ok() {
                 names.push(n);
             }
         }
         names.sort();
         for name in names {
-            let versions = self.versions(&name)?;
-            let current = self.current_version(&name)?;
+            let versions = self.versions(&name).unwrap_or_default();
+            let current = self.current_version(&name).ok().flatten();
             let bytes = match &current {
                 Some(v) => self
                     .version(&name, v)
@@ -303,7 +665,7 @@ impl ModelStore {
                 None => 0,
             };
             out.push(ModelListing {
-                previous: self.previous_version(&name)?,
+                previous: self.previous_version(&name).ok().flatten(),
                 name,
                 current,
                 versions,
@@ -313,8 +675,30 @@ impl ModelStore {
         Ok(out)
     }
 
+    /// Takes the model's install lock, waiting for a running install or rollback.
+    fn lock(&self, mdir: &Path) -> Result<ModelLock, ModelError> {
+        let file = open_lock_file(mdir)?;
+        flock(&file, libc::LOCK_EX, &mdir.join(LOCK_FILE))?;
+        Ok(ModelLock { _file: file })
+    }
+
+    /// The model's install lock if no one holds it, else None.
+    fn try_lock(&self, mdir: &Path) -> Result<Option<ModelLock>, ModelError> {
+        let file = open_lock_file(mdir)?;
+        match flock(&file, libc::LOCK_EX | libc::LOCK_NB, &mdir.join(LOCK_FILE)) {
+            Ok(()) => Ok(Some(ModelLock { _file: file })),
+            Err(ModelError::Io { source, .. })
+                if source.raw_os_error() == Some(libc::EWOULDBLOCK) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// Installs `files` as `name`/`version` and makes it current. Installing the
     /// version that is already current and verifies is a no-op (returns it).
+    /// Installs of one model wait for each other (the model's lock).
     pub fn install(
         &self,
         name: &str,
@@ -341,12 +725,14 @@ impl ModelStore {
                 });
             }
         }
-        fs::create_dir_all(&mdir).map_err(io("cannot create", &mdir))?;
-        self.clean_staging(name)?;
+        // The root and the model dir, each fsynced into its parent when created here.
+        create_dirs_synced(&mdir)?;
+        let _lock = self.lock(&mdir)?;
+        self.clean_staging_locked(&mdir)?;
 
         // Already there? Reuse the version when its files verify and match the sources.
         let target = mdir.join(version);
-        if target.exists() {
+        if fs::symlink_metadata(&target).is_ok() {
             let same = self.version(name, version).ok().filter(|m| {
                 m.verify().is_ok()
                     && files.iter().all(|f| {
@@ -374,7 +760,7 @@ impl ModelStore {
                                 .into(),
                         });
                     }
-                    fs::remove_dir_all(&target).map_err(io("cannot remove", &target))?;
+                    remove_version(&mdir, version)?;
                 }
             }
         }
@@ -387,7 +773,7 @@ impl ModelStore {
             "{STAGING_PREFIX}{version}-{}-{nanos}",
             std::process::id()
         ));
-        fs::create_dir_all(&staging).map_err(io("cannot create", &staging))?;
+        fs::create_dir(&staging).map_err(io("cannot create", &staging))?;
         let result = (|| {
             let mut entries = Vec::new();
             for f in files {
@@ -425,6 +811,8 @@ impl ModelStore {
                 })?;
             write_synced(&staging.join(MANIFEST), text.as_bytes())?;
             sync_tree(&staging)?;
+            // Only now, complete and on disk, does the version get its name;
+            // `current` moves to it after that (in `switch`).
             fs::rename(&staging, &target).map_err(io("cannot rename staging dir to", &target))?;
             sync_dir(&mdir)?;
             Ok(manifest)
@@ -444,7 +832,8 @@ impl ModelStore {
         })
     }
 
-    /// Points `current` at `version` (which must verify) and `previous` at the old current.
+    /// Points `current` at `version` (which must verify) and `previous` at the
+    /// old current. The caller holds the model's lock.
     fn switch(&self, name: &str, version: &str) -> Result<(), ModelError> {
         let m = self.version(name, version)?;
         m.verify()?;
@@ -460,6 +849,12 @@ impl ModelStore {
 
     /// Makes `previous` current again (after verifying it) and the current one previous.
     pub fn rollback(&self, name: &str) -> Result<InstalledModel, ModelError> {
+        let mdir = self.model_dir(name)?;
+        let _lock = if mdir.is_dir() {
+            Some(self.lock(&mdir)?)
+        } else {
+            None
+        };
         let prev = self
             .previous_version(name)?
             .ok_or_else(|| ModelError::NoPrevious {
@@ -476,34 +871,131 @@ impl ModelStore {
         self.current_verified(name)
     }
 
-    /// Removes leftover staging directories (an install that was interrupted).
+    /// Removes what interrupted installs left (staging directories, half-removed
+    /// versions, temporary pointer links). While another install of the model
+    /// runs (it holds the model's lock) nothing is removed and 0 is returned:
+    /// its staging directory is live.
     pub fn clean_staging(&self, name: &str) -> Result<usize, ModelError> {
         let mdir = self.model_dir(name)?;
+        if !mdir.is_dir() {
+            return Ok(0);
+        }
+        match self.try_lock(&mdir)? {
+            Some(_lock) => self.clean_staging_locked(&mdir),
+            None => Ok(0),
+        }
+    }
+
+    /// [`ModelStore::clean_staging`] for a caller holding the model's lock.
+    fn clean_staging_locked(&self, mdir: &Path) -> Result<usize, ModelError> {
         let mut n = 0;
-        let Ok(rd) = fs::read_dir(&mdir) else {
+        let Ok(rd) = fs::read_dir(mdir) else {
             return Ok(0);
         };
         for e in rd.flatten() {
-            if e.file_name().to_string_lossy().starts_with(STAGING_PREFIX) {
-                fs::remove_dir_all(e.path()).map_err(io("cannot remove", &e.path()))?;
+            let fname = e.file_name().to_string_lossy().to_string();
+            let path = e.path();
+            let is_dir = e.file_type().map(|t| t.is_dir()).unwrap_or(false);
+            if is_dir && (fname.starts_with(STAGING_PREFIX) || fname.starts_with(TRASH_PREFIX)) {
+                fs::remove_dir_all(&path).map_err(io("cannot remove", &path))?;
                 n += 1;
+            } else if fname.starts_with(".current.tmp-") || fname.starts_with(".previous.tmp-") {
+                fs::remove_file(&path).map_err(io("cannot remove", &path))?;
             }
         }
         Ok(n)
     }
 
-    /// Keeps only `current` and `previous`.
+    /// Keeps only `current` and `previous`. The caller holds the model's lock.
     fn prune(&self, name: &str) -> Result<(), ModelError> {
         let keep = [self.current_version(name)?, self.previous_version(name)?];
         let mdir = self.model_dir(name)?;
         for v in self.versions(name)? {
             if !keep.iter().any(|k| k.as_deref() == Some(v.as_str())) {
-                let d = mdir.join(&v);
-                fs::remove_dir_all(&d).map_err(io("cannot remove", &d))?;
+                remove_version(&mdir, &v)?;
             }
         }
         Ok(())
     }
+}
+
+/// Removes `<mdir>/<version>`: renamed to a `.trash-` name first (atomic, so a
+/// crash never leaves a half-deleted directory that looks like a version), then deleted.
+fn remove_version(mdir: &Path, version: &str) -> Result<(), ModelError> {
+    let dir = mdir.join(version);
+    let meta = fs::symlink_metadata(&dir).map_err(io("cannot stat", &dir))?;
+    if !meta.is_dir() {
+        // A stray file or symbolic link under a version's name: remove the entry only.
+        return fs::remove_file(&dir).map_err(io("cannot remove", &dir));
+    }
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let trash = mdir.join(format!(
+        "{TRASH_PREFIX}{version}-{}-{nanos}",
+        std::process::id()
+    ));
+    fs::rename(&dir, &trash).map_err(io("cannot rename version dir to", &trash))?;
+    sync_dir(mdir)?;
+    fs::remove_dir_all(&trash).map_err(io("cannot remove", &trash))
+}
+
+fn open_lock_file(mdir: &Path) -> Result<File, ModelError> {
+    let path = mdir.join(LOCK_FILE);
+    fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&path)
+        .map_err(|e| open_error(&path, e))
+}
+
+fn flock(file: &File, op: libc::c_int, path: &Path) -> Result<(), ModelError> {
+    loop {
+        // SAFETY: flock(2) on a descriptor this `File` owns for the whole call.
+        let r = unsafe { libc::flock(file.as_raw_fd(), op) };
+        if r == 0 {
+            return Ok(());
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(io("cannot lock", path)(e));
+        }
+    }
+}
+
+/// `create_dir_all` that fsyncs the parent of every directory it creates, so
+/// a new store root or model directory is still there after a power loss.
+fn create_dirs_synced(dir: &Path) -> Result<(), ModelError> {
+    let mut missing = Vec::new();
+    let mut cur = dir;
+    loop {
+        match fs::symlink_metadata(cur) {
+            Ok(_) => break,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                missing.push(cur.to_path_buf());
+                match cur.parent() {
+                    Some(p) if !p.as_os_str().is_empty() => cur = p,
+                    _ => break,
+                }
+            }
+            Err(e) => return Err(io("cannot stat", cur)(e)),
+        }
+    }
+    for d in missing.iter().rev() {
+        match fs::create_dir(d) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(io("cannot create", d)(e)),
+        }
+        if let Some(parent) = d.parent().filter(|p| !p.as_os_str().is_empty()) {
+            sync_dir(parent)?;
+        }
+    }
+    Ok(())
 }
 
 fn check_name(what: &'static str, s: &str) -> Result<(), ModelError> {
@@ -552,7 +1044,7 @@ pub fn hex(bytes: &[u8]) -> String {
     s
 }
 
-/// sha256 of a file, streamed.
+/// sha256 of a file, streamed (no memo: for install sources and one-off checks).
 pub fn sha256_file(path: &Path) -> Result<String, ModelError> {
     let mut f = File::open(path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
@@ -563,10 +1055,18 @@ pub fn sha256_file(path: &Path) -> Result<String, ModelError> {
             io("cannot open", path)(e)
         }
     })?;
+    sha256_reader(&mut f, path)
+}
+
+fn sha256_reader(f: &mut File, path: &Path) -> Result<String, ModelError> {
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 16];
     loop {
-        let n = f.read(&mut buf).map_err(io("cannot read", path))?;
+        let n = match f.read(&mut buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(io("cannot read", path)(e)),
+        };
         if n == 0 {
             break;
         }
@@ -575,34 +1075,44 @@ pub fn sha256_file(path: &Path) -> Result<String, ModelError> {
     Ok(hex(&h.finalize()))
 }
 
-fn verify_file(path: &Path, entry: &FileEntry) -> Result<(), ModelError> {
-    let meta = match fs::metadata(path) {
-        Ok(m) => m,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(ModelError::Missing {
-                path: path.to_path_buf(),
-            })
-        }
-        Err(e) => return Err(io("cannot stat", path)(e)),
-    };
+/// Checks one manifest entry below `dir`: no symbolic link on the way, a
+/// regular file of the recorded size, the recorded sha256 (memoised hash).
+fn verify_file(dir: &Path, entry: &FileEntry) -> Result<HashedFile, ModelError> {
+    let path = dir.join(&entry.path);
+    // Every directory between the version directory and the file must be real.
+    let mut cur = dir.to_path_buf();
+    let parts: Vec<_> = Path::new(&entry.path).components().collect();
+    for c in &parts[..parts.len().saturating_sub(1)] {
+        cur.push(c);
+        refuse_symlink(&cur)?;
+    }
+    let meta = lstat_regular(&path)?;
     if meta.len() != entry.size {
         return Err(ModelError::SizeMismatch {
-            path: path.to_path_buf(),
+            path,
             expected: entry.size,
             actual: meta.len(),
         });
     }
-    let actual = sha256_file(path)?;
-    if actual != entry.sha256 {
-        return Err(ModelError::HashMismatch {
-            path: path.to_path_buf(),
-            expected: entry.sha256.clone(),
-            actual,
+    let hashed = hash_file(&path)?;
+    if hashed.size != entry.size {
+        return Err(ModelError::SizeMismatch {
+            path,
+            expected: entry.size,
+            actual: hashed.size,
         });
     }
-    Ok(())
+    if hashed.sha256 != entry.sha256 {
+        return Err(ModelError::HashMismatch {
+            path,
+            expected: entry.sha256.clone(),
+            actual: hashed.sha256,
+        });
+    }
+    Ok(hashed)
 }
 
+/// Copies `src` to a new file `dest`, hashing the bytes as they pass; fsyncs `dest`.
 fn copy_hashing(src: &Path, dest: &Path) -> Result<(String, u64), ModelError> {
     let mut input = File::open(src).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
@@ -613,12 +1123,21 @@ fn copy_hashing(src: &Path, dest: &Path) -> Result<(String, u64), ModelError> {
             io("cannot open", src)(e)
         }
     })?;
-    let mut out = File::create(dest).map_err(io("cannot create", dest))?;
+    let mut out = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(dest)
+        .map_err(io("cannot create", dest))?;
     let mut h = Sha256::new();
     let mut buf = vec![0u8; 1 << 16];
     let mut size = 0u64;
     loop {
-        let n = input.read(&mut buf).map_err(io("cannot read", src))?;
+        let n = match input.read(&mut buf) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(io("cannot read", src)(e)),
+        };
         if n == 0 {
             break;
         }
@@ -645,7 +1164,7 @@ fn sync_dir(dir: &Path) -> Result<(), ModelError> {
 fn sync_tree(dir: &Path) -> Result<(), ModelError> {
     for e in fs::read_dir(dir).map_err(io("cannot list", dir))? {
         let e = e.map_err(io("cannot list", dir))?;
-        if e.path().is_dir() {
+        if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
             sync_tree(&e.path())?;
         }
     }
@@ -653,6 +1172,7 @@ fn sync_tree(dir: &Path) -> Result<(), ModelError> {
 }
 
 /// Atomically makes `<dir>/<link>` a symlink to `target` (rename over the old one).
+/// The caller holds the model's lock, so the temporary name is not shared.
 fn replace_symlink(dir: &Path, link: &str, target: &str) -> Result<(), ModelError> {
     let tmp = dir.join(format!(".{link}.tmp-{}", std::process::id()));
     let _ = fs::remove_file(&tmp);
