@@ -84,14 +84,11 @@ fn an_assessment_of_an_unknown_submission_adds_no_log_row() {
     let m = llm::installed_model(std::path::Path::new("/nonexistent-ojscog-data")).unwrap_or_else(
         |e| panic!("the test LLM is not installed ({e}); run scripts/fetch-models.sh"),
     );
-    let llm = Llm::load(
-        LlmConfig {
-            model_path: m.path,
-            n_threads: 2,
-            ..LlmConfig::default()
-        },
-        Some(m.sha256),
-    )
+    let llm = Llm::load(LlmConfig {
+        model_path: m.path,
+        n_threads: 2,
+        ..LlmConfig::default()
+    })
     .expect("the test LLM loads");
     let agent = ScreeningAgent::new(llm, Arc::new(ojscog::metrics::Metrics::new()));
     let d = tempfile::tempdir().unwrap();
