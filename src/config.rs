@@ -277,6 +277,9 @@ impl Config {
                 "timeout_secs, max_tokens and queue_depth must be at least 1",
             ));
         }
+        self.llm
+            .validate()
+            .map_err(|e| invalid("llm", e.to_string()))?;
         if self.metrics.sample_interval_secs == 0 {
             return Err(invalid(
                 "metrics.sample_interval_secs",
