@@ -11,6 +11,9 @@ use proptest::strategy::Strategy;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRunner};
 use std::time::{Duration, Instant};
 
+/// Cases per proptest round (the deadline is checked between rounds).
+const ROUND: u32 = 16;
+
 /// Seconds each fuzz target runs for.
 pub fn budget() -> Duration {
     let secs = std::env::var("OJSCOG_FUZZ_SECS")
@@ -52,7 +55,7 @@ where
         let mut bytes = [0u8; 32];
         bytes[..8].copy_from_slice(&round_seed.to_le_bytes());
         let config = Config {
-            cases: 64,
+            cases: ROUND,
             failure_persistence: None,
             max_shrink_iters: 2000,
             ..Config::default()
@@ -64,7 +67,7 @@ where
                 "fuzz {name}: failure after {cases} cases (OJSCOG_FUZZ_SEED={seed}, round {round}): {e}"
             );
         }
-        cases += 64;
+        cases += u64::from(ROUND);
         round += 1;
     }
     eprintln!(
