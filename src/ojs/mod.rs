@@ -187,15 +187,41 @@ fn host_of(opts: &Opts) -> String {
 
 impl OjsSource {
     pub async fn connect(url: &str, timeout: Duration) -> Result<OjsSource> {
-        let opts = Opts::from_url(url).map_err(|e| OjsError::Url(e.to_string()))?;
+        Self::connect_tls(url, None, timeout).await
+    }
+
+    /// Like [`connect`](Self::connect); with `ssl_ca` (a PEM file) the session
+    /// is TLS and the server's certificate must chain to that CA.
+    pub async fn connect_tls(
+        url: &str,
+        ssl_ca: Option<&std::path::Path>,
+        timeout: Duration,
+    ) -> Result<OjsSource> {
+        let mut opts = Opts::from_url(url).map_err(|e| OjsError::Url(e.to_string()))?;
+        if let Some(ca) = ssl_ca {
+            let ssl = opts
+                .ssl_opts()
+                .cloned()
+                .unwrap_or_default()
+                .with_root_certs(vec![ca.to_path_buf().into()]);
+            opts = mysql_async::OptsBuilder::from_opts(opts)
+                .ssl_opts(Some(ssl))
+                .into();
+        }
+        let tls = opts.ssl_opts().is_some();
         let host = host_of(&opts);
         let conn = match tokio::time::timeout(timeout, Conn::new(opts)).await {
             Err(_) => return Err(OjsError::Timeout(timeout)),
             Ok(Err(e)) => {
-                return Err(OjsError::Unreachable {
-                    host,
-                    message: e.to_string(),
-                })
+                let mut message = e.to_string();
+                // MariaDB answers a plain connection of a `REQUIRE SSL` user with
+                // a bare "Access denied": say what to try.
+                if !tls && message.contains("ERROR 1045 ") {
+                    message.push_str(
+                        " (if this MySQL user requires TLS, add ?require_ssl=true to ojs.url)",
+                    );
+                }
+                return Err(OjsError::Unreachable { host, message });
             }
             Ok(Ok(c)) => c,
         };

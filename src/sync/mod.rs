@@ -111,7 +111,8 @@ async fn sync_into(
     outcome: &mut BatchOutcome,
 ) -> Result<SyncReport, SyncError> {
     let timeout = Duration::from_secs(cfg.timeout_secs);
-    let mut src = OjsSource::connect(&cfg.url, timeout).await?;
+    let ca = Some(cfg.ssl_ca.as_path()).filter(|p| !p.as_os_str().is_empty());
+    let mut src = OjsSource::connect_tls(&cfg.url, ca, timeout).await?;
     let result = sync_from(&mut src, cfg, store, outcome).await;
     src.disconnect().await;
     result
