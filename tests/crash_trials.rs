@@ -20,7 +20,13 @@ fn five_random_kills_of_sync_and_of_model_install_leave_everything_usable() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     eprintln!("{stdout}\n{stderr}");
-    assert!(out.status.success(), "crash-test failed:\n{stdout}\n{stderr}");
-    assert!(stdout.contains("5 sync trials, 5 model-install trials"), "{stdout}");
+    assert!(
+        out.status.success(),
+        "crash-test failed:\n{stdout}\n{stderr}"
+    );
+    assert!(
+        stdout.contains("5 sync trials, 5 model-install trials"),
+        "{stdout}"
+    );
     assert!(stdout.contains("failures: 0"), "{stdout}");
 }

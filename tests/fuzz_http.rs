@@ -161,7 +161,14 @@ const METHODS: &[&str] = &[
 ];
 
 const VERSIONS: &[&str] = &[
-    "HTTP/1.1", "HTTP/1.0", "HTTP/2.0", "HTTP/0.9", "HTTP/1.", "http/1.1", "HTTP/1.1 extra", "",
+    "HTTP/1.1",
+    "HTTP/1.0",
+    "HTTP/2.0",
+    "HTTP/0.9",
+    "HTTP/1.",
+    "http/1.1",
+    "HTTP/1.1 extra",
+    "",
 ];
 
 fn query() -> impl Strategy<Value = String> {
@@ -304,7 +311,8 @@ fn any_request_head_gets_a_well_formed_status_line_or_a_close_and_health_survive
     // Problems are collected rather than shrunk (a hang costs HANG each, and
     // one kind of malformed answer should not hide the others); the test
     // fails at the end if there was any, with a count per kind and examples.
-    let problems = std::cell::RefCell::new(std::collections::BTreeMap::<String, (u64, String)>::new());
+    let problems =
+        std::cell::RefCell::new(std::collections::BTreeMap::<String, (u64, String)>::new());
     fuzzing::fuzz("http", head(), |h| {
         let bytes = h.bytes();
         let answer = exchange(&addr, &bytes);
@@ -321,7 +329,10 @@ fn any_request_head_gets_a_well_formed_status_line_or_a_close_and_health_survive
             Some(_) => None,
         };
         if let Some(kind) = kind {
-            let example = format!("{:?}", String::from_utf8_lossy(&bytes[..bytes.len().min(200)]));
+            let example = format!(
+                "{:?}",
+                String::from_utf8_lossy(&bytes[..bytes.len().min(200)])
+            );
             let mut p = problems.borrow_mut();
             let e = p.entry(kind).or_insert((0, example));
             e.0 += 1;
@@ -339,7 +350,11 @@ fn any_request_head_gets_a_well_formed_status_line_or_a_close_and_health_survive
         .iter()
         .map(|(kind, (n, example))| format!("{n} × {kind}, e.g. {example}"))
         .collect();
-    eprintln!("fuzz http: {} requests, problems: {}", sent.get(), report.len());
+    eprintln!(
+        "fuzz http: {} requests, problems: {}",
+        sent.get(),
+        report.len()
+    );
     assert!(
         problems.is_empty(),
         "of {} requests:\n{}",

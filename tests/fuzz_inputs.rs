@@ -284,29 +284,26 @@ fn manifest_bytes() -> impl Strategy<Value = Vec<u8>> {
         4 => Just(WEIGHTS.len() as u64),
         1 => any::<u64>(),
     ];
-    let entry = (path, sha, size).prop_map(|(path, sha256, size)| {
-        serde_json::json!({ "path": path, "sha256": sha256, "size": size })
-    });
-    let structured = (
-        prop::collection::vec(entry, 0..4),
-        ".{0,10}",
-        any::<i64>(),
-    )
-        .prop_map(|(files, source, at)| {
+    let entry = (path, sha, size).prop_map(
+        |(path, sha256, size)| serde_json::json!({ "path": path, "sha256": sha256, "size": size }),
+    );
+    let structured = (prop::collection::vec(entry, 0..4), ".{0,10}", any::<i64>()).prop_map(
+        |(files, source, at)| {
             serde_json::to_vec(&serde_json::json!({
                 "name": "m", "version": "v1", "source": source,
                 "installed_at": at, "files": files,
             }))
             .unwrap()
-        });
+        },
+    );
     let real = serde_json::to_vec_pretty(&serde_json::json!({
         "name": "m", "version": "v1", "source": "", "installed_at": 1,
         "files": [{ "path": "weights.bin", "sha256": weights_sha(), "size": WEIGHTS.len() }],
     }))
     .unwrap();
     let real_len = real.len();
-    let mutated = prop::collection::vec((0..real_len, any::<u8>(), 0u8..3), 1..6).prop_map(
-        move |edits| {
+    let mutated =
+        prop::collection::vec((0..real_len, any::<u8>(), 0u8..3), 1..6).prop_map(move |edits| {
             let mut b = real.clone();
             for (i, byte, op) in edits {
                 let i = i.min(b.len());
@@ -320,8 +317,7 @@ fn manifest_bytes() -> impl Strategy<Value = Vec<u8>> {
                 }
             }
             b
-        },
-    );
+        });
     prop_oneof![
         1 => prop::collection::vec(any::<u8>(), 0..300),
         3 => structured,
@@ -418,7 +414,10 @@ fn gguf_case(real_len: u64) -> impl Strategy<Value = GgufCase> {
 #[test]
 fn gguf_headers_of_any_bytes_never_panic_nor_allocate_by_their_counts() {
     let (real, real_len) = real_gguf_header();
-    assert!(check_gguf_header(&real, real_len).is_ok(), "the real model passes");
+    assert!(
+        check_gguf_header(&real, real_len).is_ok(),
+        "the real model passes"
+    );
     let mut huge = real.clone();
     huge[8..16].copy_from_slice(&(1u64 << 60).to_le_bytes());
     let e = check_gguf_header(&huge, real_len).unwrap_err();

@@ -26,13 +26,23 @@ fn run(cmd: &mut Command) {
 fn make_certs(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
     let p = |f: &str| dir.join(f);
     run(Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2"])
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
         .args(["-subj", "/CN=ojscog throwaway test CA", "-keyout"])
         .arg(p("ca.key"))
         .arg("-out")
         .arg(p("ca.pem")));
     run(Command::new("openssl")
-        .args(["req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-keyout"])
+        .args([
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+        ])
         .arg(p("server.key"))
         .arg("-out")
         .arg(p("server.csr")));
@@ -79,7 +89,11 @@ impl TlsMariaDb {
         run(Command::new("mariadb-install-db")
             .arg("--no-defaults")
             .arg(format!("--datadir={}", data.display()))
-            .args(["--user=root", "--auth-root-authentication-method=normal", "--skip-test-db"]));
+            .args([
+                "--user=root",
+                "--auth-root-authentication-method=normal",
+                "--skip-test-db",
+            ]));
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -90,8 +104,14 @@ impl TlsMariaDb {
             .arg("--no-defaults")
             .arg(format!("--datadir={}", data.display()))
             .arg(format!("--socket={}", socket.display()))
-            .arg(format!("--pid-file={}", dir.path().join("mysqld.pid").display()))
-            .arg(format!("--log-error={}", dir.path().join("error.log").display()))
+            .arg(format!(
+                "--pid-file={}",
+                dir.path().join("mysqld.pid").display()
+            ))
+            .arg(format!(
+                "--log-error={}",
+                dir.path().join("error.log").display()
+            ))
             .arg(format!("--port={port}"))
             .args(["--bind-address=127.0.0.1", "--user=root", "--skip-log-bin"])
             .arg(format!("--ssl-ca={}", ca.display()))
@@ -198,5 +218,8 @@ async fn the_3_4_dataset_syncs_over_tls_to_a_require_ssl_user_and_plain_connecti
         .await
         .unwrap_err()
         .to_string();
-    assert!(e.to_lowercase().contains("certificate") || e.contains("UnknownIssuer"), "{e}");
+    assert!(
+        e.to_lowercase().contains("certificate") || e.contains("UnknownIssuer"),
+        "{e}"
+    );
 }

@@ -97,7 +97,11 @@ async fn a_wrong_password_shows_access_denied_without_user_or_addresses() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("mysql://{user}:wrong-pw@{host}/{}", db.name);
     let texts = failed_sync_texts(&url, dir.path()).await;
-    assert_clean(&texts, &[&user, "wrong-pw", hostname, "127.0.0.1"], "access denied");
+    assert_clean(
+        &texts,
+        &[&user, "wrong-pw", hostname, "127.0.0.1"],
+        "access denied",
+    );
 
     // A user without the grant: MySQL names user and client host in its message.
     let other = format!("v{}", std::process::id());

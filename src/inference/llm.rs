@@ -555,9 +555,7 @@ pub fn check_gguf_header(head: &[u8], file_len: u64) -> Result<(), String> {
     // Smallest possible encodings: a tensor info is a name length (8), a
     // dimension count (4), a type (4) and an offset (8); a metadata entry is a
     // key length (8), a value type (4) and at least one byte of value.
-    let needed = (GGUF_HEADER_LEN as u128)
-        + u128::from(tensors) * 24
-        + u128::from(entries) * 13;
+    let needed = (GGUF_HEADER_LEN as u128) + u128::from(tensors) * 24 + u128::from(entries) * 13;
     if needed > u128::from(file_len) {
         return Err(format!(
             "the header claims {tensors} tensors and {entries} metadata entries, more than a file of {file_len} bytes can hold"

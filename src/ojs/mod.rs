@@ -916,7 +916,13 @@ mod tests {
         // Names that merely contain the user or host are left alone.
         let t = public_error_text("missing editorial_decisions, db.journal.example.org", url);
         assert_eq!(t, "missing editorial_decisions, db.journal.example.org");
-        let t = public_error_text("at 127.0.0.1:9: Connection refused (os error 111); v1.2.3.4a", "");
-        assert_eq!(t, "at <address>:9: Connection refused (os error 111); v1.2.3.4a");
+        let t = public_error_text(
+            "at 127.0.0.1:9: Connection refused (os error 111); v1.2.3.4a",
+            "",
+        );
+        assert_eq!(
+            t,
+            "at <address>:9: Connection refused (os error 111); v1.2.3.4a"
+        );
     }
 }
