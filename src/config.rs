@@ -60,6 +60,9 @@ pub struct OjsConfig {
     pub timeout_secs: u64,
     /// After this many seconds without a successful sync the data is called stale.
     pub stale_after_secs: u64,
+    /// PEM file of the CA that signed the MySQL server's certificate (a
+    /// private CA). Setting it turns TLS on, like `?require_ssl=true` in `url`.
+    pub ssl_ca: PathBuf,
 }
 
 /// Who may read the confidential parts of the web server (reviewer identities,
@@ -146,6 +149,7 @@ impl Default for OjsConfig {
             batch_size: 50,
             timeout_secs: 20,
             stale_after_secs: 3600,
+            ssl_ca: PathBuf::new(),
         }
     }
 }
@@ -248,6 +252,7 @@ impl Config {
                 "ojs_batch_size" => self.ojs.batch_size = num(name, v)?,
                 "ojs_timeout_secs" => self.ojs.timeout_secs = num(name, v)?,
                 "ojs_stale_after_secs" => self.ojs.stale_after_secs = num(name, v)?,
+                "ojs_ssl_ca" => self.ojs.ssl_ca = PathBuf::from(v),
                 "web_listen" => self.web.listen = v.to_string(),
                 "web_admin_token" => self.web.admin_token = v.to_string(),
                 "web_read_token" => self.web.read_token = v.to_string(),
@@ -302,6 +307,12 @@ impl Config {
             }
             mysql_async::Opts::from_url(&self.ojs.url)
                 .map_err(|e| invalid("ojs.url", redact_url_in(&e.to_string(), &self.ojs.url)))?;
+        }
+        if !self.ojs.ssl_ca.as_os_str().is_empty() && !self.ojs.ssl_ca.is_file() {
+            return Err(invalid(
+                "ojs.ssl_ca",
+                format!("{} is not a file", self.ojs.ssl_ca.display()),
+            ));
         }
         if self.ojs.sync_interval_secs == 0 {
             return Err(invalid("ojs.sync_interval_secs", "must be at least 1"));
@@ -405,6 +416,9 @@ impl Config {
                 "timeout_secs, max_tokens and queue_depth must be at least 1",
             ));
         }
+        self.llm
+            .validate()
+            .map_err(|e| invalid("llm", e.to_string()))?;
         if self.metrics.sample_interval_secs == 0 {
             return Err(invalid(
                 "metrics.sample_interval_secs",

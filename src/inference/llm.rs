@@ -572,12 +572,14 @@ impl LlmError {
 }
 
 /// Cheap checks before llama.cpp sees the file: it exists, is a regular file,
-/// starts with the GGUF magic and a known version. Returns its size.
+/// starts with the GGUF magic and a known version, and its header does not
+/// claim more tensors and metadata entries than the file can hold (llama.cpp
+/// sizes its tables from these counts). Returns its size.
 pub fn check_gguf_file(path: &Path) -> Result<u64, LlmError> {
     use std::io::Read;
-    let bad = |reason: &str| LlmError::BadModel {
+    let bad = |reason: String| LlmError::BadModel {
         path: path.to_path_buf(),
-        reason: reason.to_string(),
+        reason,
     };
     let read_err = |source| LlmError::Read {
         path: path.to_path_buf(),
@@ -585,20 +587,56 @@ pub fn check_gguf_file(path: &Path) -> Result<u64, LlmError> {
     };
     let meta = std::fs::metadata(path).map_err(read_err)?;
     if !meta.is_file() {
-        return Err(bad("not a regular file"));
+        return Err(bad("not a regular file".into()));
     }
-    let mut head = [0u8; 8];
-    let mut f = std::fs::File::open(path).map_err(read_err)?;
-    f.read_exact(&mut head)
-        .map_err(|_| bad("file is shorter than a GGUF header"))?;
+    let mut head = Vec::with_capacity(GGUF_HEADER_LEN);
+    std::fs::File::open(path)
+        .map_err(read_err)?
+        .take(GGUF_HEADER_LEN as u64)
+        .read_to_end(&mut head)
+        .map_err(read_err)?;
+    check_gguf_header(&head, meta.len()).map_err(bad)?;
+    Ok(meta.len())
+}
+
+/// Magic, version, tensor count and metadata count: the fixed part of a
+/// GGUF v2/v3 header.
+pub const GGUF_HEADER_LEN: usize = 24;
+
+/// The checks of [`check_gguf_file`] on the first bytes of a file of
+/// `file_len` bytes. Reads only the fixed header; allocates nothing that
+/// depends on the counts it finds.
+pub fn check_gguf_header(head: &[u8], file_len: u64) -> Result<(), String> {
+    if head.len() < 8 {
+        return Err("file is shorter than a GGUF header".into());
+    }
     if &head[..4] != b"GGUF" {
-        return Err(bad("no GGUF magic at the start of the file"));
+        return Err("no GGUF magic at the start of the file".into());
     }
     let version = u32::from_le_bytes([head[4], head[5], head[6], head[7]]);
     if !(2..=3).contains(&version) {
-        return Err(bad(&format!("unsupported GGUF version {version}")));
+        return Err(format!("unsupported GGUF version {version}"));
     }
-    Ok(meta.len())
+    if head.len() < GGUF_HEADER_LEN {
+        return Err("file is shorter than a GGUF header".into());
+    }
+    let u64_at = |i: usize| {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&head[i..i + 8]);
+        u64::from_le_bytes(b)
+    };
+    let tensors = u64_at(8);
+    let entries = u64_at(16);
+    // Smallest possible encodings: a tensor info is a name length (8), a
+    // dimension count (4), a type (4) and an offset (8); a metadata entry is a
+    // key length (8), a value type (4) and at least one byte of value.
+    let needed = (GGUF_HEADER_LEN as u128) + u128::from(tensors) * 24 + u128::from(entries) * 13;
+    if needed > u128::from(file_len) {
+        return Err(format!(
+            "the header claims {tensors} tensors and {entries} metadata entries, more than a file of {file_len} bytes can hold"
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(feature = "llm")]

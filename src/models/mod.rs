@@ -660,7 +660,13 @@ impl ModelStore {
             let bytes = match &current {
                 Some(v) => self
                     .version(&name, v)
-                    .map(|m| m.manifest.files.iter().map(|f| f.size).sum())
+                    .map(|m| {
+                        // Sizes come from the manifest on disk: saturate, never overflow.
+                        m.manifest
+                            .files
+                            .iter()
+                            .fold(0u64, |sum, f| sum.saturating_add(f.size))
+                    })
                     .unwrap_or(0),
                 None => 0,
             };

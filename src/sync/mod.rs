@@ -92,13 +92,15 @@ pub async fn run_once(
             Ok(report)
         }
         Err(e) => {
-            let msg = e.to_string();
+            // The full text (with host and user) goes to the log only; the store's
+            // copy is what open routes show.
+            tracing::warn!(error = %e, "OJS sync failed");
+            let msg = crate::ojs::public_error_text(&e.to_string(), &cfg.url);
             // Bookkeeping must not hide the real error.
             let _ = store.finish_run(run, done, outcome, Some(&msg));
             let _ = store.set_state(keys::LAST_ERROR, &msg);
             let _ = store.set_state(keys::LAST_ERROR_AT, &done.to_string());
             metrics.inc(names::SYNC_RUNS, &[("outcome", "error")], 1.0);
-            tracing::warn!(error = %msg, "OJS sync failed");
             Err(e)
         }
     }
@@ -110,7 +112,8 @@ async fn sync_into(
     outcome: &mut BatchOutcome,
 ) -> Result<SyncReport, SyncError> {
     let timeout = Duration::from_secs(cfg.timeout_secs);
-    let mut src = OjsSource::connect(&cfg.url, timeout).await?;
+    let ca = Some(cfg.ssl_ca.as_path()).filter(|p| !p.as_os_str().is_empty());
+    let mut src = OjsSource::connect_tls(&cfg.url, ca, timeout).await?;
     let result = sync_from(&mut src, cfg, store, outcome).await;
     src.disconnect().await;
     result
@@ -241,7 +244,11 @@ impl SyncStatus {
             ojs_version: store.state(keys::OJS_VERSION)?.filter(|v| !v.is_empty()),
             last_attempt_at: num(keys::LAST_ATTEMPT)?,
             last_success_at: num(keys::LAST_SUCCESS)?,
-            last_error: store.state(keys::LAST_ERROR)?.filter(|v| !v.is_empty()),
+            // Texts stored by older versions may still name the user or host.
+            last_error: store
+                .state(keys::LAST_ERROR)?
+                .filter(|v| !v.is_empty())
+                .map(|v| crate::ojs::public_error_text(&v, "")),
             last_error_at: num(keys::LAST_ERROR_AT)?,
             ..Default::default()
         })
@@ -350,7 +357,7 @@ pub async fn run_loop(
                 failures = failures.saturating_add(1);
                 // Batches before the failure may have been applied.
                 handle.note_data_changed();
-                let msg = e.to_string();
+                let msg = crate::ojs::public_error_text(&e.to_string(), &cfg.url);
                 handle.update(|s| {
                     s.last_error = Some(msg);
                     s.last_error_at = Some(now);
