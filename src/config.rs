@@ -396,13 +396,13 @@ impl Config {
         if !(8..=1000).contains(&self.web.max_headers) {
             return Err(invalid("web.max_headers", "must be between 8 and 1000"));
         }
-        if !(1..=3600).contains(&self.web.read_timeout_secs)
-            || !(1..=3600).contains(&self.web.write_timeout_secs)
-        {
-            return Err(invalid(
-                "web.read_timeout_secs",
-                "read and write timeouts must be between 1 and 3600 seconds",
-            ));
+        for (key, secs) in [
+            ("web.read_timeout_secs", self.web.read_timeout_secs),
+            ("web.write_timeout_secs", self.web.write_timeout_secs),
+        ] {
+            if !(1..=3600).contains(&secs) {
+                return Err(invalid(key, "must be between 1 and 3600 seconds"));
+            }
         }
         if !self.llm.model_path.as_os_str().is_empty() && !self.llm.model_path.is_file() {
             return Err(invalid(

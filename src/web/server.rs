@@ -337,6 +337,9 @@ async fn connection(
         .header_read_timeout(read_timeout)
         .max_buf_size(web.max_header_bytes)
         .max_headers(web.max_headers)
+        // A client may send its request and then shut down its sending side
+        // (`nc -N`, some probes): it still gets its answer.
+        .half_close(true)
         .keep_alive(true);
     let conn = builder.serve_connection(io, svc);
     tokio::pin!(conn);
