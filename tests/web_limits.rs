@@ -136,6 +136,68 @@ fn ojscog_loopback_extra() -> usize {
     8
 }
 
+/// A connection from `source` (another loopback address stands for a PC on
+/// the office LAN; the box's own watchdog uses 127.0.0.1).
+fn connect_from(source: std::net::Ipv4Addr, to: std::net::SocketAddr) -> TcpStream {
+    use std::os::fd::FromRawFd;
+    let port = to.port();
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        assert!(fd >= 0);
+        let mut a: libc::sockaddr_in = std::mem::zeroed();
+        a.sin_family = libc::AF_INET as libc::sa_family_t;
+        a.sin_addr.s_addr = u32::from_ne_bytes(source.octets());
+        let len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+        assert_eq!(
+            libc::bind(fd, &a as *const _ as *const libc::sockaddr, len),
+            0
+        );
+        a.sin_port = port.to_be();
+        a.sin_addr.s_addr = u32::from_ne_bytes([127, 0, 0, 1]);
+        assert_eq!(
+            libc::connect(fd, &a as *const _ as *const libc::sockaddr, len),
+            0
+        );
+        TcpStream::from_raw_fd(fd)
+    }
+}
+
+#[test]
+fn one_lan_client_cannot_take_every_connection_and_the_watchdog_is_answered() {
+    let t = start_demo(); // max_connections 128: 16 per client
+    let lan = std::net::Ipv4Addr::new(127, 0, 0, 2);
+    let mut held = Vec::new();
+    let mut refused = 0;
+    for _ in 0..40 {
+        let mut s = connect_from(lan, t.addr);
+        s.write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\n")
+            .unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(300)))
+            .unwrap();
+        let mut b = [0u8; 64];
+        match s.read(&mut b) {
+            Ok(n) if n > 0 && raw_status(&String::from_utf8_lossy(&b[..n])) == Some(503) => {
+                refused += 1
+            }
+            _ => held.push(s),
+        }
+    }
+    assert_eq!(held.len(), 16, "one client holds at most its share");
+    assert_eq!(refused, 24);
+    // Another LAN client and the box's own watchdog are still served.
+    let other = std::net::Ipv4Addr::new(127, 0, 0, 3);
+    let mut s = connect_from(other, t.addr);
+    s.write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    assert_eq!(
+        raw_status(&read_all(&mut s, Duration::from_secs(5)).0),
+        Some(200)
+    );
+    assert_eq!(t.get_anon("/health").status, 200);
+    drop(held);
+    t.stop();
+}
+
 #[test]
 fn slowloris_connections_are_cut_off_after_the_read_timeout() {
     let t = start_with(|c| c.web.read_timeout_secs = 1, true);

@@ -206,6 +206,14 @@ impl Gate {
         Ok(Role::Anonymous)
     }
 
+    /// Whether a request could be more than anonymous where that matters: it
+    /// carries credentials, or reading is open (`access = "lan"`).
+    pub(crate) fn may_hold_a_role(&self, req: &Req) -> bool {
+        self.access == Access::Lan
+            || req.header("authorization").is_some()
+            || req.cookie(COOKIE).is_some()
+    }
+
     /// The role needed to read confidential routes.
     pub(crate) fn read_role(&self) -> Role {
         match self.access {

@@ -3,7 +3,7 @@
 //!
 //! | what a client can do | what bounds it |
 //! |---|---|
-//! | open many connections | `web.max_connections` permits, at most [`per_client_limit`] of them per client address; beyond: one `503` written without waiting, then closed; [`LOOPBACK_EXTRA`] more for loopback clients (the box's own watchdog) |
+//! | open many connections | `web.max_connections` permits, at most [`per_client_limit`] of them per client address; beyond: one `503` written without waiting, then closed; [`LOOPBACK_EXTRA`] more for the box itself (127.0.0.1/::1: its own watchdog) |
 //! | send a head slowly or not at all | hyper's `header_read_timeout` + a read timeout on the socket (`web.read_timeout_secs`) |
 //! | send a huge head / many headers | `web.max_header_bytes` (hyper's buffer cap) and `web.max_headers`: `431` |
 //! | declare a huge body | `413` with `Connection: close`, the body is never read |
@@ -41,8 +41,8 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// How long a stopping server waits for requests in flight.
 pub const DRAIN: Duration = Duration::from_secs(2);
-/// Connections kept for loopback clients (the box's own health watcher)
-/// beyond `web.max_connections`.
+/// Connections kept for the box's own clients (its health watcher connects
+/// from 127.0.0.1 or ::1) beyond `web.max_connections`.
 pub const LOOPBACK_EXTRA: usize = 8;
 /// A connection is closed (after its current request) when it is this old.
 pub const MAX_CONNECTION_AGE: Duration = Duration::from_secs(300);
@@ -139,13 +139,24 @@ pub(crate) struct Shared {
 /// Open connections per client address, with the limits of the module docs.
 struct ConnectionCount {
     total: usize,
-    loopback: usize,
+    own: usize,
     per_client: HashMap<IpAddr, usize>,
 }
 
-/// The most connections one (non-loopback) client address may hold.
+/// The most connections one client address (other than the box itself) may hold.
 pub fn per_client_limit(max_connections: usize) -> usize {
     (max_connections / 8).max(8)
+}
+
+/// The box itself: 127.0.0.1 and ::1 (other 127/8 addresses count as clients).
+fn is_own(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4 == std::net::Ipv4Addr::LOCALHOST,
+        IpAddr::V6(v6) => {
+            v6 == std::net::Ipv6Addr::LOCALHOST
+                || v6.to_ipv4_mapped() == Some(std::net::Ipv4Addr::LOCALHOST)
+        }
+    }
 }
 
 /// One open connection, counted until dropped.
@@ -157,11 +168,11 @@ struct ConnectionSlot {
 impl ConnectionSlot {
     fn take(counts: &Arc<Mutex<ConnectionCount>>, peer: IpAddr, max: usize) -> Option<Self> {
         let mut c = counts.lock().unwrap_or_else(|p| p.into_inner());
-        if peer.is_loopback() {
-            if c.total >= max && c.loopback >= LOOPBACK_EXTRA {
+        if is_own(peer) {
+            if c.total >= max && c.own >= LOOPBACK_EXTRA {
                 return None;
             }
-            c.loopback += 1;
+            c.own += 1;
         } else {
             let mine = c.per_client.get(&peer).copied().unwrap_or(0);
             if c.total >= max || mine >= per_client_limit(max) {
@@ -181,8 +192,8 @@ impl Drop for ConnectionSlot {
     fn drop(&mut self) {
         let mut c = self.counts.lock().unwrap_or_else(|p| p.into_inner());
         c.total = c.total.saturating_sub(1);
-        if self.peer.is_loopback() {
-            c.loopback = c.loopback.saturating_sub(1);
+        if is_own(self.peer) {
+            c.own = c.own.saturating_sub(1);
         } else if let Some(n) = c.per_client.get_mut(&self.peer) {
             *n -= 1;
             if *n == 0 {
@@ -230,7 +241,7 @@ pub(crate) async fn run(
     let max = shared.ctx.config.web.max_connections;
     let counts = Arc::new(Mutex::new(ConnectionCount {
         total: 0,
-        loopback: 0,
+        own: 0,
         per_client: HashMap::new(),
     }));
     let mut tasks = tokio::task::JoinSet::new();
@@ -382,7 +393,11 @@ async fn answer(
         Ok((route, req)) => {
             // The head and body are in: no read deadline while the handler works.
             let _busy = busy.enter();
-            let cost = route.cost(&req.method);
+            let mut cost = route.cost(&req.method);
+            if cost == Cost::Model && !shared.gate.may_hold_a_role(&req) {
+                // No credentials at all: the answer is a 401, no model lane needed.
+                cost = Cost::Ordinary;
+            }
             let reply = match shared.lanes.acquire(cost).await {
                 Ok(permit) => run_handler(shared, req, route, permit).await,
                 Err(busy) => busy,
