@@ -589,7 +589,7 @@ impl ModelStore {
                 message: e.to_string(),
             },
         })?;
-        let text = fs::read_to_string(&mpath).map_err(|e| ModelError::Manifest {
+        let text = read_bounded(&mpath, MAX_MANIFEST_BYTES).map_err(|e| ModelError::Manifest {
             path: mpath.clone(),
             message: e.to_string(),
         })?;
@@ -1201,5 +1201,36 @@ mod tests {
         for bad in ["/etc/passwd", "../x", "a/../../b", ".hidden", ""] {
             assert!(check_rel_path(bad).is_err(), "{bad}");
         }
+    }
+}
+
+/// A manifest larger than this is refused (real ones are a few hundred bytes).
+pub const MAX_MANIFEST_BYTES: u64 = 1024 * 1024;
+
+/// Reads a text file of at most `max` bytes; a larger one is an error, never a
+/// buffer of its size.
+fn read_bounded(path: &Path, max: u64) -> std::io::Result<String> {
+    let mut text = String::new();
+    fs::File::open(path)?
+        .take(max + 1)
+        .read_to_string(&mut text)?;
+    if text.len() as u64 > max {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("larger than {max} bytes"),
+        ));
+    }
+    Ok(text)
+}
+
+#[cfg(test)]
+mod bounded_tests {
+    #[test]
+    fn an_oversized_manifest_is_refused_without_reading_it_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("manifest.json");
+        std::fs::write(&p, vec![b' '; 2048]).unwrap();
+        assert!(super::read_bounded(&p, 1024).is_err());
+        assert_eq!(super::read_bounded(&p, 4096).unwrap().len(), 2048);
     }
 }
