@@ -112,7 +112,9 @@ class Guest:
         start = len(self.text())
         self.conn.sendall(b"\n")
         end = time.monotonic() + 60
-        while not re.search(r"login: ?$", self.text()[start:].rstrip("\r\n ") + " ", re.M):
+        # "<host> login:" at the start of a line; the service's own console
+        # message ("ready after …") may follow on the same line.
+        while not re.search(r"^\S+ login:", self.text()[start:], re.M):
             if time.monotonic() > end:
                 raise AssertionError(f"{self.name}: no login prompt after Enter; tail:\n{self.text()[-2000:]}")
             time.sleep(0.2)
