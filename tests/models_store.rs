@@ -31,6 +31,14 @@ fn setup() -> (tempfile::TempDir, ModelStore, PathBuf) {
     (dir, store, files)
 }
 
+/// A store holding model `m` version 1 with one file `dest` of `bytes`.
+fn with_version_1(dest: &str, bytes: &[u8]) -> (tempfile::TempDir, ModelStore, PathBuf) {
+    let (d, store, files) = setup();
+    let f = write(&files, "v1-source", bytes);
+    store.install("m", "1", "t", &[src(dest, &f)]).unwrap();
+    (d, store, files)
+}
+
 #[test]
 fn install_switch_and_rollback() {
     let (_d, store, files) = setup();
@@ -164,11 +172,7 @@ fn truncated_file_is_named() {
 
 #[test]
 fn bad_download_never_becomes_current() {
-    let (_d, store, files) = setup();
-    let good = write(&files, "good", b"good weights");
-    store
-        .install("m", "1", "t", &[src("model.onnx", &good)])
-        .unwrap();
+    let (_d, store, files) = with_version_1("model.onnx", b"good weights");
     let bad = write(&files, "bad", b"bad weights");
     let e = store
         .install(
@@ -197,11 +201,7 @@ fn bad_download_never_becomes_current() {
 
 #[test]
 fn interrupted_install_leaves_store_consistent() {
-    let (_d, store, files) = setup();
-    let good = write(&files, "good", b"v1");
-    store
-        .install("m", "1", "t", &[src("model.onnx", &good)])
-        .unwrap();
+    let (_d, store, files) = with_version_1("model.onnx", b"v1");
     // A crash mid-install: a staging dir with a half-written file and no manifest,
     // and a half-made pointer symlink.
     let staging = store.root().join("m/.staging-2-999-1");
@@ -226,11 +226,7 @@ fn interrupted_install_leaves_store_consistent() {
 
 #[test]
 fn a_version_half_removed_by_a_crash_is_not_a_version_and_is_cleaned() {
-    let (_d, store, files) = setup();
-    let v1 = write(&files, "v1", b"v1");
-    store
-        .install("m", "1", "t", &[src("model.onnx", &v1)])
-        .unwrap();
+    let (_d, store, _files) = with_version_1("model.onnx", b"v1");
     // Versions are renamed to `.trash-…` before removal: a crash leaves this.
     let trash = store.root().join("m/.trash-0-999-1");
     fs::create_dir_all(&trash).unwrap();
@@ -399,11 +395,7 @@ fn a_symlinked_version_directory_is_refused() {
 
 #[test]
 fn current_pointing_outside_the_model_is_refused() {
-    let (_d, store, files) = setup();
-    let f = write(&files, "f", b"weights");
-    store
-        .install("m", "1", "t", &[src("model.onnx", &f)])
-        .unwrap();
+    let (_d, store, _files) = with_version_1("model.onnx", b"weights");
     let mdir = store.root().join("m");
     let abs = mdir.join("1").display().to_string();
     for target in ["../m/1", abs.as_str(), "1/", "."] {
@@ -437,11 +429,7 @@ fn wait_for_entry(dir: &Path, prefix: &str) -> PathBuf {
 
 #[test]
 fn a_staging_dir_held_by_a_live_install_survives_clean_staging() {
-    let (_d, store, files) = setup();
-    let v1 = write(&files, "v1", b"one");
-    store
-        .install("m", "1", "t", &[src("model.onnx", &v1)])
-        .unwrap();
+    let (_d, store, files) = with_version_1("model.onnx", b"one");
     // The second install reads its source from a pipe: it stays live, with its
     // staging directory, until the test writes the weights.
     let pipe = files.join("pipe");
@@ -465,11 +453,7 @@ fn a_staging_dir_held_by_a_live_install_survives_clean_staging() {
 
 #[test]
 fn concurrent_installs_of_one_model_both_complete() {
-    let (_d, store, files) = setup();
-    let v1 = write(&files, "v1", b"one");
-    store
-        .install("m", "1", "t", &[src("model.onnx", &v1)])
-        .unwrap();
+    let (_d, store, files) = with_version_1("model.onnx", b"one");
     let threads: Vec<_> = ["2", "3"]
         .into_iter()
         .map(|v| {
