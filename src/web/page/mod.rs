@@ -4,6 +4,7 @@
 //! Elements that tests and scripts read carry stable ids and `data-value`
 //! attributes (`pending-total`, `stage-review`, `reviews-overdue`, …).
 
+mod device;
 use super::api::{assess, read_device, Level};
 use super::auth::Role;
 use super::chart::{self, Chart, Unit};
@@ -14,6 +15,7 @@ use crate::service::AppContext;
 use crate::store::{QueueSummary, Store};
 use crate::sync::SyncStatus;
 use crate::system::{unix_now, DeviceStatus};
+use device::{appliance_card, device_card};
 use std::fmt::Write as _;
 
 const REFRESH_SECONDS: u32 = 30;
@@ -504,124 +506,6 @@ fn sync_card(h: &mut String, sync: &SyncStatus, ctx: &AppContext, now: i64) {
     h.push_str("</dl></section>\n");
 }
 
-/// A labelled meter: "CPU 12 %" with a bar, coloured by how full it is.
-fn meter(h: &mut String, id: &str, label: &str, ratio: f64, text: &str, data: &str) {
-    let ratio = if ratio.is_finite() {
-        ratio.clamp(0.0, 1.0)
-    } else {
-        0.0
-    };
-    let tone = if ratio >= 0.9 {
-        "bad"
-    } else if ratio >= 0.75 {
-        "warn"
-    } else {
-        "good"
-    };
-    let _ = write!(
-        h,
-        r#"<div class="meter"><div class="meter-head"><span>{label}</span><span id="{id}" data-value="{data}">{text}</span></div><div class="meter-bar"><span class="{tone}" style="width:{w:.1}%"></span></div></div>"#,
-        label = escape(label),
-        text = escape(text),
-        data = escape(data),
-        w = ratio * 100.0,
-    );
-}
-
-fn device_card(h: &mut String, d: &DeviceStatus) {
-    h.push_str(r#"<section class="card" id="device"><h2>Device</h2>"#);
-    meter(
-        h,
-        "device-cpu",
-        "CPU",
-        d.cpu_usage_ratio,
-        &format!(
-            "{} of {} cores",
-            format::percent(d.cpu_usage_ratio),
-            d.cpu_count
-        ),
-        &format!("{:.4}", d.cpu_usage_ratio),
-    );
-    let mem_ratio = if d.memory_total_bytes > 0 {
-        d.memory_used_bytes as f64 / d.memory_total_bytes as f64
-    } else {
-        0.0
-    };
-    meter(
-        h,
-        "device-memory",
-        "Memory",
-        mem_ratio,
-        &format!(
-            "{} of {}",
-            format::bytes(d.memory_used_bytes),
-            format::bytes(d.memory_total_bytes)
-        ),
-        &d.memory_used_bytes.to_string(),
-    );
-    if d.disk_total_bytes > 0 {
-        let used = d.disk_total_bytes.saturating_sub(d.disk_free_bytes);
-        meter(
-            h,
-            "device-disk",
-            "Data disk",
-            used as f64 / d.disk_total_bytes as f64,
-            &format!(
-                "{} free of {}",
-                format::bytes(d.disk_free_bytes),
-                format::bytes(d.disk_total_bytes)
-            ),
-            &d.disk_free_bytes.to_string(),
-        );
-    } else {
-        h.push_str(r#"<p class="muted" id="device-disk">Data disk size unknown.</p>"#);
-    }
-    h.push_str("<dl>");
-    match d.temperature_celsius {
-        Some(t) => {
-            let cls = if t >= 80.0 {
-                "bad"
-            } else if t >= 70.0 {
-                "warn"
-            } else {
-                "good"
-            };
-            row_with_value(
-                h,
-                "device-temperature",
-                "Temperature",
-                &format!("{t:.1}"),
-                &format!(r#"<span class="pill {cls}">{t:.0} °C</span>"#),
-            );
-        }
-        None => row_with_value(
-            h,
-            "device-temperature",
-            "Temperature",
-            "",
-            r#"<span class="muted">no sensor</span>"#,
-        ),
-    }
-    row_with_value(
-        h,
-        "device-uptime",
-        "Up for",
-        &d.uptime_seconds.to_string(),
-        &escape(&format::duration(d.uptime_seconds)),
-    );
-    row_with_value(
-        h,
-        "device-load",
-        "Load (1 min)",
-        &format!("{:.2}", d.load_average_1m),
-        &escape(&format!("{:.2}", d.load_average_1m)),
-    );
-    if !d.hostname.is_empty() {
-        row(h, "device-hostname", "Name", &escape(&d.hostname));
-    }
-    h.push_str("</dl></section>\n");
-}
-
 fn charts_card(
     h: &mut String,
     store: Option<&Store>,
@@ -725,125 +609,5 @@ fn charts_card(
     h.push_str("</div></section>\n");
 }
 
-const CSS: &str = r#"
-:root{--bg:#f3f5f8;--card:#fff;--ink:#1c2733;--muted:#667085;--line:#e4e7ec;--navy:#15325b;
---good:#15803d;--good-bg:#e7f6ec;--warn:#b45309;--warn-bg:#fef3e2;--bad:#b42318;--bad-bg:#fdecea;--accent:#2563eb}
-*{box-sizing:border-box}
-body{margin:0;background:var(--bg);color:var(--ink);font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"Noto Sans",Ubuntu,sans-serif}
-.wrap{max-width:1200px;margin:0 auto;padding:0 20px}
-.top{background:var(--navy);color:#fff;padding:18px 0}
-.top-row{display:flex;justify-content:space-between;align-items:center;gap:16px;flex-wrap:wrap}
-.brand{font-size:12px;letter-spacing:.08em;text-transform:uppercase;opacity:.7}
-h1{margin:2px 0 0;font-size:22px;font-weight:600}
-.top-right{text-align:right}
-.overall{display:inline-flex;align-items:center;gap:8px;padding:6px 14px;border-radius:999px;font-weight:600;background:#fff;color:var(--ink)}
-.overall .dot{width:10px;height:10px;border-radius:50%;background:var(--muted)}
-.overall.ok .dot{background:#22c55e}.overall.degraded .dot{background:#f59e0b}.overall.down .dot{background:#ef4444}
-.updated{font-size:12px;opacity:.75;margin-top:6px}
-.demo{background:#fff7d6;border-bottom:1px solid #f1d98a;color:#6b4e00;padding:10px 0;font-size:14px}
-code{font:13px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;background:rgba(0,0,0,.06);padding:1px 4px;border-radius:4px}
-main.wrap{padding-top:20px;padding-bottom:12px}
-.alerts{background:var(--bad-bg);border:1px solid #f5c2bd;border-radius:10px;padding:10px 16px;margin-bottom:16px}
-.alerts h2{margin:0 0 4px;font-size:15px;color:var(--bad)}
-.alerts ul{margin:0;padding-left:20px}
-.tiles{display:grid;grid-template-columns:repeat(4,1fr);gap:14px;margin-bottom:16px}
-.tile{background:var(--card);border:1px solid var(--line);border-radius:12px;padding:14px 16px;border-top:4px solid var(--line)}
-.tile.good{border-top-color:var(--good)}.tile.warn{border-top-color:#f59e0b}.tile.bad{border-top-color:var(--bad)}.tile.neutral{border-top-color:var(--accent)}
-.tile-label{font-size:13px;color:var(--muted);font-weight:500}
-.tile-value{font-size:34px;font-weight:700;line-height:1.15;margin:4px 0;font-variant-numeric:tabular-nums}
-.tile.bad .tile-value{color:var(--bad)}
-.tile-value.words{font-size:24px;line-height:1.6}
-.tile-note{font-size:12.5px;color:var(--muted)}
-.grid{display:grid;grid-template-columns:minmax(0,3fr) minmax(0,2fr);gap:16px;align-items:start}
-.side{display:grid;gap:16px}
-.card{background:var(--card);border:1px solid var(--line);border-radius:12px;padding:16px 18px;margin-bottom:16px}
-.side .card{margin-bottom:0}
-.card h2{margin:0 0 10px;font-size:16px;font-weight:650}
-.card h3{margin:18px 0 8px;font-size:12px;text-transform:uppercase;letter-spacing:.06em;color:var(--muted);font-weight:600}
-.card h3:first-of-type{margin-top:4px}
-.stages{display:grid;gap:8px}
-.stage{display:grid;grid-template-columns:120px 1fr 48px;align-items:center;gap:12px}
-.stage-name{font-weight:500}
-.bar{height:12px;background:#eef1f5;border-radius:6px;overflow:hidden}
-.bar .fill{display:block;height:100%;background:var(--accent);border-radius:6px}
-.stage-count{text-align:right;font-weight:700;font-size:18px;font-variant-numeric:tabular-nums}
-.totals{color:var(--muted);font-size:13px;margin:12px 0 0}
-table.list{width:100%;border-collapse:collapse;font-size:14px}
-table.list th{text-align:left;font-size:12px;color:var(--muted);font-weight:600;border-bottom:1px solid var(--line);padding:6px 10px 6px 0;white-space:nowrap}
-table.list td{border-bottom:1px solid var(--line);padding:8px 8px 8px 0;vertical-align:top}
-table.list tr:last-child td{border-bottom:0}
-table.list td.num{text-align:right;white-space:nowrap;font-weight:600}
-table.list td.when{white-space:nowrap;font-variant-numeric:tabular-nums}
-.title{font-weight:500}
-.sid{color:var(--muted);font-weight:400;font-variant-numeric:tabular-nums}
-.authors{color:var(--muted);font-size:12.5px}
-td.late{color:var(--bad);font-weight:600}
-.badge{display:inline-block;background:#eef2ff;color:#3730a3;border-radius:999px;padding:1px 9px;font-size:12px;white-space:nowrap}
-dl{margin:0}
-.row{display:grid;grid-template-columns:130px 1fr;gap:10px;padding:7px 0;border-bottom:1px solid var(--line)}
-.row:last-child{border-bottom:0}
-dt{color:var(--muted)}
-dd{margin:0;font-weight:500;overflow-wrap:anywhere}
-.pill{display:inline-block;border-radius:999px;padding:1px 10px;font-size:13px;font-weight:600}
-.pill.good{background:var(--good-bg);color:var(--good)}.pill.warn{background:var(--warn-bg);color:var(--warn)}
-.pill.bad{background:var(--bad-bg);color:var(--bad)}.pill.neutral{background:#eef2ff;color:#3730a3}
-.muted{color:var(--muted);font-weight:400}
-.error,.error-text{color:var(--bad)}
-.meter{margin:4px 0 12px}
-.meter-head{display:flex;justify-content:space-between;font-size:14px;margin-bottom:5px}
-.meter-head span:first-child{color:var(--muted)}
-.meter-head span:last-child{font-weight:600;font-variant-numeric:tabular-nums}
-.meter-bar{height:8px;background:#eef1f5;border-radius:4px;overflow:hidden}
-.meter-bar span{display:block;height:100%;border-radius:4px;min-width:2px}
-.meter-bar .good{background:var(--good)}.meter-bar .warn{background:#f59e0b}.meter-bar .bad{background:var(--bad)}
-.charts{display:grid;grid-template-columns:repeat(3,minmax(0,1fr));gap:14px}
-figure.chart{margin:0;border:1px solid var(--line);border-radius:10px;padding:10px 12px 6px}
-figcaption{display:flex;justify-content:space-between;align-items:baseline;gap:8px;margin-bottom:2px}
-.chart-title{font-size:13px;color:var(--muted);font-weight:500}
-.chart-value{font-size:18px;font-weight:700;font-variant-numeric:tabular-nums}
-figure.chart svg{display:block;width:100%;height:auto}
-svg .grid{stroke:#e9edf2;stroke-width:1}
-svg .axis{font-size:10px;fill:#8a94a6;font-family:system-ui,sans-serif}
-svg .empty{font-size:13px;fill:#8a94a6;font-style:italic;font-family:system-ui,sans-serif}
-svg .area{opacity:.10}
-.session{margin-top:6px;font-size:12.5px;opacity:.9}
-.session button{font:inherit;font-size:12px;padding:2px 10px;border-radius:5px;border:1px solid rgba(255,255,255,.5);background:transparent;color:inherit;cursor:pointer}
-footer{color:var(--muted);font-size:12.5px;padding:4px 20px 28px}
-footer a{color:var(--muted)}
-@media (max-width:900px){.tiles{grid-template-columns:repeat(2,1fr)}.grid{grid-template-columns:1fr}.charts{grid-template-columns:1fr}}
-"#;
-
-/// The A/B root slots, on the appliance. (Tokens are never shown on the LAN
-/// page: first-boot provisioning shows them on the box's console only.)
-fn appliance_card(h: &mut String, ctx: &AppContext) {
-    let slots: Option<serde_json::Value> = std::fs::read_to_string(&ctx.config.web.slots_file)
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok());
-    if slots.is_none() {
-        return;
-    }
-    h.push_str(r#"<section class="card" id="appliance"><h2>Appliance</h2>"#);
-    if let Some(v) = slots {
-        let s = |x: &serde_json::Value| x.as_str().unwrap_or("?").to_string();
-        let _ = write!(
-            h,
-            r#"<dl><dt>Booted slot</dt><dd id="slot-booted">{}</dd><dt>Primary slot</dt><dd id="slot-primary">{}</dd></dl><table id="slots"><thead><tr><th>Slot</th><th>State</th><th>Tries left</th><th>Version</th></tr></thead><tbody>"#,
-            escape(&s(&v["booted"])),
-            escape(&s(&v["primary"]))
-        );
-        if let Some(map) = v["slots"].as_object() {
-            for (name, slot) in map {
-                let _ = write!(
-                    h,
-                    r#"<tr data-slot="{n}"><td>{n}</td><td>{}</td><td>{}</td><td>{}</td></tr>"#,
-                    escape(&s(&slot["state"])),
-                    escape(&slot["tries_left"].to_string()),
-                    escape(&s(&slot["version"])),
-                    n = escape(name),
-                );
-            }
-        }
-        h.push_str("</tbody></table>");
-    }
-    h.push_str("</section>\n");
-}
+/// The page's stylesheet (inline: the page loads nothing from elsewhere).
+const CSS: &str = include_str!("style.css");

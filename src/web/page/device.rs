@@ -1,0 +1,161 @@
+//! The device and appliance cards of the status page: CPU, memory, disk,
+//! temperature, and the A/B root slots.
+
+use super::{row, row_with_value};
+use crate::service::AppContext;
+use crate::system::DeviceStatus;
+use crate::web::format::{self, escape};
+use std::fmt::Write as _;
+
+/// A labelled meter: "CPU 12 %" with a bar, coloured by how full it is.
+fn meter(h: &mut String, id: &str, label: &str, ratio: f64, text: &str, data: &str) {
+    let ratio = if ratio.is_finite() {
+        ratio.clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    let tone = if ratio >= 0.9 {
+        "bad"
+    } else if ratio >= 0.75 {
+        "warn"
+    } else {
+        "good"
+    };
+    let _ = write!(
+        h,
+        r#"<div class="meter"><div class="meter-head"><span>{label}</span><span id="{id}" data-value="{data}">{text}</span></div><div class="meter-bar"><span class="{tone}" style="width:{w:.1}%"></span></div></div>"#,
+        label = escape(label),
+        text = escape(text),
+        data = escape(data),
+        w = ratio * 100.0,
+    );
+}
+
+pub(super) fn device_card(h: &mut String, d: &DeviceStatus) {
+    h.push_str(r#"<section class="card" id="device"><h2>Device</h2>"#);
+    meter(
+        h,
+        "device-cpu",
+        "CPU",
+        d.cpu_usage_ratio,
+        &format!(
+            "{} of {} cores",
+            format::percent(d.cpu_usage_ratio),
+            d.cpu_count
+        ),
+        &format!("{:.4}", d.cpu_usage_ratio),
+    );
+    let mem_ratio = if d.memory_total_bytes > 0 {
+        d.memory_used_bytes as f64 / d.memory_total_bytes as f64
+    } else {
+        0.0
+    };
+    meter(
+        h,
+        "device-memory",
+        "Memory",
+        mem_ratio,
+        &format!(
+            "{} of {}",
+            format::bytes(d.memory_used_bytes),
+            format::bytes(d.memory_total_bytes)
+        ),
+        &d.memory_used_bytes.to_string(),
+    );
+    if d.disk_total_bytes > 0 {
+        let used = d.disk_total_bytes.saturating_sub(d.disk_free_bytes);
+        meter(
+            h,
+            "device-disk",
+            "Data disk",
+            used as f64 / d.disk_total_bytes as f64,
+            &format!(
+                "{} free of {}",
+                format::bytes(d.disk_free_bytes),
+                format::bytes(d.disk_total_bytes)
+            ),
+            &d.disk_free_bytes.to_string(),
+        );
+    } else {
+        h.push_str(r#"<p class="muted" id="device-disk">Data disk size unknown.</p>"#);
+    }
+    h.push_str("<dl>");
+    match d.temperature_celsius {
+        Some(t) => {
+            let cls = if t >= 80.0 {
+                "bad"
+            } else if t >= 70.0 {
+                "warn"
+            } else {
+                "good"
+            };
+            row_with_value(
+                h,
+                "device-temperature",
+                "Temperature",
+                &format!("{t:.1}"),
+                &format!(r#"<span class="pill {cls}">{t:.0} °C</span>"#),
+            );
+        }
+        None => row_with_value(
+            h,
+            "device-temperature",
+            "Temperature",
+            "",
+            r#"<span class="muted">no sensor</span>"#,
+        ),
+    }
+    row_with_value(
+        h,
+        "device-uptime",
+        "Up for",
+        &d.uptime_seconds.to_string(),
+        &escape(&format::duration(d.uptime_seconds)),
+    );
+    row_with_value(
+        h,
+        "device-load",
+        "Load (1 min)",
+        &format!("{:.2}", d.load_average_1m),
+        &escape(&format!("{:.2}", d.load_average_1m)),
+    );
+    if !d.hostname.is_empty() {
+        row(h, "device-hostname", "Name", &escape(&d.hostname));
+    }
+    h.push_str("</dl></section>\n");
+}
+
+/// The A/B root slots, on the appliance. (Tokens are never shown on the LAN
+/// page: first-boot provisioning shows them on the box's console only.)
+pub(super) fn appliance_card(h: &mut String, ctx: &AppContext) {
+    let slots: Option<serde_json::Value> = std::fs::read_to_string(&ctx.config.web.slots_file)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok());
+    if slots.is_none() {
+        return;
+    }
+    h.push_str(r#"<section class="card" id="appliance"><h2>Appliance</h2>"#);
+    if let Some(v) = slots {
+        let s = |x: &serde_json::Value| x.as_str().unwrap_or("?").to_string();
+        let _ = write!(
+            h,
+            r#"<dl><dt>Booted slot</dt><dd id="slot-booted">{}</dd><dt>Primary slot</dt><dd id="slot-primary">{}</dd></dl><table id="slots"><thead><tr><th>Slot</th><th>State</th><th>Tries left</th><th>Version</th></tr></thead><tbody>"#,
+            escape(&s(&v["booted"])),
+            escape(&s(&v["primary"]))
+        );
+        if let Some(map) = v["slots"].as_object() {
+            for (name, slot) in map {
+                let _ = write!(
+                    h,
+                    r#"<tr data-slot="{n}"><td>{n}</td><td>{}</td><td>{}</td><td>{}</td></tr>"#,
+                    escape(&s(&slot["state"])),
+                    escape(&slot["tries_left"].to_string()),
+                    escape(&s(&slot["version"])),
+                    n = escape(name),
+                );
+            }
+        }
+        h.push_str("</tbody></table>");
+    }
+    h.push_str("</section>\n");
+}
