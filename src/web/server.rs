@@ -301,19 +301,10 @@ fn transient(e: &std::io::Error) -> bool {
         ConnectionAborted | ConnectionReset | Interrupted | WouldBlock | TimedOut | OutOfMemory
     ) || matches!(
         e.raw_os_error(),
-        Some(libc_errno::EMFILE | libc_errno::ENFILE | libc_errno::ENOBUFS | libc_errno::ENOMEM)
-            | Some(libc_errno::EPROTO | libc_errno::EPERM)
+        Some(
+            libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM | libc::EPROTO | libc::EPERM
+        )
     )
-}
-
-/// The errno values [`transient`] knows (Linux numbering).
-mod libc_errno {
-    pub const EPERM: i32 = 1;
-    pub const ENOMEM: i32 = 12;
-    pub const ENFILE: i32 = 23;
-    pub const EMFILE: i32 = 24;
-    pub const EPROTO: i32 = 71;
-    pub const ENOBUFS: i32 = 105;
 }
 
 async fn connection(
