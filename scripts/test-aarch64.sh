@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 . scripts/image/common.sh
 scripts/build-aarch64.sh --install-only
 
-# binfmt_misc: lets an aarch64 test binary exec the aarch64 ojscog binary (tests/cli.rs and friends).
+# binfmt_misc: lets an aarch64 test binary exec the aarch64 ojscog binary (tests/integration/cli.rs and friends).
 if [ ! -e /proc/sys/fs/binfmt_misc/status ]; then
     mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc 2>/dev/null || log "cannot mount binfmt_misc: tests that run the binary will fail"
 fi

@@ -2,8 +2,7 @@
 //! talked to with a real HTTP client and raw sockets. Tests are named for
 //! the bug they would catch.
 
-#[path = "common/web.rs"]
-mod web;
+use crate::support::web;
 
 use std::io::Write;
 use std::net::TcpStream;

@@ -3,7 +3,7 @@
 //! synced over TLS (`?require_ssl=true` plus `ojs.ssl_ca` for the private CA),
 //! and the plain and the untrusted connection refused with clear errors.
 
-mod common;
+use crate::support as common;
 
 use mysql_async::prelude::*;
 use ojscog::metrics::Metrics;

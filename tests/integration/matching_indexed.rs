@@ -4,8 +4,7 @@
 //! ranking in which some reviewers lack the meaning channel. Once indexed, the
 //! ranking is the one the offline matcher gives. Unknown ids are not logged.
 
-#[path = "common/probe.rs"]
-mod probe;
+use crate::support::probe;
 
 use ojscog::agents::indexer::{Indexer, IndexerOptions};
 use ojscog::agents::matching::{match_reviewers, match_reviewers_indexed};

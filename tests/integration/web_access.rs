@@ -1,8 +1,7 @@
 //! The access model over real HTTP: sign-in, sessions, the Host allowlist,
 //! the Origin check, failed sign-ins limited, and what stays open.
 
-#[path = "common/web.rs"]
-mod web;
+use crate::support::web;
 
 use ojscog::config::Access;
 use std::time::Duration;

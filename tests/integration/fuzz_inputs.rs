@@ -5,7 +5,7 @@
 //! Each target runs for `OJSCOG_FUZZ_SECS` (a few seconds by default; the
 //! full run in RELIABILITY.md uses 600). A panic anywhere is a failure.
 
-mod fuzzing;
+use crate::support::fuzzing;
 
 use ojscog::config::{Config, ConfigError};
 use ojscog::inference::llm::{check_gguf_file, check_gguf_header, GGUF_HEADER_LEN};

@@ -1,8 +1,7 @@
 //! The AI routes over real HTTP against the demo journal: reviewer
 //! suggestions with conflicts, semantic search, screening reports.
 
-#[path = "common/web.rs"]
-mod web;
+use crate::support::web;
 
 use web::start_demo;
 

@@ -6,7 +6,7 @@
 //!
 //! Runs for `OJSCOG_FUZZ_SECS` like the other fuzz targets.
 
-mod fuzzing;
+use crate::support::fuzzing;
 
 use proptest::prelude::*;
 use std::io::{BufRead, BufReader, Read, Write};

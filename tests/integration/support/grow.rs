@@ -1,6 +1,5 @@
 //! Grows a demo store with generated submissions, through `Store::apply` as a
 //! sync would (the way `src/demo.rs` loads the demo journal).
-#![allow(dead_code)]
 
 use ojscog::store::records::{Author, LocalizedText, SubmissionRecord, Term};
 use ojscog::store::{Batch, Store};

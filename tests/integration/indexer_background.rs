@@ -7,12 +7,9 @@
 //! Latencies are printed (`--nocapture`), never asserted.
 #![cfg(feature = "embeddings")]
 
-#[path = "common/grow.rs"]
-mod grow;
-#[path = "common/models.rs"]
-mod models;
-#[path = "common/probe.rs"]
-mod probe;
+use crate::support::grow;
+use crate::support::models;
+use crate::support::probe;
 
 use ojscog::agents::indexer::{IndexState, Indexer, IndexerOptions, Indexing};
 use ojscog::inference::embed::{load_embedder, OnnxOptions};

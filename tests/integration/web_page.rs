@@ -1,8 +1,7 @@
 //! The status page: in a real headless Chromium (the numbers a managing
 //! editor reads must be the store's), and over plain HTTP.
 
-#[path = "common/web.rs"]
-mod web;
+use crate::support::web;
 
 use ojscog::metrics::names;
 use ojscog::store::records::{Author, LocalizedText, ReviewAssignment, Reviewer, SubmissionRecord};

@@ -1,6 +1,5 @@
 //! Shared by the web tests: a real service on a free port, a real HTTP
 //! client (ureq), and raw sockets for what no polite client sends.
-#![allow(dead_code)]
 
 use ojscog::config::Config;
 use ojscog::service::Service;

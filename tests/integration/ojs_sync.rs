@@ -1,7 +1,7 @@
 //! OJS → store sync against real MariaDB loaded with PKP's OJS 3.3 and 3.4
 //! test databases: what the store holds is checked against queries on the source.
 
-mod common;
+use crate::support as common;
 
 use common::faulty_proxy::FaultyProxy;
 use common::{config_for, TestDb};

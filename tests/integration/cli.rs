@@ -1,7 +1,7 @@
 //! The real `ojscog` binary in a scratch directory: config errors, redaction,
 //! sync --once, status, and `serve` start-up and graceful shutdown.
 
-mod common;
+use crate::support as common;
 
 use common::{bin, TestDb};
 use std::io::{BufRead, BufReader};

@@ -1,5 +1,4 @@
 //! The developers' model store as tests see it; a missing model fails loudly.
-#![allow(dead_code)]
 
 use ojscog::models::{ModelStore, EMBEDDING_MODEL};
 

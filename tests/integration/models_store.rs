@@ -1,8 +1,7 @@
 //! The model store: atomic install, verify, rollback, and what happens when a
 //! file is corrupted or truncated or an install is interrupted.
 
-#[path = "common/models.rs"]
-mod models;
+use crate::support::models;
 
 use ojscog::models::{ModelError, ModelStore, SourceFile, EMBEDDING_MODEL};
 use std::fs;

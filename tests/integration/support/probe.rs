@@ -1,7 +1,6 @@
 //! A fault-free probe around a real embedder: counts the calls and the texts
 //! that reach the model, and can present the same weights under another model
 //! id and sha256 (what a model update looks like to the caches).
-#![allow(dead_code)]
 
 use ojscog::inference::{Embedder, InferenceError};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -24,6 +23,7 @@ impl CountingEmbedder {
         }
     }
 
+    #[cfg_attr(not(feature = "embeddings"), allow(dead_code))]
     /// The same model presented as another one (`model_id`, `model_sha256`).
     pub fn renamed(
         inner: Arc<dyn Embedder>,
@@ -36,6 +36,7 @@ impl CountingEmbedder {
         }
     }
 
+    #[cfg_attr(not(feature = "embeddings"), allow(dead_code))]
     pub fn calls(&self) -> usize {
         self.calls.load(Ordering::SeqCst)
     }

@@ -3,8 +3,7 @@
 //! and checks that the service still answers and did not grow.
 //! The service runs in this process, so its fds, threads and memory are ours.
 
-#[path = "common/web.rs"]
-mod web;
+use crate::support::web;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;

@@ -1,7 +1,7 @@
 //! The service keeps serving its store while OJS is unreachable, backs off,
 //! reports staleness, and recovers when OJS returns.
 
-mod common;
+use crate::support as common;
 
 use common::faulty_proxy::FaultyProxy;
 use common::{config_for, TestDb};

@@ -2,8 +2,7 @@
 //! never the first-boot admin token (any LAN visitor who fetched `/` first
 //! used to see it; it is shown on the box's console only).
 
-#[path = "common/web.rs"]
-mod web;
+use crate::support::web;
 
 #[test]
 fn the_first_boot_admin_token_is_never_on_the_page_and_slots_are_listed() {

@@ -4,7 +4,7 @@
 //! failures: a closed port, an unresolvable name, a wrong password and a
 //! missing grant on the real MariaDB.
 
-mod common;
+use crate::support as common;
 
 use common::TestDb;
 use mysql_async::prelude::*;

@@ -2,8 +2,8 @@
 //! product's matcher (same code as production) beats a constant predictor.
 //! Data: `$OJSCOG_TEST_DATA/reviewer-gold` (default `../shared`); missing data fails.
 
-#[path = "common/models.rs"]
-mod models;
+#[cfg(feature = "embeddings")]
+use crate::support::models;
 
 use ojscog::eval::{evaluate, load_predictions, Gold};
 use std::path::PathBuf;

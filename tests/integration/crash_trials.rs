@@ -3,7 +3,7 @@
 //! `PRAGMA integrity_check`, `models verify` and a complete next run. The
 //! full run (200 + 200 trials) is recorded in RELIABILITY.md.
 
-mod common;
+use crate::support as common;
 
 use std::process::Command;
 

@@ -4,8 +4,7 @@
 //! Needs `--features embeddings` and scripts/fetch-models.sh (fails loudly otherwise).
 #![cfg(feature = "embeddings")]
 
-#[path = "common/models.rs"]
-mod models;
+use crate::support::models;
 
 use ojscog::agents::matching::match_reviewers;
 use ojscog::agents::search::search;

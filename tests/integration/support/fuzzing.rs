@@ -5,7 +5,6 @@
 //! Each round is a fresh proptest runner on a seed derived from the run's
 //! seed (`OJSCOG_FUZZ_SEED`, default: the clock), so a failure prints the
 //! seed and the shrunk input, and `OJSCOG_FUZZ_SEED=<seed>` replays it.
-#![allow(dead_code)]
 
 use proptest::strategy::Strategy;
 use proptest::test_runner::{Config, RngAlgorithm, TestCaseError, TestRng, TestRunner};

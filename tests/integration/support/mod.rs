@@ -1,8 +1,13 @@
 //! Shared test support: the shared data directory, throwaway MariaDB
 //! databases loaded with PKP's real OJS test datasets, and the fault-injecting proxy.
-#![allow(dead_code)]
 
 pub mod faulty_proxy;
+pub mod fuzzing;
+#[cfg(feature = "embeddings")]
+pub mod grow;
+pub mod models;
+pub mod probe;
+pub mod web;
 
 use mysql_async::prelude::*;
 use std::path::PathBuf;

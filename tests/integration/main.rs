@@ -1,0 +1,32 @@
+//! The integration tests: one binary, so the heavy native features (llama.cpp,
+//! ONNX Runtime) are linked once. Each module is one area, tested through real
+//! parts (MariaDB with PKP's OJS datasets, real models, the real binary and
+//! server); shared helpers live in `support/`.
+
+mod support;
+
+mod cli;
+mod crash_trials;
+mod eval_reviewer_gold;
+mod fuzz_http;
+mod fuzz_inputs;
+mod indexer_agent_log;
+mod indexer_background;
+mod matching_conflicts;
+mod matching_indexed;
+mod matching_real_model;
+mod models_store;
+mod ojs_sync;
+mod ojs_tls;
+mod screening_core;
+mod screening_llm;
+mod search_demo;
+mod service_offline;
+mod store_writers;
+mod sync_errors;
+mod web_access;
+mod web_ai;
+mod web_api;
+mod web_appliance;
+mod web_limits;
+mod web_page;
