@@ -387,14 +387,9 @@ mod tests {
         load(&p).unwrap();
         load(&p).unwrap(); // twice is fine
         let s = Store::open(&p).unwrap();
-        assert_eq!(
-            s.scalar_i64("SELECT COUNT(*) FROM submissions").unwrap(),
-            SUBMISSIONS.len() as i64
-        );
-        assert_eq!(
-            s.scalar_i64("SELECT COUNT(*) FROM reviewers").unwrap(),
-            REVIEWERS.len() as i64
-        );
+        let counts: std::collections::HashMap<_, _> = s.counts().unwrap().into_iter().collect();
+        assert_eq!(counts["submissions"], SUBMISSIONS.len() as i64);
+        assert_eq!(counts["reviewers"], REVIEWERS.len() as i64);
         let q = s.queue_summary().unwrap();
         assert!(q.reviews_overdue >= 2, "{q:?}");
         assert_eq!(q.incomplete_submissions, 1);

@@ -828,21 +828,6 @@ impl OjsSource {
         }
         Ok(out)
     }
-
-    /// Runs any statement; for tests that need to inject faults on the session.
-    pub async fn raw_query_drop(&mut self, sql: &str) -> Result<()> {
-        let fut = self.conn.query_drop(sql);
-        let timeout = self.timeout;
-        match tokio::time::timeout(timeout, fut).await {
-            Err(_) => Err(OjsError::Timeout(timeout)),
-            Ok(r) => r.map_err(|e| OjsError::Query(e.to_string())),
-        }
-    }
-
-    /// The server's id for this session (to kill it in fault-injection tests).
-    pub fn connection_id(&self) -> u32 {
-        self.conn.id()
-    }
 }
 
 type Settings = HashMap<i64, HashMap<String, Vec<(String, String)>>>;

@@ -472,16 +472,4 @@ impl Store {
         }
         Ok(out)
     }
-
-    /// Raw SQL for tests and diagnostics: first column of the first row.
-    pub fn scalar_i64(&self, sql: &str) -> Result<i64> {
-        Ok(self.conn().query_row(sql, [], |r| r.get(0))?)
-    }
-
-    /// Raw SQL for tests and diagnostics: every row's first column as text.
-    pub fn column_strings(&self, sql: &str) -> Result<Vec<String>> {
-        let mut stmt = self.conn().prepare(sql)?;
-        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
-        Ok(rows.collect::<Result<_, _>>()?)
-    }
 }

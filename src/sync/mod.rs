@@ -119,9 +119,8 @@ async fn sync_into(
     result
 }
 
-/// The body of a run on an open OJS session; public so that tests can inject
-/// faults into the session.
-pub async fn sync_from(
+/// The body of a run on an open OJS session.
+async fn sync_from(
     src: &mut OjsSource,
     cfg: &OjsConfig,
     store: &mut Store,

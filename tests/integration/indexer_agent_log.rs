@@ -2,6 +2,7 @@
 //! by age (as `sync_runs` is pruned when a run finishes), and an assessment
 //! of an unknown submission is not a run, so it is not logged.
 
+use crate::support::Inspect;
 use ojscog::store::{AgentRun, Store, AGENT_LOG_MAX_AGE_SECS, AGENT_LOG_MAX_ROWS};
 
 fn run(at: i64) -> AgentRun {

@@ -10,6 +10,7 @@
 use crate::support::grow;
 use crate::support::models;
 use crate::support::probe;
+use crate::support::Inspect;
 
 use ojscog::agents::indexer::{IndexState, Indexer, IndexerOptions, Indexing};
 use ojscog::inference::embed::{load_embedder, OnnxOptions};

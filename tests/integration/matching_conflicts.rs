@@ -4,6 +4,7 @@
 //! the model changes. Uses the dependency-free hashing embedder, so it runs in
 //! every build; `matching_real_model.rs` repeats the essentials with MiniLM.
 
+use crate::support::Inspect;
 use ojscog::agents::matching::{match_reviewers, MatchResult};
 use ojscog::inference::{Embedder, HashingEmbedder, InferenceError};
 use ojscog::store::records::*;

@@ -5,6 +5,7 @@
 //! ranking is the one the offline matcher gives. Unknown ids are not logged.
 
 use crate::support::probe;
+use crate::support::Inspect;
 
 use ojscog::agents::indexer::{Indexer, IndexerOptions};
 use ojscog::agents::matching::{match_reviewers, match_reviewers_indexed};

@@ -2,6 +2,7 @@
 //! test databases: what the store holds is checked against queries on the source.
 
 use crate::support as common;
+use crate::support::Inspect;
 
 use common::faulty_proxy::FaultyProxy;
 use common::{config_for, TestDb};

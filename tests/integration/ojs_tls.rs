@@ -4,6 +4,7 @@
 //! and the plain and the untrusted connection refused with clear errors.
 
 use crate::support as common;
+use crate::support::Inspect;
 
 use mysql_async::prelude::*;
 use ojscog::metrics::Metrics;

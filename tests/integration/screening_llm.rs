@@ -5,6 +5,7 @@
 //! A missing model fails these tests loudly: it is never a skip.
 #![cfg(feature = "llm")]
 
+use crate::support::Inspect;
 use ojscog::agents::screening::{self, ScreeningAgent, ScreeningError, AGENT};
 use ojscog::inference::llm::{self, GenerateRequest, Llm, LlmConfig, LlmError};
 use ojscog::metrics::{names, Metrics};

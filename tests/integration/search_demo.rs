@@ -2,6 +2,7 @@
 //! Runs with the dependency-free hashing embedder; `matching_real_model.rs`
 //! checks search by meaning with MiniLM.
 
+use crate::support::Inspect;
 use ojscog::agents::search::{search, HitKind, PackedVectors, SearchIndex};
 use ojscog::inference::HashingEmbedder;
 use ojscog::store::Store;

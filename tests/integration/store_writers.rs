@@ -1,6 +1,7 @@
 //! Regression: two writers (the sync loop and the metrics sampler) on one
 //! store must wait for each other, not fail with "database is locked".
 
+use crate::support::Inspect;
 use ojscog::store::Store;
 use std::thread;
 

@@ -5,6 +5,7 @@
 //! missing grant on the real MariaDB.
 
 use crate::support as common;
+use crate::support::Inspect;
 
 use common::TestDb;
 use mysql_async::prelude::*;

@@ -3,6 +3,7 @@
 //! the bug they would catch.
 
 use crate::support::web;
+use crate::support::Inspect;
 
 use std::io::Write;
 use std::net::TcpStream;

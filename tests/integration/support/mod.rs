@@ -155,3 +155,32 @@ pub fn config_for(url: &str, dir: &std::path::Path) -> ojscog::config::Config {
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_ojscog"))
 }
+
+/// Raw SQL against a store's file, through a connection of the test's own:
+/// the production `Store` has no raw-SQL door. Read-only; sees every
+/// committed write (WAL).
+pub trait Inspect {
+    /// First column of the first row.
+    fn scalar_i64(&self, sql: &str) -> rusqlite::Result<i64>;
+    /// Every row's first column as text.
+    fn column_strings(&self, sql: &str) -> rusqlite::Result<Vec<String>>;
+}
+
+impl Inspect for ojscog::store::Store {
+    fn scalar_i64(&self, sql: &str) -> rusqlite::Result<i64> {
+        inspect(self.path())?.query_row(sql, [], |r| r.get(0))
+    }
+    fn column_strings(&self, sql: &str) -> rusqlite::Result<Vec<String>> {
+        let conn = inspect(self.path())?;
+        let mut stmt = conn.prepare(sql)?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        rows.collect()
+    }
+}
+
+fn inspect(path: &std::path::Path) -> rusqlite::Result<rusqlite::Connection> {
+    rusqlite::Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+}
