@@ -187,7 +187,7 @@ const SUBMISSIONS: &[DemoSubmission] = &[
 
 fn date(now: i64, days_ago: i64) -> String {
     // Noon UTC of that day.
-    let (y, m, d) = crate::system::civil_from_days((now - days_ago * 86_400).div_euclid(86_400));
+    let (y, m, d) = crate::human::civil_from_days((now - days_ago * 86_400).div_euclid(86_400));
     format!("{y:04}-{m:02}-{d:02} 12:00:00")
 }
 

@@ -4,8 +4,11 @@
 
 pub mod agents;
 pub mod config;
+pub mod context;
 pub mod demo;
 pub mod eval;
+pub mod health;
+pub mod human;
 pub mod inference;
 pub mod metrics;
 pub mod models;

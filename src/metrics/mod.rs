@@ -7,8 +7,6 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Mutex;
 
-pub mod sampler;
-
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Kind {
     Counter,

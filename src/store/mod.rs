@@ -206,6 +206,21 @@ impl Store {
         Ok(self.conn.last_insert_rowid())
     }
 
+    /// Records a run that shutdown stopped before it finished.
+    pub fn interrupt_run(&self, run: i64, now: i64, outcome: BatchOutcome) -> Result<()> {
+        self.conn.execute(
+            "UPDATE sync_runs SET finished_at = ?2, outcome = 'interrupted', rows_changed = ?3,
+                    rows_deleted = ?4, error = 'interrupted by shutdown' WHERE id = ?1",
+            params![
+                run,
+                now,
+                outcome.rows_changed as i64,
+                outcome.rows_deleted as i64
+            ],
+        )?;
+        Ok(())
+    }
+
     pub fn finish_run(
         &self,
         run: i64,

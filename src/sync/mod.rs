@@ -1,6 +1,8 @@
 //! Keeping the local store in step with OJS: one run (`run_once`) and the
-//! service's loop around it (interval, capped exponential backoff, manual
-//! trigger, shutdown).
+//! loop around it ([`SyncLoop`]: interval, capped exponential backoff, manual
+//! trigger, shutdown), used by `serve` and `sync` alike; and the one judgement
+//! of how the sync stands ([`SyncStatus::state`]) that the page, `/health` and
+//! the API all render.
 //!
 //! A run reads a cheap per-submission fingerprint from OJS, compares it with
 //! the stored ones, then fetches and applies the changed submissions in
@@ -12,7 +14,7 @@ use crate::config::OjsConfig;
 use crate::metrics::{names, Metrics};
 use crate::ojs::{OjsError, OjsSource};
 use crate::store::{Batch, BatchOutcome, Store, StoreError};
-use crate::system::unix_now;
+use crate::system::{unix_now, Shutdown};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,6 +29,8 @@ pub enum SyncError {
     Ojs(#[from] OjsError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error("the sync was interrupted by shutdown; the unfinished batch was not applied")]
+    Interrupted,
 }
 
 /// sync_state keys.
@@ -59,7 +63,19 @@ pub async fn run_once(
     store: &mut Store,
     metrics: &Metrics,
 ) -> Result<SyncReport, SyncError> {
-    if cfg.url.is_empty() {
+    run_until(cfg, store, metrics, &Shutdown::new()).await
+}
+
+/// One run that gives up when `shutdown` is triggered: the batch in flight is
+/// not applied (each batch is one transaction) and the run is recorded as
+/// `interrupted`, never left `running`.
+pub async fn run_until(
+    cfg: &OjsConfig,
+    store: &mut Store,
+    metrics: &Metrics,
+    shutdown: &Shutdown,
+) -> Result<SyncReport, SyncError> {
+    if !cfg.is_configured() {
         return Err(SyncError::NotConfigured);
     }
     let started = Instant::now();
@@ -67,7 +83,10 @@ pub async fn run_once(
     store.set_state(keys::LAST_ATTEMPT, &now.to_string())?;
     let run = store.start_run(now)?;
     let mut outcome = BatchOutcome::default();
-    let result = sync_into(cfg, store, &mut outcome).await;
+    let result = tokio::select! {
+        r = sync_into(cfg, store, &mut outcome) => r,
+        () = shutdown.wait() => Err(SyncError::Interrupted),
+    };
     let elapsed = started.elapsed().as_secs_f64();
     metrics.observe(names::SYNC_DURATION, &[], elapsed);
     metrics.inc(names::SYNC_ROWS_CHANGED, &[], outcome.rows_changed as f64);
@@ -90,6 +109,12 @@ pub async fn run_once(
                 "OJS sync done"
             );
             Ok(report)
+        }
+        Err(SyncError::Interrupted) => {
+            tracing::info!("sync stopped by shutdown; the unfinished batch was not applied");
+            let _ = store.interrupt_run(run, done, outcome);
+            metrics.inc(names::SYNC_RUNS, &[("outcome", "interrupted")], 1.0);
+            Err(SyncError::Interrupted)
         }
         Err(e) => {
             // The full text (with host and user) goes to the log only; the store's
@@ -165,7 +190,7 @@ async fn sync_from(
         delete,
         state: vec![
             (keys::OJS_VERSION.into(), info.version.to_string()),
-            (keys::SOURCE.into(), "ojs".into()),
+            (keys::SOURCE.into(), Source::Ojs.as_str().into()),
         ],
         ..Default::default()
     };
@@ -202,11 +227,70 @@ fn add(total: &mut BatchOutcome, b: BatchOutcome) {
     total.rows_deleted += b.rows_deleted;
 }
 
+/// Where the journal data in the store comes from.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// Nothing synced yet and no OJS configured.
+    #[default]
+    None,
+    /// A mirror of the journal's OJS database.
+    Ojs,
+    /// The built-in demo journal (`serve --demo`).
+    Demo,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::None => "none",
+            Source::Ojs => "ojs",
+            Source::Demo => "demo",
+        }
+    }
+
+    /// What the store's `source` key says (anything unknown reads as none).
+    pub fn parse(s: &str) -> Source {
+        match s {
+            "ojs" => Source::Ojs,
+            "demo" => Source::Demo,
+            _ => Source::None,
+        }
+    }
+}
+
+/// How the sync stands: decided here once, rendered by the page, `/health`
+/// and the API.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncState {
+    /// Showing the built-in demo journal; there is nothing to sync.
+    Demo,
+    /// No OJS database is configured; there is nothing to be stale about.
+    NotConfigured,
+    /// Configured, but no run has succeeded yet.
+    NeverSynced,
+    /// The last success is older than `stale_after_seconds`.
+    Stale,
+    /// Fresh enough, but the latest attempt failed.
+    Failing,
+    UpToDate,
+}
+
+impl SyncState {
+    /// Whether this state needs someone's attention (`/health` says degraded).
+    pub fn needs_attention(self) -> bool {
+        matches!(
+            self,
+            SyncState::NeverSynced | SyncState::Stale | SyncState::Failing
+        )
+    }
+}
+
 /// What the web page and API show of the sync.
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct SyncStatus {
-    /// `ojs`, `demo` or `none`.
-    pub source: String,
+    pub source: Source,
     pub configured: bool,
     pub running: bool,
     pub ojs_version: Option<String>,
@@ -233,13 +317,30 @@ impl SyncStatus {
         }
     }
 
+    /// The one judgement of how the sync stands.
+    pub fn state(&self, now: i64) -> SyncState {
+        if self.source == Source::Demo {
+            SyncState::Demo
+        } else if !self.configured {
+            SyncState::NotConfigured
+        } else if self.last_success_at.is_none() {
+            SyncState::NeverSynced
+        } else if self.is_stale(now) {
+            SyncState::Stale
+        } else if self.last_error.is_some() || self.consecutive_failures > 0 {
+            SyncState::Failing
+        } else {
+            SyncState::UpToDate
+        }
+    }
+
     /// Restores what the store remembers of earlier runs (after a restart).
     pub fn load(store: &Store) -> Result<SyncStatus, StoreError> {
         let num = |k: &str| -> Result<Option<i64>, StoreError> {
             Ok(store.state(k)?.and_then(|v| v.parse().ok()))
         };
         Ok(SyncStatus {
-            source: store.state(keys::SOURCE)?.unwrap_or_else(|| "none".into()),
+            source: Source::parse(&store.state(keys::SOURCE)?.unwrap_or_default()),
             ojs_version: store.state(keys::OJS_VERSION)?.filter(|v| !v.is_empty()),
             last_attempt_at: num(keys::LAST_ATTEMPT)?,
             last_success_at: num(keys::LAST_SUCCESS)?,
@@ -315,65 +416,75 @@ pub fn next_delay(cfg: &OjsConfig, consecutive_failures: u32) -> Duration {
     Duration::from_secs(secs.min(cfg.max_backoff_secs))
 }
 
-/// The service's sync loop; returns when `shutdown` flips to true.
-pub async fn run_loop(
-    cfg: OjsConfig,
-    mut store: Store,
-    metrics: Arc<Metrics>,
-    handle: SyncHandle,
-    mut shutdown: tokio::sync::watch::Receiver<bool>,
-) {
-    let mut failures: u32 = 0;
-    loop {
-        if *shutdown.borrow() {
-            return;
-        }
-        handle.update(|s| s.running = true);
-        let result = tokio::select! {
-            r = run_once(&cfg, &mut store, &metrics) => Some(r),
-            _ = shutdown.changed() => None,
-        };
-        let now = unix_now();
-        let Some(result) = result else {
-            tracing::info!("sync stopped by shutdown; the unfinished batch was not applied");
-            return;
-        };
-        match result {
-            Ok(report) => {
-                failures = 0;
-                if report.rows_changed + report.rows_deleted > 0 {
-                    handle.note_data_changed();
+/// The sync loop, as `serve` and `sync` (without `--once`) run it.
+pub struct SyncLoop {
+    pub cfg: OjsConfig,
+    pub store: Store,
+    pub metrics: Arc<Metrics>,
+    pub handle: SyncHandle,
+}
+
+impl SyncLoop {
+    /// Runs the loop on a thread of its own (with its own small runtime)
+    /// until `shutdown`; a run in flight is recorded as interrupted.
+    pub fn spawn(self, shutdown: Shutdown) -> std::io::Result<std::thread::JoinHandle<()>> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        std::thread::Builder::new()
+            .name("sync".into())
+            .spawn(move || rt.block_on(self.run(shutdown)))
+    }
+
+    /// The loop itself; returns when `shutdown` is triggered.
+    pub async fn run(mut self, shutdown: Shutdown) {
+        let (cfg, handle) = (self.cfg.clone(), self.handle.clone());
+        let mut failures: u32 = 0;
+        while !shutdown.is_triggered() {
+            handle.update(|s| s.running = true);
+            let result = run_until(&cfg, &mut self.store, &self.metrics, &shutdown).await;
+            let now = unix_now();
+            match result {
+                Err(SyncError::Interrupted) => {
+                    handle.update(|s| s.running = false);
+                    return;
                 }
-                handle.update(|s| {
-                    s.last_success_at = Some(now);
-                    s.last_error = None;
-                    s.ojs_version = Some(report.ojs_version.clone());
-                    s.source = "ojs".into();
-                    s.last_report = Some(report);
-                });
+                Ok(report) => {
+                    failures = 0;
+                    if report.rows_changed + report.rows_deleted > 0 {
+                        handle.note_data_changed();
+                    }
+                    handle.update(|s| {
+                        s.last_success_at = Some(now);
+                        s.last_error = None;
+                        s.ojs_version = Some(report.ojs_version.clone());
+                        s.source = Source::Ojs;
+                        s.last_report = Some(report);
+                    });
+                }
+                Err(e) => {
+                    failures = failures.saturating_add(1);
+                    // Batches before the failure may have been applied.
+                    handle.note_data_changed();
+                    let msg = crate::ojs::public_error_text(&e.to_string(), &cfg.url);
+                    handle.update(|s| {
+                        s.last_error = Some(msg);
+                        s.last_error_at = Some(now);
+                    });
+                }
             }
-            Err(e) => {
-                failures = failures.saturating_add(1);
-                // Batches before the failure may have been applied.
-                handle.note_data_changed();
-                let msg = crate::ojs::public_error_text(&e.to_string(), &cfg.url);
-                handle.update(|s| {
-                    s.last_error = Some(msg);
-                    s.last_error_at = Some(now);
-                });
+            let delay = next_delay(&cfg, failures);
+            handle.update(|s| {
+                s.running = false;
+                s.last_attempt_at = Some(now);
+                s.consecutive_failures = failures;
+                s.next_attempt_at = Some(now + delay.as_secs() as i64);
+            });
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = handle.trigger.notified() => { tracing::info!("sync requested"); }
+                () = shutdown.wait() => return,
             }
-        }
-        let delay = next_delay(&cfg, failures);
-        handle.update(|s| {
-            s.running = false;
-            s.last_attempt_at = Some(now);
-            s.consecutive_failures = failures;
-            s.next_attempt_at = Some(now + delay.as_secs() as i64);
-        });
-        tokio::select! {
-            _ = tokio::time::sleep(delay) => {}
-            _ = handle.trigger.notified() => { tracing::info!("sync requested"); }
-            _ = shutdown.changed() => return,
         }
     }
 }
@@ -393,5 +504,65 @@ mod tests {
         let d: Vec<u64> = (0..7).map(|f| next_delay(&cfg, f).as_secs()).collect();
         assert_eq!(d, vec![300, 5, 10, 20, 40, 60, 60]);
         assert_eq!(next_delay(&cfg, u32::MAX).as_secs(), 60);
+    }
+}
+
+#[cfg(test)]
+mod state_tests {
+    use super::*;
+
+    fn configured(now: i64) -> SyncStatus {
+        SyncStatus {
+            source: Source::Ojs,
+            configured: true,
+            last_success_at: Some(now - 60),
+            stale_after_seconds: 3600,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn one_judgement_covers_every_case() {
+        let now = 1_000_000;
+        let ok = configured(now);
+        assert_eq!(ok.state(now), SyncState::UpToDate);
+        let failing = SyncStatus {
+            last_error: Some("refused".into()),
+            ..ok.clone()
+        };
+        assert_eq!(failing.state(now), SyncState::Failing);
+        let stale_and_failing = SyncStatus {
+            last_success_at: Some(now - 7200),
+            ..failing.clone()
+        };
+        assert_eq!(stale_and_failing.state(now), SyncState::Stale);
+        let never = SyncStatus {
+            last_success_at: None,
+            ..ok.clone()
+        };
+        assert_eq!(never.state(now), SyncState::NeverSynced);
+        let unconfigured = SyncStatus {
+            configured: false,
+            last_success_at: None,
+            ..ok.clone()
+        };
+        assert_eq!(unconfigured.state(now), SyncState::NotConfigured);
+        let demo = SyncStatus {
+            source: Source::Demo,
+            configured: false,
+            ..ok
+        };
+        assert_eq!(demo.state(now), SyncState::Demo);
+        assert!(!SyncState::Demo.needs_attention());
+        assert!(SyncState::Failing.needs_attention());
+    }
+
+    #[test]
+    fn source_reads_back_what_it_writes() {
+        for s in [Source::None, Source::Ojs, Source::Demo] {
+            assert_eq!(Source::parse(s.as_str()), s);
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+        }
+        assert_eq!(Source::parse("something else"), Source::None);
     }
 }

@@ -1,10 +1,13 @@
 //! The machine: device readings (CPU, memory, disk, temperature, uptime via
-//! `sysinfo`), the clock, and the shutdown signal.
+//! `sysinfo`), the clock, and the shutdown signal ([`Shutdown`]).
+
+pub mod appliance;
+mod shutdown;
+
+pub use shutdown::Shutdown;
 
 use serde::Serialize;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 use sysinfo::{Components, Disks, System};
 
@@ -14,19 +17,6 @@ pub fn unix_now() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
-}
-
-/// (year, month, day) of a unix day number (Howard Hinnant's algorithm).
-pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 /// A device reading for the status page and `/metrics`.
@@ -97,28 +87,6 @@ fn disk_of(dir: &Path) -> (u64, u64) {
         .max_by_key(|d| d.mount_point().as_os_str().len())
         .map(|d| (d.available_space(), d.total_space()))
         .unwrap_or((0, 0))
-}
-
-/// Set once when the service should stop; everything that loops checks it.
-#[derive(Clone, Default)]
-pub struct Shutdown(Arc<AtomicBool>);
-
-impl Shutdown {
-    pub fn new() -> Shutdown {
-        Shutdown::default()
-    }
-    pub fn trigger(&self) {
-        self.0.store(true, Ordering::SeqCst);
-    }
-    pub fn is_triggered(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
-    }
-    /// Completes once the flag is set (looks every 50 ms), for async loops.
-    pub async fn wait(&self) {
-        while !self.is_triggered() {
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        }
-    }
 }
 
 #[cfg(test)]

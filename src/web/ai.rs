@@ -4,8 +4,8 @@
 
 use super::{http, Reply};
 use crate::agents::{matching, AgentError};
+use crate::context::AppContext;
 use crate::inference::InferenceError;
-use crate::service::AppContext;
 use crate::store::Store;
 use serde_json::{json, Value};
 
@@ -107,7 +107,7 @@ pub(crate) fn reviewers_for(ctx: &AppContext, id: &str, query: &str) -> Reply {
         Ok(s) => s,
         Err(r) => return r,
     };
-    let (embedder, warning) = ctx.ai.embedder();
+    let (embedder, warning) = ctx.models.embedder();
     match matching::match_reviewers_indexed(&store, embedder.as_ref(), id, n) {
         Ok(r) => match serde_json::to_value(&r) {
             Ok(v) => Reply::json(200, &with_warning(v, warning)),
@@ -131,7 +131,7 @@ fn screening_parts(
 > {
     let id = parse_id(id)?;
     let agent = ctx
-        .ai
+        .models
         .screening()
         .map_err(|e| Reply::error(e.http_status(), e.to_string()))?;
     Ok((id, agent, open_rw(ctx)?))
@@ -196,7 +196,7 @@ pub(crate) fn search(ctx: &AppContext, query: &str) -> Reply {
         Ok(n) => n,
         Err(r) => return r,
     };
-    let (embedder, warning) = ctx.ai.embedder();
+    let (embedder, warning) = ctx.models.embedder();
     match ctx.indexer.search(embedder.as_ref(), &q, n) {
         Ok(r) => Reply::json(
             200,

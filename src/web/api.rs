@@ -1,24 +1,16 @@
 //! The JSON API, `/health` and `/metrics`.
 
 use super::{http, Reply, PROMETHEUS};
-use crate::service::AppContext;
+use crate::context::AppContext;
+use crate::health::{self, Level};
 use crate::store::{parse_stage, parse_status, Store, StoreError, SubmissionFilter};
-use crate::sync::SyncStatus;
-use crate::system::{unix_now, DeviceStatus};
-use serde::Serialize;
+use crate::system::unix_now;
 use serde_json::{json, Value};
 
 /// Submissions listed when the client does not say `limit`.
 const DEFAULT_LIMIT: usize = 100;
 /// The most submissions one call may ask for.
 const MAX_LIMIT: usize = 1000;
-/// Below this share of free space the data disk is reported as degraded.
-const DISK_FREE_MIN: f64 = 0.05;
-
-/// A current reading of the device (the sampler shares the same `Device`).
-pub(crate) fn read_device(ctx: &AppContext) -> DeviceStatus {
-    ctx.device.lock().unwrap_or_else(|p| p.into_inner()).read()
-}
 
 fn store_unavailable(e: &StoreError) -> Reply {
     tracing::warn!(error = %e, "the store is unavailable to the web server");
@@ -194,10 +186,10 @@ pub(crate) fn request_sync(ctx: &AppContext) -> Reply {
 
 /// `GET /metrics`: refreshes the device and queue gauges, then renders.
 pub(crate) fn metrics(ctx: &AppContext) -> Reply {
-    let device = read_device(ctx);
+    let device = ctx.read_device();
     let now = unix_now();
     let refreshed = ctx.open_store().and_then(|store| {
-        crate::metrics::sampler::refresh_gauges(
+        crate::context::refresh_gauges(
             &ctx.metrics,
             &device,
             &store,
@@ -223,243 +215,17 @@ pub(crate) fn metrics(ctx: &AppContext) -> Reply {
     Reply::new(200, PROMETHEUS, ctx.metrics.render())
 }
 
-/// The state of one health check, worst last.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub(crate) enum Level {
-    Ok,
-    Degraded,
-    Down,
-}
-
-impl Level {
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Level::Ok => "ok",
-            Level::Degraded => "degraded",
-            Level::Down => "down",
-        }
-    }
-}
-
-/// What `/health` answers and the page's headline shows.
-pub(crate) struct Health {
-    pub status: Level,
-    pub store: (Level, Value),
-    pub sync: (Level, Value),
-    pub disk: (Level, Value),
-    /// Sentences for people, one per problem.
-    pub problems: Vec<String>,
-}
-
-impl Health {
-    fn to_json(&self, now: i64) -> Value {
-        let check = |(level, detail): &(Level, Value)| {
-            let mut v = detail.clone();
-            if let Value::Object(m) = &mut v {
-                m.insert("status".into(), json!(level));
-            }
-            v
-        };
-        json!({
-            "status": self.status,
-            "checks": {
-                "store": check(&self.store),
-                "sync": check(&self.sync),
-                "disk": check(&self.disk),
-            },
-            "problems": self.problems,
-            "version": env!("CARGO_PKG_VERSION"),
-            "time": now,
-        })
-    }
-}
-
-/// Judges the store (already opened or not), the sync and the disk.
-pub(crate) fn assess(
-    store: Result<&Store, &StoreError>,
-    sync: &SyncStatus,
-    demo: bool,
-    device: &DeviceStatus,
-    now: i64,
-) -> Health {
-    let mut problems = Vec::new();
-    let probe = match store {
-        Ok(s) => s
-            .schema_version()
-            .and_then(|v| Ok((v, s.counts()?)))
-            .map_err(|e| e.to_string()),
-        Err(e) => Err(e.to_string()),
-    };
-    let store_check = match probe {
-        Ok((version, counts)) => {
-            let submissions = counts
-                .iter()
-                .find(|(t, _)| *t == "submissions")
-                .map_or(0, |(_, n)| *n);
-            (
-                Level::Ok,
-                json!({ "schema_version": version, "submissions": submissions }),
-            )
-        }
-        Err(e) => {
-            problems.push(format!("The local store cannot be read: {e}"));
-            (Level::Down, json!({ "error": e }))
-        }
-    };
-
-    let staleness = sync.staleness_seconds(now);
-    let sync_check = if demo || sync.source == "demo" {
-        (
-            Level::Ok,
-            json!({ "source": "demo", "note": "showing the built-in demo journal; no OJS is synced" }),
-        )
-    } else if !sync.configured {
-        (
-            Level::Ok,
-            json!({ "source": sync.source, "note": "no OJS database is configured" }),
-        )
-    } else {
-        let failing = sync.last_error.is_some() || sync.consecutive_failures > 0;
-        let stale = sync.is_stale(now);
-        if stale {
-            problems.push(match staleness {
-                Some(s) => format!(
-                    "The OJS data is {} old (last successful sync {}).",
-                    super::format::span(s),
-                    super::format::ago(s)
-                ),
-                None => "OJS has not been synced successfully yet.".to_string(),
-            });
-        }
-        if let Some(err) = &sync.last_error {
-            problems.push(format!("The last OJS sync failed: {err}"));
-        }
-        (
-            if failing || stale {
-                Level::Degraded
-            } else {
-                Level::Ok
-            },
-            json!({
-                "source": sync.source,
-                "last_success_at": sync.last_success_at,
-                "staleness_seconds": staleness,
-                "stale_after_seconds": sync.stale_after_seconds,
-                "stale": stale,
-                "last_error": sync.last_error,
-                "consecutive_failures": sync.consecutive_failures,
-            }),
-        )
-    };
-
-    let disk_check = if device.disk_total_bytes == 0 {
-        (
-            Level::Ok,
-            json!({ "note": "the size of the data disk is unknown" }),
-        )
-    } else {
-        let ratio = device.disk_free_bytes as f64 / device.disk_total_bytes as f64;
-        let level = if ratio < DISK_FREE_MIN {
-            problems.push(format!(
-                "The data disk is almost full: {} free ({}).",
-                super::format::bytes(device.disk_free_bytes),
-                super::format::percent(ratio)
-            ));
-            Level::Degraded
-        } else {
-            Level::Ok
-        };
-        (
-            level,
-            json!({
-                "free_bytes": device.disk_free_bytes,
-                "total_bytes": device.disk_total_bytes,
-                "free_ratio": ratio,
-            }),
-        )
-    };
-
-    let status = store_check.0.max(sync_check.0).max(disk_check.0);
-    Health {
-        status,
-        store: store_check,
-        sync: sync_check,
-        disk: disk_check,
-        problems,
-    }
-}
-
 /// `GET /health`: 200 when ok or degraded, 503 when down. Callers who may
 /// read get the checks and problems; anyone else only the status word.
 pub(crate) fn health(ctx: &AppContext, detailed: bool) -> Reply {
     let now = unix_now();
-    let device = read_device(ctx);
+    let device = ctx.read_device();
     let store = ctx.open_store();
-    let h = assess(store.as_ref(), &ctx.sync.status(), ctx.demo, &device, now);
+    let h = health::judge(store.as_ref(), &ctx.sync.status(), &device, now);
     let code = if h.status == Level::Down { 503 } else { 200 };
     if detailed {
         Reply::json(code, &h.to_json(now))
     } else {
         Reply::json(code, &json!({ "status": h.status }))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn device(free: u64, total: u64) -> DeviceStatus {
-        DeviceStatus {
-            disk_free_bytes: free,
-            disk_total_bytes: total,
-            ..Default::default()
-        }
-    }
-
-    #[test]
-    fn health_levels() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("s.sqlite3")).unwrap();
-        let now = 1_000_000;
-        let mut sync = SyncStatus {
-            source: "ojs".into(),
-            configured: true,
-            last_success_at: Some(now - 60),
-            stale_after_seconds: 3600,
-            ..Default::default()
-        };
-        let ok = device(50, 100);
-        assert_eq!(assess(Ok(&store), &sync, false, &ok, now).status, Level::Ok);
-
-        sync.last_error = Some("connection refused".into());
-        let h = assess(Ok(&store), &sync, false, &ok, now);
-        assert_eq!(h.status, Level::Degraded);
-        assert!(h.problems.iter().any(|p| p.contains("connection refused")));
-
-        sync.last_error = None;
-        sync.last_success_at = Some(now - 7200);
-        assert_eq!(
-            assess(Ok(&store), &sync, false, &ok, now).status,
-            Level::Degraded,
-            "stale"
-        );
-        // Demo data never counts as stale.
-        assert_eq!(assess(Ok(&store), &sync, true, &ok, now).status, Level::Ok);
-        // Not configured: nothing to be stale about.
-        sync.configured = false;
-        assert_eq!(assess(Ok(&store), &sync, false, &ok, now).status, Level::Ok);
-
-        let full = device(4, 100);
-        let h = assess(Ok(&store), &sync, false, &full, now);
-        assert_eq!(h.status, Level::Degraded);
-        assert!(h.problems[0].contains("almost full"), "{:?}", h.problems);
-
-        let Err(err) = Store::open_read_only(&dir.path().join("missing/none.sqlite3")) else {
-            panic!("a missing store opens");
-        };
-        let h = assess(Err(&err), &sync, false, &ok, now);
-        assert_eq!(h.status, Level::Down);
-        assert_eq!(h.to_json(now)["checks"]["store"]["status"], "down");
     }
 }

@@ -19,7 +19,7 @@
 
 use super::{http, Reply, Req};
 use crate::config::{Access, WebConfig};
-use crate::service::AppContext;
+use crate::context::AppContext;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};

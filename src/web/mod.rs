@@ -30,9 +30,9 @@ mod route;
 mod server;
 mod signin;
 
-pub use server::{serve, WebError};
+pub use server::{bind, serve, WebError};
 
-use crate::service::AppContext;
+use crate::context::AppContext;
 use auth::{Gate, Role};
 pub(crate) use route::{Need, Route};
 use serde::Serialize;

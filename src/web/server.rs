@@ -23,8 +23,8 @@ use super::auth::Gate;
 use super::io::{Busy, GuardedIo};
 use super::route::{Cost, Route};
 use super::{dispatch, http, Reply, Req};
+use crate::context::AppContext;
 use crate::metrics::names;
-use crate::service::AppContext;
 use crate::system::Shutdown;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
@@ -57,6 +57,11 @@ Retry-After: 1\r\nConnection: close\r\nContent-Length: 52\r\n\r\n\
 
 #[derive(Debug, thiserror::Error)]
 pub enum WebError {
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
     #[error("the HTTP listener failed: {0}")]
     Listener(std::io::Error),
     #[error("cannot start the web runtime: {0}")]
@@ -201,6 +206,15 @@ impl Drop for ConnectionSlot {
             }
         }
     }
+}
+
+/// Binds the web listener (`web.listen`); `main` does it before the service
+/// starts, so a port in use is an error before anything else runs.
+pub fn bind(addr: &str) -> Result<std::net::TcpListener, WebError> {
+    std::net::TcpListener::bind(addr).map_err(|source| WebError::Bind {
+        addr: addr.to_string(),
+        source,
+    })
 }
 
 /// Serves `listener` on a runtime of its own until `shutdown`; blocks.
@@ -633,12 +647,11 @@ mod tests {
                 Default::default(),
             )),
             device: std::sync::Mutex::new(crate::system::Device::new(dir.path())),
-            ai: crate::service::Ai::new(&config, metrics.clone()),
+            models: crate::context::LazyModels::new(&config, metrics.clone()),
             config,
             store_path,
             metrics,
             sync: crate::sync::SyncHandle::new(crate::sync::SyncStatus::default()),
-            demo: false,
         });
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let twin = listener.try_clone().unwrap();

@@ -5,7 +5,7 @@
 use super::auth::{self, Gate, Role};
 use super::format::escape;
 use super::{http, Reply, Req, HTML};
-use crate::service::AppContext;
+use crate::context::AppContext;
 use std::fmt::Write as _;
 
 /// The CSP of these pages: nothing external, forms only to this box.

@@ -4,7 +4,7 @@
 use crate::support as common;
 
 use common::faulty_proxy::FaultyProxy;
-use common::{config_for, TestDb};
+use common::{config_for, Inspect, TestDb};
 use ojscog::metrics::Metrics;
 use ojscog::service::Service;
 use ojscog::store::Store;
@@ -47,7 +47,8 @@ async fn keeps_serving_while_ojs_is_down_and_recovers() {
     cfg.web.admin_token = "admin-token-0123456789".into();
     cfg.web.read_token = "read-token-0123456789".into();
     let auth = "Bearer read-token-0123456789";
-    let svc = Service::start(cfg, false).unwrap();
+    let listener = ojscog::web::bind(&cfg.web.listen).unwrap();
+    let svc = Service::start(cfg, ojscog::sync::Source::Ojs, listener).unwrap();
     let base = format!("http://{}", svc.local_addr);
 
     wait_for("two failed attempts", Duration::from_secs(20), || {
@@ -121,6 +122,60 @@ async fn keeps_serving_while_ojs_is_down_and_recovers() {
         t.elapsed() < Duration::from_secs(5),
         "graceful stop took {:?}",
         t.elapsed()
+    );
+    db.drop_db().await;
+}
+
+/// Regression: a stop in the middle of a sync used to drop the run's future
+/// mid-await and leave its `sync_runs` row `running` for good.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_during_a_sync_records_the_run_as_interrupted() {
+    let db = TestDb::ojs("3.4.0-4").await;
+    let host = common::server_url().rsplit('@').next().unwrap().to_string();
+    // A slow network: every chunk from the server waits 300 ms, so the run is
+    // still going when the stop comes.
+    let proxy = FaultyProxy::start_with_delay(&host, None, 300);
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config_for(
+        &format!(
+            "mysql://root@127.0.0.1:{}/{}?prefer_socket=false",
+            proxy.port, db.name
+        ),
+        dir.path(),
+    );
+    cfg.web.read_token = "read-token-0123456789".into();
+    let listener = ojscog::web::bind(&cfg.web.listen).unwrap();
+    let svc = Service::start(cfg, ojscog::sync::Source::Ojs, listener).unwrap();
+    wait_for(
+        "the first sync to be running",
+        Duration::from_secs(20),
+        || svc.ctx.sync.status().running,
+    );
+    let store_path = svc.ctx.store_path.clone();
+    wait_for("its sync_runs row", Duration::from_secs(20), || {
+        Store::open_read_only(&store_path)
+            .ok()
+            .and_then(|s| s.scalar_i64("SELECT COUNT(*) FROM sync_runs").ok())
+            == Some(1)
+    });
+    let stopping = std::thread::spawn(move || svc.stop());
+    wait_for("the service to stop", Duration::from_secs(30), || {
+        stopping.is_finished()
+    });
+    let store = Store::open_read_only(&store_path).unwrap();
+    assert_eq!(
+        store
+            .column_strings("SELECT outcome || ':' || (finished_at IS NOT NULL) FROM sync_runs")
+            .unwrap(),
+        vec!["interrupted:1".to_string()],
+        "the run is closed as interrupted, not left running"
+    );
+    assert_eq!(
+        store
+            .scalar_i64("SELECT COUNT(*) FROM submissions")
+            .unwrap(),
+        0,
+        "no half batch was applied"
     );
     db.drop_db().await;
 }

@@ -134,21 +134,23 @@ async fn the_service_status_shows_the_cleaned_text() {
     let mut initial = SyncStatus::load(&store).unwrap();
     initial.configured = true;
     let handle = SyncHandle::new(initial);
-    let (tx, rx) = tokio::sync::watch::channel(false);
-    let looping = tokio::spawn(sync::run_loop(
-        cfg.ojs.clone(),
-        store,
-        Arc::new(Metrics::new()),
-        handle.clone(),
-        rx,
-    ));
+    let shutdown = ojscog::system::Shutdown::new();
+    let looping = tokio::spawn(
+        sync::SyncLoop {
+            cfg: cfg.ojs.clone(),
+            store,
+            metrics: Arc::new(Metrics::new()),
+            handle: handle.clone(),
+        }
+        .run(shutdown.clone()),
+    );
     let shown = loop {
         if let Some(e) = handle.status().last_error {
             break e;
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     };
-    let _ = tx.send(true);
+    shutdown.trigger();
     let _ = looping.await;
     assert_clean(&[shown], &["editor7", "s3cret-pw", "127.0.0.1"], "refused");
 }

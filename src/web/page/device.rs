@@ -2,7 +2,8 @@
 //! temperature, and the A/B root slots.
 
 use super::{row, row_with_value};
-use crate::service::AppContext;
+use crate::context::AppContext;
+use crate::system::appliance::Slots;
 use crate::system::DeviceStatus;
 use crate::web::format::{self, escape};
 use std::fmt::Write as _;
@@ -128,34 +129,26 @@ pub(super) fn device_card(h: &mut String, d: &DeviceStatus) {
 /// The A/B root slots, on the appliance. (Tokens are never shown on the LAN
 /// page: first-boot provisioning shows them on the box's console only.)
 pub(super) fn appliance_card(h: &mut String, ctx: &AppContext) {
-    let slots: Option<serde_json::Value> = std::fs::read_to_string(&ctx.config.web.slots_file)
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok());
-    if slots.is_none() {
+    let Some(v) = Slots::read(&ctx.config.web.slots_file) else {
         return;
-    }
+    };
     h.push_str(r#"<section class="card" id="appliance"><h2>Appliance</h2>"#);
-    if let Some(v) = slots {
-        let s = |x: &serde_json::Value| x.as_str().unwrap_or("?").to_string();
+    let _ = write!(
+        h,
+        r#"<dl><dt>Booted slot</dt><dd id="slot-booted">{}</dd><dt>Primary slot</dt><dd id="slot-primary">{}</dd></dl><table id="slots"><thead><tr><th>Slot</th><th>State</th><th>Tries left</th><th>Version</th></tr></thead><tbody>"#,
+        escape(&v.booted),
+        escape(&v.primary)
+    );
+    for (name, slot) in &v.slots {
         let _ = write!(
             h,
-            r#"<dl><dt>Booted slot</dt><dd id="slot-booted">{}</dd><dt>Primary slot</dt><dd id="slot-primary">{}</dd></dl><table id="slots"><thead><tr><th>Slot</th><th>State</th><th>Tries left</th><th>Version</th></tr></thead><tbody>"#,
-            escape(&s(&v["booted"])),
-            escape(&s(&v["primary"]))
+            r#"<tr data-slot="{n}"><td>{n}</td><td>{}</td><td>{}</td><td>{}</td></tr>"#,
+            escape(&slot.state),
+            slot.tries_left.map_or("?".to_string(), |t| t.to_string()),
+            escape(&slot.version),
+            n = escape(name),
         );
-        if let Some(map) = v["slots"].as_object() {
-            for (name, slot) in map {
-                let _ = write!(
-                    h,
-                    r#"<tr data-slot="{n}"><td>{n}</td><td>{}</td><td>{}</td><td>{}</td></tr>"#,
-                    escape(&s(&slot["state"])),
-                    escape(&slot["tries_left"].to_string()),
-                    escape(&s(&slot["version"])),
-                    n = escape(name),
-                );
-            }
-        }
-        h.push_str("</tbody></table>");
     }
+    h.push_str("</tbody></table>");
     h.push_str("</section>\n");
 }

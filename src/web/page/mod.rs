@@ -5,15 +5,15 @@
 //! attributes (`pending-total`, `stage-review`, `reviews-overdue`, …).
 
 mod device;
-use super::api::{assess, read_device, Level};
 use super::auth::Role;
 use super::chart::{self, Chart, Unit};
 use super::format::{self, escape};
 use super::{Reply, HTML};
+use crate::context::AppContext;
+use crate::health::{self, Level};
 use crate::metrics::names;
-use crate::service::AppContext;
 use crate::store::{QueueSummary, Store};
-use crate::sync::SyncStatus;
+use crate::sync::{Source, SyncState, SyncStatus};
 use crate::system::{unix_now, DeviceStatus};
 use device::{appliance_card, device_card};
 use std::fmt::Write as _;
@@ -23,10 +23,10 @@ const WINDOW: i64 = 24 * 3600;
 
 pub(crate) fn render(ctx: &AppContext, role: Role) -> Reply {
     let now = unix_now();
-    let device = read_device(ctx);
+    let device = ctx.read_device();
     let sync = ctx.sync.status();
     let store = ctx.open_store();
-    let health = assess(store.as_ref(), &sync, ctx.demo, &device, now);
+    let health = health::judge(store.as_ref(), &sync, &device, now);
     let (queue, journal) = match &store {
         Ok(s) => (
             s.queue_summary().map_err(|e| e.to_string()),
@@ -57,7 +57,7 @@ pub(crate) fn render(ctx: &AppContext, role: Role) -> Reply {
         title = escape(&journal),
     );
     header(&mut h, &journal, health.status, now, role);
-    if ctx.demo {
+    if sync.source == Source::Demo {
         h.push_str(
             r#"<div class="demo" id="demo-banner"><div class="wrap"><strong>Demo mode.</strong> This box shows a built-in example journal, not your OJS data. Configure <code>ojs.url</code> and restart without <code>--demo</code> to see your journal.</div></div>
 "#,
@@ -71,7 +71,7 @@ pub(crate) fn render(ctx: &AppContext, role: Role) -> Reply {
         }
         h.push_str("</ul></section>\n");
     }
-    tiles(&mut h, queue.as_ref().ok(), &sync, ctx.demo, now);
+    tiles(&mut h, queue.as_ref().ok(), &sync, now);
     h.push_str("<div class=\"grid\">\n");
     queue_card(&mut h, &queue, now);
     h.push_str("<div class=\"side\">\n");
@@ -145,7 +145,7 @@ fn tile(h: &mut String, id: &str, label: &str, value: &str, data: &str, note: &s
     );
 }
 
-fn tiles(h: &mut String, q: Option<&QueueSummary>, sync: &SyncStatus, demo: bool, now: i64) {
+fn tiles(h: &mut String, q: Option<&QueueSummary>, sync: &SyncStatus, now: i64) {
     h.push_str("<section class=\"tiles\">");
     match q {
         Some(q) => {
@@ -187,48 +187,41 @@ fn tiles(h: &mut String, q: Option<&QueueSummary>, sync: &SyncStatus, demo: bool
             }
         }
     }
-    let (value, note, tone) = sync_headline(sync, demo, now);
+    let (value, note, tone) = sync_headline(sync, now);
     tile(h, "sync-age", "OJS data", &value, "", &note, tone);
     h.push_str("</section>\n");
 }
 
 /// (tile value, note, tone) for the freshness of the data.
-fn sync_headline(sync: &SyncStatus, demo: bool, now: i64) -> (String, String, &'static str) {
-    if demo || sync.source == "demo" {
-        return (
+fn sync_headline(sync: &SyncStatus, now: i64) -> (String, String, &'static str) {
+    let next = || {
+        sync.next_attempt_at
+            .map(|t| format!("next sync {}", format::until(t - now)))
+            .unwrap_or_else(|| "first sync starting".into())
+    };
+    let age = |s: i64| {
+        if s < 45 {
+            "Just synced".to_string()
+        } else {
+            format!("{} old", format::span(s))
+        }
+    };
+    let staleness = sync.staleness_seconds(now).unwrap_or(0);
+    match sync.state(now) {
+        SyncState::Demo => (
             "Demo data".into(),
             "no OJS is synced in demo mode".into(),
             "neutral",
-        );
-    }
-    if !sync.configured {
-        return (
+        ),
+        SyncState::NotConfigured => (
             "Not set up".into(),
             "no OJS database is configured".into(),
             "warn",
-        );
-    }
-    let next = sync
-        .next_attempt_at
-        .map(|t| format!("next sync {}", format::until(t - now)))
-        .unwrap_or_else(|| "first sync starting".into());
-    match sync.staleness_seconds(now) {
-        None => ("Never synced".into(), next, "bad"),
-        Some(s) => {
-            let tone = if sync.is_stale(now) {
-                "bad"
-            } else if sync.last_error.is_some() {
-                "warn"
-            } else {
-                "good"
-            };
-            let value = if s < 45 {
-                "Just synced".to_string()
-            } else {
-                format!("{} old", format::span(s))
-            };
-            (value, next, tone)
-        }
+        ),
+        SyncState::NeverSynced => ("Never synced".into(), next(), "bad"),
+        SyncState::Stale => (age(staleness), next(), "bad"),
+        SyncState::Failing => (age(staleness), next(), "warn"),
+        SyncState::UpToDate => (age(staleness), next(), "good"),
     }
 }
 
@@ -381,36 +374,26 @@ fn row_with_value(h: &mut String, id: &str, label: &str, data: &str, value_html:
 
 fn sync_card(h: &mut String, sync: &SyncStatus, ctx: &AppContext, now: i64) {
     h.push_str(r#"<section class="card" id="sync"><h2>OJS sync</h2><dl>"#);
-    let demo = ctx.demo || sync.source == "demo";
-    let source = if demo {
-        "Built-in demo journal"
-    } else if sync.configured || sync.source == "ojs" {
-        "OJS database"
-    } else {
-        "None configured"
+    let state = sync.state(now);
+    let source = match sync.source {
+        Source::Demo => "Built-in demo journal",
+        _ if sync.configured || sync.source == Source::Ojs => "OJS database",
+        _ => "None configured",
     };
-    let source_key = if demo {
-        "demo"
-    } else if sync.configured || sync.source == "ojs" {
-        "ojs"
-    } else {
-        "none"
+    let source_key = match sync.source {
+        Source::Demo => "demo",
+        _ if sync.configured || sync.source == Source::Ojs => "ojs",
+        _ => "none",
     };
     row_with_value(h, "sync-source", "Source", source_key, source);
-    let (state, cls) = if demo {
-        ("Demo", "neutral")
-    } else if !sync.configured {
-        ("Not configured", "warn")
-    } else if sync.running {
-        ("Syncing now", "neutral")
-    } else if sync.last_success_at.is_none() {
-        ("Never synced", "bad")
-    } else if sync.is_stale(now) {
-        ("Stale", "bad")
-    } else if sync.last_error.is_some() {
-        ("Last attempt failed", "warn")
-    } else {
-        ("Up to date", "good")
+    let (state, cls) = match state {
+        SyncState::Demo => ("Demo", "neutral"),
+        SyncState::NotConfigured => ("Not configured", "warn"),
+        _ if sync.running => ("Syncing now", "neutral"),
+        SyncState::NeverSynced => ("Never synced", "bad"),
+        SyncState::Stale => ("Stale", "bad"),
+        SyncState::Failing => ("Last attempt failed", "warn"),
+        SyncState::UpToDate => ("Up to date", "good"),
     };
     row_with_value(
         h,

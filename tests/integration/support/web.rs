@@ -43,7 +43,13 @@ pub fn start_with(edit: impl FnOnce(&mut Config), demo: bool) -> TestService {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut cfg = config(dir.path());
     edit(&mut cfg);
-    let svc = Service::start(cfg, demo).expect("service starts");
+    let source = match demo {
+        true => ojscog::sync::Source::Demo,
+        false if cfg.ojs.is_configured() => ojscog::sync::Source::Ojs,
+        false => ojscog::sync::Source::None,
+    };
+    let listener = ojscog::web::bind(&cfg.web.listen).expect("binds");
+    let svc = Service::start(cfg, source, listener).expect("service starts");
     let addr = svc.local_addr;
     TestService {
         svc: Some(svc),

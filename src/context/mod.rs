@@ -1,0 +1,55 @@
+//! The running service's shared state ([`AppContext`]), below the web server
+//! and the sampler that use it; the lazily loaded models ([`LazyModels`]);
+//! and the sampling of gauges and metric history ([`AppContext::sample_once`]).
+
+mod models;
+mod sampling;
+
+pub use models::LazyModels;
+pub use sampling::refresh_gauges;
+
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::store::{Store, StoreError};
+use crate::sync::SyncHandle;
+use crate::system::{Device, DeviceStatus};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+/// What every part of the running service shares: the settings, the store's
+/// path, the metrics, the sync's status, the device, the models and the
+/// search index. Web handlers read it (and write caches and logs through
+/// [`AppContext::open_store_rw`]); the sampler and the indexer run on it.
+pub struct AppContext {
+    pub config: Config,
+    pub store_path: PathBuf,
+    pub metrics: Arc<Metrics>,
+    pub sync: SyncHandle,
+    pub device: Mutex<Device>,
+    pub models: LazyModels,
+    /// The search index and its background embedding job.
+    pub indexer: Arc<crate::agents::indexer::Indexer>,
+}
+
+impl AppContext {
+    /// A read-only store connection for one request or worker.
+    pub fn open_store(&self) -> Result<Store, StoreError> {
+        Store::open_read_only(&self.store_path)
+    }
+
+    /// A writable connection, for the agents that cache what they compute.
+    pub fn open_store_rw(&self) -> Result<Store, StoreError> {
+        if !self.store_path.exists() {
+            // Never recreate a store that vanished under the service.
+            return Store::open_read_only(&self.store_path);
+        }
+        Store::open(&self.store_path)
+    }
+}
+
+impl AppContext {
+    /// A current reading of the device (the sampler and `/health` share one `Device`).
+    pub fn read_device(&self) -> DeviceStatus {
+        self.device.lock().unwrap_or_else(|p| p.into_inner()).read()
+    }
+}

@@ -1,0 +1,57 @@
+//! Reading the device and the editorial queue into gauges, and writing every
+//! counter and gauge into the store's history (pruned by retention). The
+//! service's sampler thread calls [`AppContext::sample_once`] on an interval;
+//! `/metrics` refreshes the gauges before it renders.
+
+use super::AppContext;
+use crate::metrics::{names, Metrics};
+use crate::store::{Store, StoreError};
+use crate::system::{unix_now, DeviceStatus};
+
+/// Updates the gauges that come from the device and the store.
+pub fn refresh_gauges(
+    metrics: &Metrics,
+    device: &DeviceStatus,
+    store: &Store,
+    now: i64,
+    last_success: Option<i64>,
+) -> Result<(), StoreError> {
+    metrics.set(names::CPU_USAGE, &[], device.cpu_usage_ratio);
+    metrics.set(names::MEMORY_USED, &[], device.memory_used_bytes as f64);
+    metrics.set(names::MEMORY_TOTAL, &[], device.memory_total_bytes as f64);
+    metrics.set(names::DISK_FREE, &[], device.disk_free_bytes as f64);
+    metrics.set(names::DISK_TOTAL, &[], device.disk_total_bytes as f64);
+    metrics.set(names::UPTIME, &[], device.uptime_seconds as f64);
+    if let Some(t) = device.temperature_celsius {
+        metrics.set(names::TEMPERATURE, &[], t);
+    }
+    if let Some(t) = last_success {
+        metrics.set(names::SYNC_STALENESS, &[], (now - t).max(0) as f64);
+    }
+    let q = store.queue_summary()?;
+    for (stage, n) in &q.pending_by_stage {
+        metrics.set(names::PENDING, &[("stage", stage)], *n as f64);
+    }
+    metrics.set(names::REVIEWS_ACTIVE, &[], q.reviews_active as f64);
+    metrics.set(names::REVIEWS_OVERDUE, &[], q.reviews_overdue as f64);
+    Ok(())
+}
+
+impl AppContext {
+    /// One sampling step: refresh gauges, store the history, prune old samples.
+    pub fn sample_once(&self, writer: &mut Store) -> Result<(), StoreError> {
+        let now = unix_now();
+        let device = self.read_device();
+        refresh_gauges(
+            &self.metrics,
+            &device,
+            writer,
+            now,
+            self.sync.status().last_success_at,
+        )?;
+        writer.insert_samples(now, &self.metrics.history_snapshot())?;
+        let keep = self.config.metrics.retention_hours as i64 * 3600;
+        writer.prune_samples(now - keep)?;
+        Ok(())
+    }
+}
