@@ -139,6 +139,30 @@ impl Default for Config {
     }
 }
 
+/// The developers' and tests' model store, searched after `<data_dir>/models`:
+/// `$OJSCOG_TEST_MODELS`, else `$OJSCOG_CACHE/models`, else
+/// `$HOME/.cache/ojscog/models` (what `scripts/fetch-models.sh` fills). Read
+/// here because this module is the one that reads the environment.
+pub fn developer_model_dir() -> PathBuf {
+    let var = |k: &str| std::env::var_os(k).filter(|p| !p.is_empty());
+    if let Some(p) = var("OJSCOG_TEST_MODELS") {
+        return PathBuf::from(p);
+    }
+    if let Some(p) = var("OJSCOG_CACHE") {
+        return PathBuf::from(p).join("models");
+    }
+    let home = var("HOME").unwrap_or_else(|| "/root".into());
+    PathBuf::from(home).join(".cache/ojscog/models")
+}
+
+/// `$ORT_DYLIB_PATH` (ONNX Runtime's own variable): a library that overrides
+/// the model store's `onnxruntime` entry.
+pub fn ort_dylib_override() -> Option<PathBuf> {
+    std::env::var_os("ORT_DYLIB_PATH")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+}
+
 impl OjsConfig {
     /// Whether an OJS database is configured at all (the one place that decides).
     pub fn is_configured(&self) -> bool {

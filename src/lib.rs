@@ -17,4 +17,5 @@ pub mod service;
 pub mod store;
 pub mod sync;
 pub mod system;
+pub mod text;
 pub mod web;

@@ -16,11 +16,11 @@
 //! Scores are cached in `reviewer_matching_scores` under a hash of every input;
 //! embeddings in `semantic_embeddings` under the model's sha256.
 
-use super::text::{tokens, SparseVec, TfIdf};
 use super::{ensure_embeddings, AgentError};
 use crate::inference::{dot, Embedder};
 use crate::store::ai::{AssignmentFact, CorpusDoc, ReviewerFacts, ScoreRow};
 use crate::store::{AgentRun, Store};
+use crate::text::{tokens, SparseVec, TfIdf};
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
 

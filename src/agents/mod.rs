@@ -6,7 +6,6 @@ pub mod indexer;
 pub mod matching;
 pub mod screening;
 pub mod search;
-pub mod text;
 
 use crate::inference::InferenceError;
 use crate::store::StoreError;

@@ -9,10 +9,10 @@
 //! has not reached it) is scored `0.4 * BM25 / best BM25` and shows no cosine.
 
 use super::matching::{doc_text, interests_text};
-use super::text::{tokens, Bm25};
 use super::{ensure_embeddings, stored_embeddings, AgentError};
 use crate::inference::Embedder;
 use crate::store::Store;
+use crate::text::{tokens, Bm25};
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
 

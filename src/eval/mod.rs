@@ -9,8 +9,8 @@
 //! code that ranks reviewers in production — with the on-device embedder.
 
 use crate::agents::matching::{doc_text, ExpertiseModel, ProfileDoc};
-use crate::agents::text::TfIdf;
 use crate::inference::{Embedder, InferenceError};
+use crate::text::TfIdf;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

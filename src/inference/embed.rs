@@ -49,8 +49,8 @@ static ORT_INIT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
 
 /// Where the ONNX Runtime library is: `$ORT_DYLIB_PATH`, else the store's `onnxruntime` entry.
 pub fn ort_dylib_path(store: &ModelStore) -> Result<PathBuf, InferenceError> {
-    if let Some(p) = std::env::var_os("ORT_DYLIB_PATH").filter(|p| !p.is_empty()) {
-        return Ok(PathBuf::from(p));
+    if let Some(p) = crate::config::ort_dylib_override() {
+        return Ok(p);
     }
     let m = store.verified(ONNXRUNTIME)?;
     Ok(m.path(ORT_LIB_FILE))

@@ -353,7 +353,7 @@ impl Embedder for HashingEmbedder {
         Ok(texts
             .iter()
             .map(|t| {
-                let toks = crate::agents::text::tokens(t);
+                let toks = crate::text::tokens(t);
                 let mut counts: std::collections::HashMap<usize, f32> = Default::default();
                 let mut add = |key: &str, w: f32| {
                     let h = fnv1a(key.as_bytes());
@@ -388,12 +388,7 @@ pub fn embedding_store(
     data_dir: &std::path::Path,
 ) -> Result<crate::models::ModelStore, InferenceError> {
     use crate::models::{ModelStore, EMBEDDING_MODEL};
-    let own = ModelStore::for_data_dir(data_dir);
-    Ok(if own.current_version(EMBEDDING_MODEL)?.is_some() {
-        own
-    } else {
-        ModelStore::new(ModelStore::developer_root())
-    })
+    Ok(ModelStore::resolve(data_dir, EMBEDDING_MODEL)?)
 }
 
 /// A cheap fingerprint of what [`open_embedder`] would load (pointers and file

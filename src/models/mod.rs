@@ -264,17 +264,30 @@ impl ModelStore {
         ModelStore::new(data_dir.join("models"))
     }
 
-    /// The developers' and tests' store: `$OJSCOG_TEST_MODELS`, else
-    /// `$OJSCOG_CACHE/models`, else `$HOME/.cache/ojscog/models`.
+    /// The developers' and tests' store ([`crate::config::developer_model_dir`]).
     pub fn developer_root() -> PathBuf {
-        if let Some(p) = std::env::var_os("OJSCOG_TEST_MODELS").filter(|p| !p.is_empty()) {
-            return PathBuf::from(p);
-        }
-        if let Some(p) = std::env::var_os("OJSCOG_CACHE").filter(|p| !p.is_empty()) {
-            return PathBuf::from(p).join("models");
-        }
-        let home = std::env::var_os("HOME").unwrap_or_else(|| "/root".into());
-        PathBuf::from(home).join(".cache/ojscog/models")
+        crate::config::developer_model_dir()
+    }
+
+    /// The stores a model is looked up in, in order: `<data_dir>/models`, then
+    /// the developers' store.
+    pub fn search_path(data_dir: &Path) -> [ModelStore; 2] {
+        [
+            ModelStore::for_data_dir(data_dir),
+            ModelStore::new(ModelStore::developer_root()),
+        ]
+    }
+
+    /// The one model lookup: the first store on the search path that has
+    /// `name` installed (even a broken install: using it is then an error,
+    /// never a silent fall-through to the next store); else the last one.
+    pub fn resolve(data_dir: &Path, name: &str) -> Result<ModelStore, ModelError> {
+        let [own, developer] = ModelStore::search_path(data_dir);
+        Ok(if own.current_version(name)?.is_some() {
+            own
+        } else {
+            developer
+        })
     }
 
     pub fn root(&self) -> &Path {

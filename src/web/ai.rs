@@ -3,6 +3,7 @@
 //! compute in the store, so they open a writable connection.
 
 use super::{http, Reply};
+use crate::agents::screening::ScreeningError;
 use crate::agents::{matching, AgentError};
 use crate::context::AppContext;
 use crate::inference::InferenceError;
@@ -133,7 +134,7 @@ fn screening_parts(
     let agent = ctx
         .models
         .screening()
-        .map_err(|e| Reply::error(e.http_status(), e.to_string()))?;
+        .map_err(|e| Reply::error(screening_status(&e), e.to_string()))?;
     Ok((id, agent, open_rw(ctx)?))
 }
 
@@ -157,7 +158,7 @@ pub(crate) fn assessment(ctx: &AppContext, id: &str, query: &str) -> Reply {
                  POST /api/submissions/{id}/assessment (admin token) makes one"
             ),
         ),
-        Err(e) => Reply::error(e.http_status(), e.to_string()),
+        Err(e) => Reply::error(screening_status(&e), e.to_string()),
     }
 }
 
@@ -171,7 +172,7 @@ pub(crate) fn make_assessment(ctx: &AppContext, id: &str) -> Reply {
     };
     match agent.assess(&store, id) {
         Ok(a) => Reply::json(200, &a),
-        Err(e) => Reply::error(e.http_status(), e.to_string()),
+        Err(e) => Reply::error(screening_status(&e), e.to_string()),
     }
 }
 
@@ -207,5 +208,50 @@ pub(crate) fn search(ctx: &AppContext, query: &str) -> Reply {
             ),
         ),
         Err(e) => agent_error(&e),
+    }
+}
+
+/// The status a screening failure is answered with.
+fn screening_status(e: &ScreeningError) -> u16 {
+    use crate::inference::llm::LlmError;
+    use crate::inference::InferenceError as I;
+    match e {
+        ScreeningError::NotFound(_) => 404,
+        ScreeningError::Llm(e) if e.is_timeout() => 504,
+        ScreeningError::Llm(
+            LlmError::NotBuilt
+            | LlmError::NoModel
+            | LlmError::Unverified(_)
+            | LlmError::RecentlyFailed { .. }
+            | LlmError::Inference(I::Busy { .. }),
+        ) => 503,
+        ScreeningError::Invalid { .. } | ScreeningError::Llm(_) => 502,
+        ScreeningError::Store(_) => 500,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::inference::llm::LlmError;
+
+    #[test]
+    fn screening_failures_map_to_the_statuses_clients_rely_on() {
+        assert_eq!(screening_status(&ScreeningError::NotFound(7)), 404);
+        assert_eq!(
+            screening_status(&ScreeningError::Llm(LlmError::NotBuilt)),
+            503
+        );
+        assert_eq!(
+            screening_status(&ScreeningError::Llm(LlmError::NoModel)),
+            503
+        );
+        assert_eq!(
+            screening_status(&ScreeningError::Llm(LlmError::RecentlyFailed {
+                message: "corrupt".into(),
+                seconds_ago: 1
+            })),
+            503
+        );
     }
 }

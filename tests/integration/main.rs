@@ -5,6 +5,7 @@
 
 mod support;
 
+mod architecture;
 mod cli;
 mod crash_trials;
 mod eval_reviewer_gold;

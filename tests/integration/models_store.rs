@@ -554,7 +554,10 @@ fn a_flipped_byte_in_the_onnx_model_is_refused_and_not_hashed_again() {
         data_dir: d.path().to_path_buf(),
         ..Default::default()
     };
-    let ai = ojscog::service::Ai::new(&cfg, std::sync::Arc::new(ojscog::metrics::Metrics::new()));
+    let ai = ojscog::context::LazyModels::new(
+        &cfg,
+        std::sync::Arc::new(ojscog::metrics::Metrics::new()),
+    );
     let before = ojscog::models::times_hashed(&onnx);
     let (e1, w1) = ai.embedder();
     let w1 = w1.expect("a warning");

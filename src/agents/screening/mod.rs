@@ -66,24 +66,6 @@ impl ScreeningError {
             _ => "error",
         }
     }
-
-    /// The HTTP status the web layer should answer with.
-    pub fn http_status(&self) -> u16 {
-        use crate::inference::InferenceError as I;
-        match self {
-            ScreeningError::NotFound(_) => 404,
-            ScreeningError::Llm(e) if e.is_timeout() => 504,
-            ScreeningError::Llm(
-                LlmError::NotBuilt
-                | LlmError::NoModel
-                | LlmError::Unverified(_)
-                | LlmError::RecentlyFailed { .. }
-                | LlmError::Inference(I::Busy { .. }),
-            ) => 503,
-            ScreeningError::Invalid { .. } | ScreeningError::Llm(_) => 502,
-            ScreeningError::Store(_) => 500,
-        }
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

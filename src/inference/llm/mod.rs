@@ -105,37 +105,27 @@ pub struct InstalledLlm {
 /// model but fails verification is an error, never a silent fall-through to
 /// the next store.
 pub fn installed_model(data_dir: &Path) -> Result<InstalledLlm, LlmError> {
-    let stores = [
-        ModelStore::for_data_dir(data_dir),
-        ModelStore::new(ModelStore::developer_root()),
-    ];
-    for store in &stores {
-        if store
-            .current_version(LLM_MODEL)
-            .map_err(LlmError::Unverified)?
-            .is_none()
-        {
-            continue;
-        }
-        let m = store.verified(LLM_MODEL).map_err(LlmError::Unverified)?;
-        let Some(entry) = m
-            .manifest()
-            .files
-            .iter()
-            .find(|f| f.path.ends_with(".gguf"))
-        else {
-            continue;
-        };
-        let Some(file) = m.file(&entry.path).cloned() else {
-            continue;
-        };
-        return Ok(InstalledLlm {
-            path: file.path.clone(),
-            sha256: file.sha256.clone(),
-            file,
-        });
+    let store = ModelStore::resolve(data_dir, LLM_MODEL).map_err(LlmError::Unverified)?;
+    if store
+        .current_version(LLM_MODEL)
+        .map_err(LlmError::Unverified)?
+        .is_none()
+    {
+        return Err(LlmError::NoModel);
     }
-    Err(LlmError::NoModel)
+    let m = store.verified(LLM_MODEL).map_err(LlmError::Unverified)?;
+    let file = m
+        .manifest()
+        .files
+        .iter()
+        .find(|f| f.path.ends_with(".gguf"))
+        .and_then(|entry| m.file(&entry.path).cloned())
+        .ok_or(LlmError::NoModel)?;
+    Ok(InstalledLlm {
+        path: file.path.clone(),
+        sha256: file.sha256.clone(),
+        file,
+    })
 }
 
 /// Loads the model `config` names (hashed at load, see the module docs), or
@@ -171,14 +161,11 @@ pub fn model_state(config: &LlmConfig, data_dir: &Path) -> String {
             Err(e) => format!("{}:{e}", config.model_path.display()),
         };
     }
-    [
-        ModelStore::for_data_dir(data_dir),
-        ModelStore::new(ModelStore::developer_root()),
-    ]
-    .iter()
-    .map(|s| s.state(LLM_MODEL))
-    .collect::<Vec<_>>()
-    .join("|")
+    ModelStore::search_path(data_dir)
+        .iter()
+        .map(|s| s.state(LLM_MODEL))
+        .collect::<Vec<_>>()
+        .join("|")
 }
 
 /// What was loaded; `sha256` identifies the exact weights (cache keys use it):

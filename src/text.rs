@@ -1,4 +1,5 @@
-//! Exact-term text features shared by the matcher, search and the evaluation:
+//! Exact-term text features shared by the matcher, search, the evaluation and
+//! the hashing embedder (a leaf: it imports nothing of the crate):
 //! a tokenizer (lowercase, stop words, light plural stemming), TF-IDF vectors
 //! and a BM25 index.
 
