@@ -18,7 +18,7 @@
 
 use super::{ensure_embeddings, AgentError};
 use crate::inference::{dot, Embedder};
-use crate::store::ai::{AssignmentFact, CorpusDoc, ReviewerFacts, ScoreRow};
+use crate::store::agents::{AssignmentFact, CorpusDoc, ReviewerFacts, ScoreRow};
 use crate::store::{AgentRun, Store};
 use crate::text::{tokens, SparseVec, TfIdf};
 use serde::{Deserialize, Serialize};
@@ -327,7 +327,7 @@ fn norm_affiliation(a: &str) -> Option<String> {
     (k.len() >= 4).then_some(k)
 }
 
-fn same_person(r: &ReviewerFacts, p: &crate::store::ai::Person) -> bool {
+fn same_person(r: &ReviewerFacts, p: &crate::store::agents::Person) -> bool {
     match (norm_email(&r.email), norm_email(&p.email)) {
         (Some(a), Some(b)) if a == b => return true,
         _ => {}
@@ -362,7 +362,7 @@ fn build_candidates<'a>(
         .iter()
         .map(|a| (norm_email(&a.email), norm_name(&a.name), a.name.as_str()))
         .collect();
-    let is_sub_author = |p: &crate::store::ai::Person| -> Option<String> {
+    let is_sub_author = |p: &crate::store::agents::Person| -> Option<String> {
         let (e, n) = (norm_email(&p.email), norm_name(&p.name));
         sub_author_keys
             .iter()

@@ -2,7 +2,7 @@
 //! metric history. One file under the data directory, WAL mode, versioned
 //! migrations. Only this module writes SQL.
 
-pub mod ai;
+pub mod agents;
 mod queries;
 pub mod records;
 mod screening;

@@ -18,7 +18,7 @@
 //! `ojscog_http_request_duration_seconds`, labelled with the route *template*
 //! (never an id).
 
-mod ai;
+mod agents;
 mod api;
 pub(crate) mod auth;
 mod chart;
@@ -143,10 +143,12 @@ pub(crate) fn dispatch(ctx: &AppContext, gate: &Gate, req: &Req, route: Route) -
         (Route::SignOut, _) => signin::sign_out(ctx, gate, req),
         (Route::Submissions, _) => api::submissions(ctx, &req.query),
         (Route::Submission, _) => api::submission(ctx, route.id(&req.path)),
-        (Route::SubmissionReviewers, _) => ai::reviewers_for(ctx, route.id(&req.path), &req.query),
-        (Route::Assessment, "POST") => ai::make_assessment(ctx, route.id(&req.path)),
-        (Route::Assessment, _) => ai::assessment(ctx, route.id(&req.path), &req.query),
-        (Route::Search, _) => ai::search(ctx, &req.query),
+        (Route::SubmissionReviewers, _) => {
+            agents::reviewers_for(ctx, route.id(&req.path), &req.query)
+        }
+        (Route::Assessment, "POST") => agents::make_assessment(ctx, route.id(&req.path)),
+        (Route::Assessment, _) => agents::assessment(ctx, route.id(&req.path), &req.query),
+        (Route::Search, _) => agents::search(ctx, &req.query),
         (Route::Reviewers, _) => api::reviewers(ctx),
         (Route::Sync, "POST") => api::request_sync(ctx),
         (Route::Sync, _) => api::sync_status(ctx),
