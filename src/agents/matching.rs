@@ -242,22 +242,86 @@ pub fn interests_text(interests: &[String]) -> String {
 
 // ---- the result ---------------------------------------------------------------
 
+/// What a [`Reason`] is about; serialized as its snake_case name
+/// (`"closest_work"`), as the API has always shown it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReasonCode {
+    Expertise,
+    ClosestWork,
+    Interests,
+    InterestMeaning,
+    NoProfile,
+    Workload,
+    AtCapacity,
+    Declines,
+    Slow,
+    Responsive,
+    Author,
+    Coauthor,
+    SameAffiliation,
+    Assigned,
+    DeclinedThis,
+    Disabled,
+}
+
+impl ReasonCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReasonCode::Expertise => "expertise",
+            ReasonCode::ClosestWork => "closest_work",
+            ReasonCode::Interests => "interests",
+            ReasonCode::InterestMeaning => "interest_meaning",
+            ReasonCode::NoProfile => "no_profile",
+            ReasonCode::Workload => "workload",
+            ReasonCode::AtCapacity => "at_capacity",
+            ReasonCode::Declines => "declines",
+            ReasonCode::Slow => "slow",
+            ReasonCode::Responsive => "responsive",
+            ReasonCode::Author => "author",
+            ReasonCode::Coauthor => "coauthor",
+            ReasonCode::SameAffiliation => "same_affiliation",
+            ReasonCode::Assigned => "assigned",
+            ReasonCode::DeclinedThis => "declined_this",
+            ReasonCode::Disabled => "disabled",
+        }
+    }
+
+    /// A conflict of interest or unavailability that excludes the reviewer.
+    pub fn excludes(self) -> bool {
+        matches!(
+            self,
+            ReasonCode::Author
+                | ReasonCode::Coauthor
+                | ReasonCode::SameAffiliation
+                | ReasonCode::Assigned
+                | ReasonCode::DeclinedThis
+                | ReasonCode::Disabled
+        )
+    }
+
+    /// A factor the score was multiplied by (its `effect`).
+    pub fn is_factor(self) -> bool {
+        matches!(
+            self,
+            ReasonCode::Workload | ReasonCode::AtCapacity | ReasonCode::Declines | ReasonCode::Slow
+        )
+    }
+}
+
 /// Why a reviewer got their score or was excluded. `effect` is the factor the
 /// score was multiplied by (workload etc.), or the value of a component.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Reason {
-    /// `expertise`, `closest_work`, `interests`, `no_profile`, `workload`,
-    /// `at_capacity`, `declines`, `slow`, or for exclusions `author`, `coauthor`,
-    /// `same_affiliation`, `assigned`, `declined_this`, `disabled`.
-    pub code: String,
+    pub code: ReasonCode,
     pub text: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub effect: Option<f64>,
 }
 
-fn reason(code: &str, text: String, effect: Option<f64>) -> Reason {
+fn reason(code: ReasonCode, text: String, effect: Option<f64>) -> Reason {
     Reason {
-        code: code.into(),
+        code,
         text,
         effect: effect.map(r4),
     }
@@ -410,14 +474,14 @@ fn build_candidates<'a>(
             let mut conflicts = Vec::new();
             if r.disabled {
                 conflicts.push(reason(
-                    "disabled",
+                    ReasonCode::Disabled,
                     "reviewer account is disabled".into(),
                     None,
                 ));
             }
             if sub.authors.iter().any(|a| same_person(r, a)) {
                 conflicts.push(reason(
-                    "author",
+                    ReasonCode::Author,
                     "is an author of this submission".into(),
                     None,
                 ));
@@ -425,7 +489,7 @@ fn build_candidates<'a>(
             if let Some(k) = norm_affiliation(&r.affiliation) {
                 if let Some((_, who, aff)) = sub_affs.iter().find(|(a, _, _)| *a == k) {
                     conflicts.push(reason(
-                        "same_affiliation",
+                        ReasonCode::SameAffiliation,
                         format!("same affiliation as author {who} ({aff})"),
                         None,
                     ));
@@ -434,14 +498,14 @@ fn build_candidates<'a>(
             for a in sub_asg.iter().filter(|a| a.reviewer_id == r.id) {
                 if a.declined {
                     conflicts.push(reason(
-                        "declined_this",
+                        ReasonCode::DeclinedThis,
                         "declined to review this submission".into(),
                         None,
                     ));
                 } else if !a.cancelled {
                     let round = a.round.map(|r| format!(" (round {r})")).unwrap_or_default();
                     conflicts.push(reason(
-                        "assigned",
+                        ReasonCode::Assigned,
                         format!("already assigned to this submission{round}"),
                         None,
                     ));
@@ -473,9 +537,9 @@ fn build_candidates<'a>(
                     }
                 }
             }
-            if !coauthored.is_empty() && !conflicts.iter().any(|c| c.code == "author") {
+            if !coauthored.is_empty() && !conflicts.iter().any(|c| c.code == ReasonCode::Author) {
                 conflicts.push(reason(
-                    "coauthor",
+                    ReasonCode::Coauthor,
                     format!("co-authored {}", coauthored.join("; ")),
                     None,
                 ));
@@ -518,7 +582,7 @@ fn adjustments(r: &ReviewerFacts) -> (f64, Vec<Reason>) {
         let w = 1.0 / (1.0 + 0.2 * r.active as f64);
         f *= w;
         out.push(reason(
-            "workload",
+            ReasonCode::Workload,
             format!(
                 "{} open review{}",
                 r.active,
@@ -530,7 +594,7 @@ fn adjustments(r: &ReviewerFacts) -> (f64, Vec<Reason>) {
     if r.active >= CAPACITY {
         f *= 0.5;
         out.push(reason(
-            "at_capacity",
+            ReasonCode::AtCapacity,
             format!("at capacity ({CAPACITY} or more open reviews)"),
             Some(0.5),
         ));
@@ -541,7 +605,7 @@ fn adjustments(r: &ReviewerFacts) -> (f64, Vec<Reason>) {
         let d = 1.0 - 0.6 * (rate - 0.25).max(0.0);
         f *= d;
         out.push(reason(
-            "declines",
+            ReasonCode::Declines,
             format!("declined {} of {} invitations", r.declined, r.assigned),
             Some(d),
         ));
@@ -557,13 +621,13 @@ fn adjustments(r: &ReviewerFacts) -> (f64, Vec<Reason>) {
         if s < 1.0 {
             f *= s;
             out.push(reason(
-                "slow",
+                ReasonCode::Slow,
                 format!("takes {days:.0} days on average to complete a review"),
                 Some(s),
             ));
         } else if r.completed > 0 {
             out.push(reason(
-                "responsive",
+                ReasonCode::Responsive,
                 format!("completes reviews in {days:.0} days on average"),
                 Some(1.0),
             ));
@@ -919,7 +983,7 @@ pub fn match_reviewers_policy(
             Some(z) => {
                 let e = r4(sigmoid(1.5 * f64::from(z)));
                 reasons.push(reason(
-                    "expertise",
+                    ReasonCode::Expertise,
                     format!(
                         "expertise {:.2}: meaning {:.2}, shared terms {:.2} ({} over {} profile document{})",
                         e,
@@ -938,7 +1002,7 @@ pub fn match_reviewers_policy(
                         ProfileSource::Interests => "their",
                     };
                     reasons.push(reason(
-                        "closest_work",
+                        ReasonCode::ClosestWork,
                         format!(
                             "closest: {how} {label}, similarity {:.2}",
                             a.best_similarity
@@ -950,7 +1014,7 @@ pub fn match_reviewers_policy(
             }
             None => {
                 reasons.push(reason(
-                    "no_profile",
+                    ReasonCode::NoProfile,
                     "no earlier papers, completed reviews or interests on record".into(),
                     Some(0.0),
                 ));
@@ -964,7 +1028,7 @@ pub fn match_reviewers_policy(
             .collect();
         if !matched.is_empty() {
             reasons.push(reason(
-                "interests",
+                ReasonCode::Interests,
                 format!(
                     "interests matching the submission: {}",
                     matched
@@ -985,7 +1049,7 @@ pub fn match_reviewers_policy(
                 .collect();
             if let Some(term) = with_vec.get(i) {
                 reasons.push(reason(
-                    "interest_meaning",
+                    ReasonCode::InterestMeaning,
                     format!("closest stated interest: {term} (similarity {sim:.2})"),
                     Some(f64::from(sim)),
                 ));

@@ -188,7 +188,12 @@ fn codes(r: &MatchResult, id: i64) -> Vec<String> {
         .iter()
         .chain(&r.candidates)
         .find(|m| m.reviewer_id == id)
-        .map(|m| m.reasons.iter().map(|x| x.code.clone()).collect())
+        .map(|m| {
+            m.reasons
+                .iter()
+                .map(|x| x.code.as_str().to_string())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -222,7 +227,7 @@ fn conflicts_are_excluded_with_reasons() {
     assert_eq!(order[0], 7, "{r:#?}");
     assert_eq!(*order.last().unwrap(), 8, "{r:#?}");
     let hal = &r.candidates[0];
-    assert!(hal.reasons.iter().any(|x| x.code == "closest_work"
+    assert!(hal.reasons.iter().any(|x| x.code.as_str() == "closest_work"
         && x.text.contains("#21")
         && x.text.contains("their paper")));
     let ida = r.candidates.iter().find(|m| m.reviewer_id == 8).unwrap();
@@ -231,12 +236,12 @@ fn conflicts_are_excluded_with_reasons() {
     assert!(ida
         .reasons
         .iter()
-        .any(|x| x.code == "closest_work" && x.text.contains("reviewed")));
+        .any(|x| x.code.as_str() == "closest_work" && x.text.contains("reviewed")));
     let ana = r.candidates.iter().find(|m| m.reviewer_id == 1).unwrap();
     assert!(ana
         .reasons
         .iter()
-        .any(|x| x.code == "interests" && x.text.contains("coral reefs")));
+        .any(|x| x.code.as_str() == "interests" && x.text.contains("coral reefs")));
     // Scores are in 0..1 and sorted.
     assert!(r.candidates.windows(2).all(|w| w[0].score >= w[1].score));
     assert!(r.candidates.iter().all(|m| m.score > 0.0 && m.score < 1.0));

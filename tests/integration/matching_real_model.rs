@@ -84,7 +84,7 @@ fn demo_matching_and_search_by_meaning() {
     assert!(r.candidates[mei]
         .reasons
         .iter()
-        .any(|x| x.code == "interest_meaning" && x.text.contains("plankton")));
+        .any(|x| x.code.as_str() == "interest_meaning" && x.text.contains("plankton")));
     assert!(!r.cached);
     assert!(match_reviewers(&s, e, 3, 5).unwrap().cached);
     // No shared word with the seagrass paper's title or abstract.

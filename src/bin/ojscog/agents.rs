@@ -63,12 +63,7 @@ pub(crate) fn match_cmd(
         );
         for reason in &m.reasons {
             match reason.effect {
-                Some(f)
-                    if matches!(
-                        reason.code.as_str(),
-                        "workload" | "at_capacity" | "declines" | "slow"
-                    ) =>
-                {
+                Some(f) if reason.code.is_factor() => {
                     println!("      - {} (×{f:.2})", reason.text)
                 }
                 _ => println!("      - {}", reason.text),
@@ -81,17 +76,7 @@ pub(crate) fn match_cmd(
             let why: Vec<&str> = m
                 .reasons
                 .iter()
-                .filter(|x| {
-                    matches!(
-                        x.code.as_str(),
-                        "author"
-                            | "coauthor"
-                            | "same_affiliation"
-                            | "assigned"
-                            | "declined_this"
-                            | "disabled"
-                    )
-                })
+                .filter(|x| x.code.excludes())
                 .map(|x| x.text.as_str())
                 .collect();
             println!("    {:<28} {}", m.name, why.join("; "));
