@@ -1,6 +1,7 @@
 //! Screening without running a model: errors a build or an install can give,
 //! and the computed facts over the demo journal. Runs with and without `llm`.
 
+use crate::support::Inspect;
 use ojscog::agents::screening::{self, ScreeningAgent, ScreeningError};
 use ojscog::inference::llm::{self, LlmConfig, LlmError};
 use ojscog::metrics::Metrics;
@@ -83,4 +84,128 @@ fn demo_facts_need_no_model() {
     }
     let f = screening::facts(&store.screening_input(9).unwrap().unwrap());
     assert_eq!(f.missing_elements, vec!["abstract", "keywords"]);
+}
+
+/// FAULT INJECTION ONLY: a "model" that answers a fixed text at once and
+/// counts its calls, to drive the agent's cache, log and validation paths
+/// without llama.cpp.
+struct ScriptedGenerator {
+    answer: String,
+    info: llm::ModelInfo,
+    calls: std::sync::atomic::AtomicUsize,
+}
+
+impl ScriptedGenerator {
+    fn new(answer: &str) -> Arc<ScriptedGenerator> {
+        Arc::new(ScriptedGenerator {
+            answer: answer.to_string(),
+            info: llm::ModelInfo {
+                path: "scripted.gguf".into(),
+                id: "scripted.gguf".into(),
+                sha256: "5c".repeat(32),
+                size_bytes: 0,
+                name: None,
+                n_params: 0,
+                n_ctx_train: 2048,
+                threads: 1,
+            },
+            calls: Default::default(),
+        })
+    }
+    fn calls(&self) -> usize {
+        self.calls.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl llm::Generator for ScriptedGenerator {
+    fn info(&self) -> &llm::ModelInfo {
+        &self.info
+    }
+    fn timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(5)
+    }
+    fn generate_within(
+        &self,
+        _req: llm::GenerateRequest,
+        _timeout: std::time::Duration,
+    ) -> Result<llm::Generation, LlmError> {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(llm::Generation {
+            text: self.answer.clone(),
+            stop: llm::StopReason::EndOfText,
+            prompt_tokens: 10,
+            generated_tokens: 10,
+            prompt_seconds: 0.0,
+            decode_seconds: 0.0,
+            queued_seconds: 0.0,
+        })
+    }
+}
+
+fn demo_store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("s.sqlite3");
+    ojscog::demo::load(&p).unwrap();
+    let store = Store::open(&p).unwrap();
+    (dir, store)
+}
+
+#[test]
+fn a_valid_answer_is_cached_and_the_second_request_never_reaches_the_model() {
+    let (_dir, store) = demo_store();
+    let model = ScriptedGenerator::new(
+        r#"{"summary":"A field study of reef fish counts across four sites, with methods and results clearly stated.","scope_fit":"good","best_section":"Articles",
+            "abstract_clarity":4,"methods_stated":true,"results_stated":true,"conclusions_stated":true}"#,
+    );
+    let agent = ScreeningAgent::with_generator(model.clone(), Arc::new(Metrics::new()));
+    let first = agent.assess(&store, 1).unwrap();
+    assert!(!first.cached);
+    assert_eq!(first.report.judgement.abstract_clarity, 4);
+    assert_eq!(first.report.model.id, "scripted.gguf");
+    let second = agent.assess(&store, 1).unwrap();
+    assert!(second.cached);
+    assert_eq!(second.report, first.report);
+    assert_eq!(
+        model.calls(),
+        1,
+        "the cached report never reaches the model"
+    );
+    assert_eq!(
+        store
+            .column_strings("SELECT outcome FROM agent_execution_log WHERE agent = 'screening'")
+            .unwrap(),
+        vec!["ok".to_string()],
+        "one run logged; a cache hit is not a run"
+    );
+}
+
+#[test]
+fn an_answer_that_is_not_a_judgement_is_refused_logged_and_not_cached() {
+    let (_dir, store) = demo_store();
+    for garbage in [
+        "I think this paper is great!",
+        r#"{"summary":"x","scope_fit":"excellent","best_section":"Articles","abstract_clarity":4,
+            "methods_stated":true,"results_stated":true,"conclusions_stated":true}"#,
+        r#"{"summary":"x","scope_fit":"good","best_section":"Poetry","abstract_clarity":4,
+            "methods_stated":true,"results_stated":true,"conclusions_stated":true}"#,
+    ] {
+        let model = ScriptedGenerator::new(garbage);
+        let agent = ScreeningAgent::with_generator(model.clone(), Arc::new(Metrics::new()));
+        let e = agent.assess(&store, 2).unwrap_err();
+        assert!(
+            matches!(e, ScreeningError::Invalid { .. }),
+            "{garbage}: {e:?}"
+        );
+        assert!(agent.cached(&store, 2).unwrap().is_none(), "nothing cached");
+        // Asked again, the model runs again: a refusal is never served from a cache.
+        let _ = agent.assess(&store, 2).unwrap_err();
+        assert_eq!(model.calls(), 2);
+    }
+    assert_eq!(
+        store
+            .scalar_i64("SELECT COUNT(*) FROM agent_execution_log WHERE agent = 'screening' AND outcome = 'error'")
+            .unwrap(),
+        6,
+        "every refused answer is logged as an error"
+    );
 }

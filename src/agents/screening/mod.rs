@@ -20,7 +20,7 @@
 //! `ojscog_agent_runs_total{agent="screening",outcome}`; cache hits are not runs.
 
 mod prompt;
-use crate::inference::llm::{ChatMessage, GenerateRequest, Llm, LlmConfig, LlmError};
+use crate::inference::llm::{ChatMessage, GenerateRequest, Generator, Llm, LlmConfig, LlmError};
 use crate::metrics::{names, Metrics};
 use crate::store::{AgentRun, AssessmentKey, ScreeningInput, Store, StoreError};
 use crate::system::unix_now;
@@ -158,10 +158,11 @@ pub struct Assessment {
     pub report: ScreeningReport,
 }
 
-/// The screening agent: a loaded LLM plus the metrics it counts runs in.
-/// Share it (`Arc`) between web workers; the LLM's worker serialises the runs.
+/// The screening agent: a language model ([`Generator`]: the loaded LLM, or a
+/// fault injector in tests) plus the metrics it counts runs in. Share it
+/// (`Arc`) between web workers; the LLM's worker serialises the runs.
 pub struct ScreeningAgent {
-    llm: Llm,
+    llm: Arc<dyn Generator>,
     metrics: Arc<Metrics>,
     timeout: Duration,
     max_tokens: Option<u32>,
@@ -169,7 +170,12 @@ pub struct ScreeningAgent {
 
 impl ScreeningAgent {
     pub fn new(llm: Llm, metrics: Arc<Metrics>) -> ScreeningAgent {
-        let timeout = llm.config().timeout();
+        ScreeningAgent::with_generator(Arc::new(llm), metrics)
+    }
+
+    /// The agent on any [`Generator`].
+    pub fn with_generator(llm: Arc<dyn Generator>, metrics: Arc<Metrics>) -> ScreeningAgent {
+        let timeout = llm.timeout();
         ScreeningAgent {
             llm,
             metrics,
@@ -203,8 +209,9 @@ impl ScreeningAgent {
         self
     }
 
-    pub fn llm(&self) -> &Llm {
-        &self.llm
+    /// The model the agent runs.
+    pub fn llm(&self) -> &dyn Generator {
+        self.llm.as_ref()
     }
 
     fn key(&self, input: &ScreeningInput) -> AssessmentKey {

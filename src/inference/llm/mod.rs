@@ -283,6 +283,35 @@ impl std::fmt::Debug for Llm {
     }
 }
 
+/// What an agent needs of a language model: what it is, and answers within a
+/// deadline. [`Llm`] is the real one; tests put fault injectors behind it.
+pub trait Generator: Send + Sync {
+    fn info(&self) -> &ModelInfo;
+    /// The configured deadline of one request.
+    fn timeout(&self) -> Duration;
+    fn generate_within(
+        &self,
+        req: GenerateRequest,
+        timeout: Duration,
+    ) -> Result<Generation, LlmError>;
+}
+
+impl Generator for Llm {
+    fn info(&self) -> &ModelInfo {
+        Llm::info(self)
+    }
+    fn timeout(&self) -> Duration {
+        self.config.timeout()
+    }
+    fn generate_within(
+        &self,
+        req: GenerateRequest,
+        timeout: Duration,
+    ) -> Result<Generation, LlmError> {
+        Llm::generate_within(self, req, timeout)
+    }
+}
+
 impl Llm {
     /// Loads the hand-given GGUF file `config.model_path` (symbolic links
     /// resolved): the file is hashed here (once per process while unchanged) and
