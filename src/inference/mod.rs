@@ -42,7 +42,7 @@ pub enum InferenceError {
     #[error("model `{model}` failed: {message}")]
     Run { model: String, message: String },
     #[error(transparent)]
-    Store(#[from] crate::models::ModelError),
+    Model(#[from] crate::models::ModelError),
 }
 
 /// Turns texts into unit-length vectors (cosine similarity = dot product).

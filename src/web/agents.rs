@@ -2,7 +2,7 @@
 //! They run models through the service's bounded workers and cache what they
 //! compute in the store, so they open a writable connection.
 
-use super::{http, Reply};
+use super::Reply;
 use crate::agents::screening::ScreeningError;
 use crate::agents::{matching, AgentError};
 use crate::context::AppContext;
@@ -39,33 +39,6 @@ fn open_rw(ctx: &AppContext) -> Result<Store, Reply> {
         .map_err(|e| Reply::error(503, format!("the local store is unavailable: {e}")))
 }
 
-fn parse_id(id: &str) -> Result<i64, Reply> {
-    id.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
-        Reply::error(
-            400,
-            format!("`{}` is not a submission id", http::truncate(id, 40)),
-        )
-    })
-}
-
-/// Reads the only allowed parameters of `query`; anything else is a 400.
-fn params(query: &str, allowed: &[&str]) -> Result<Vec<(String, String)>, Reply> {
-    let p = http::parse_query(query).map_err(|m| Reply::error(400, m))?;
-    for (k, _) in &p {
-        if !allowed.contains(&k.as_str()) {
-            return Err(Reply::error(
-                400,
-                format!(
-                    "unknown parameter `{}`; allowed: {}",
-                    http::truncate(k, 40),
-                    allowed.join(", ")
-                ),
-            ));
-        }
-    }
-    Ok(p)
-}
-
 fn limit(p: &[(String, String)], default: usize) -> Result<usize, Reply> {
     match p.iter().find(|(k, _)| k == "limit") {
         None => Ok(default),
@@ -92,11 +65,11 @@ fn with_warning(mut v: Value, warning: Option<String>) -> Value {
 
 /// `GET /api/submissions/{id}/reviewers?limit=N`
 pub(crate) fn reviewers_for(ctx: &AppContext, id: &str, query: &str) -> Reply {
-    let id = match parse_id(id) {
+    let id = match super::submission_id(id) {
         Ok(i) => i,
         Err(r) => return r,
     };
-    let p = match params(query, &["limit"]) {
+    let p = match super::params(query, &["limit"]) {
         Ok(p) => p,
         Err(r) => return r,
     };
@@ -130,7 +103,7 @@ fn screening_parts(
     ),
     Reply,
 > {
-    let id = parse_id(id)?;
+    let id = super::submission_id(id)?;
     let agent = ctx
         .models
         .screening()
@@ -142,7 +115,7 @@ fn screening_parts(
 /// the current version; never runs the model (`POST` does). `cached=1` is
 /// accepted for older clients and changes nothing.
 pub(crate) fn assessment(ctx: &AppContext, id: &str, query: &str) -> Reply {
-    if let Err(r) = params(query, &["cached"]) {
+    if let Err(r) = super::params(query, &["cached"]) {
         return r;
     }
     let (id, agent, store) = match screening_parts(ctx, id) {
@@ -178,7 +151,7 @@ pub(crate) fn make_assessment(ctx: &AppContext, id: &str) -> Reply {
 
 /// `GET /api/search?q=...&limit=N`
 pub(crate) fn search(ctx: &AppContext, query: &str) -> Reply {
-    let p = match params(query, &["q", "limit"]) {
+    let p = match super::params(query, &["q", "limit"]) {
         Ok(p) => p,
         Err(r) => return r,
     };

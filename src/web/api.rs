@@ -113,17 +113,9 @@ pub(crate) fn submissions(ctx: &AppContext, query: &str) -> Reply {
 
 /// `GET /api/submissions/{id}`
 pub(crate) fn submission(ctx: &AppContext, id: &str) -> Reply {
-    let id: i64 = match id.parse() {
-        Ok(n) if n > 0 => n,
-        _ => {
-            return Reply::error(
-                400,
-                format!(
-                    "a submission id is a positive whole number, not `{}`",
-                    http::truncate(id, 40)
-                ),
-            )
-        }
+    let id = match super::submission_id(id) {
+        Ok(n) => n,
+        Err(r) => return r,
     };
     let store = match open(ctx) {
         Ok(s) => s,

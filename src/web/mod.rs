@@ -254,6 +254,37 @@ impl Reply {
     }
 }
 
+/// The one parser of a submission id in a path.
+pub(crate) fn submission_id(id: &str) -> Result<i64, Reply> {
+    id.parse::<i64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+        Reply::error(
+            400,
+            format!(
+                "a submission id is a positive whole number, not `{}`",
+                http::truncate(id, 40)
+            ),
+        )
+    })
+}
+
+/// Reads the only allowed parameters of `query`; anything else is a 400.
+pub(crate) fn params(query: &str, allowed: &[&str]) -> Result<Vec<(String, String)>, Reply> {
+    let p = http::parse_query(query).map_err(|m| Reply::error(400, m))?;
+    for (k, _) in &p {
+        if !allowed.contains(&k.as_str()) {
+            return Err(Reply::error(
+                400,
+                format!(
+                    "unknown parameter `{}`; allowed: {}",
+                    http::truncate(k, 40),
+                    allowed.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(p)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
