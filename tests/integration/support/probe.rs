@@ -1,4 +1,4 @@
-//! A fault-free probe around a real embedder: counts the calls and the texts
+//! A fault-free probe around a real embedder: counts the texts
 //! that reach the model, and can present the same weights under another model
 //! id and sha256 (what a model update looks like to the caches).
 
@@ -9,7 +9,6 @@ use std::sync::Arc;
 pub struct CountingEmbedder {
     inner: Arc<dyn Embedder>,
     identity: Option<(String, String)>,
-    calls: AtomicUsize,
     texts: AtomicUsize,
 }
 
@@ -18,7 +17,6 @@ impl CountingEmbedder {
         CountingEmbedder {
             inner,
             identity: None,
-            calls: AtomicUsize::new(0),
             texts: AtomicUsize::new(0),
         }
     }
@@ -34,11 +32,6 @@ impl CountingEmbedder {
             identity: Some((model_id.into(), model_sha256.into())),
             ..CountingEmbedder::new(inner)
         }
-    }
-
-    #[cfg_attr(not(feature = "embeddings"), allow(dead_code))]
-    pub fn calls(&self) -> usize {
-        self.calls.load(Ordering::SeqCst)
     }
 
     pub fn texts(&self) -> usize {
@@ -63,7 +56,6 @@ impl Embedder for CountingEmbedder {
         self.inner.dim()
     }
     fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, InferenceError> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
         self.texts.fetch_add(texts.len(), Ordering::SeqCst);
         self.inner.embed(texts)
     }
