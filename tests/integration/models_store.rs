@@ -564,14 +564,17 @@ fn a_flipped_byte_in_the_onnx_model_is_refused_and_not_hashed_again() {
     assert!(w1.contains("model.onnx") && w1.contains("corrupt"), "{w1}");
     assert_eq!(e1.model_id(), HashingEmbedder::MODEL_ID);
     assert_ne!(e1.model_sha256(), genuine.combined_sha256());
-    assert_eq!(ojscog::models::times_hashed(&onnx), before + 1);
+    // At most one hash: none when the file's hash is already remembered, which
+    // depends on timing (a file written under 2 s ago is never remembered).
+    let after_first = ojscog::models::times_hashed(&onnx);
+    assert!(after_first <= before + 1, "{before} -> {after_first}");
     let (e2, w2) = ai.embedder();
     let w2 = w2.expect("a warning");
     assert!(w2.contains("model.onnx") && w2.contains("corrupt"), "{w2}");
     assert_eq!(e2.model_id(), HashingEmbedder::MODEL_ID);
     assert_eq!(
         ojscog::models::times_hashed(&onnx),
-        before + 1,
+        after_first,
         "the corrupt model was hashed again"
     );
 }
