@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Last touches to an assembled root (shared by the Buildroot post-build script and scripts/build-image.sh):
-# mount points, /var links into RAM, the RAUC config and keyring, /etc/ojscog-release (VERSION, BUILD time, KEYS),
-# /etc/shadow -> /run/ojscog/shadow (root's console password, installed at boot by ojscog-provision-data).
+# mount points, /var links into RAM, the RAUC config and keyring,
+# /etc/ojscog-release (VERSION, BUILD time, KEYS), /etc/shadow -> /run/ojscog/shadow (root's console password,
+# installed at boot by ojscog-provision-data).
 #   finalize-rootfs.sh ROOT BOARD VERSION KEYRING
 # With OJSCOG_RELEASE=1 a development keyring is refused.
 set -euo pipefail

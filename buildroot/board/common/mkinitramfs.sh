@@ -25,7 +25,7 @@ for a in sh mount umount insmod sleep cat grep sed dd tr od mkdir echo switch_ro
 done
 for l in "${libs[@]}"; do cp -L "$l" "$tmp/lib/"; done
 if [ -n "$mods" ] && [ -d "$mods" ]; then
-    python3 "$here/../../scripts/image/kmods.py" "$mods" "$here/initramfs/modules.list" "$tmp/lib/modules" > "$tmp/etc/modules"
+    python3 "$here/kmods.py" "$mods" "$here/initramfs/modules.list" "$tmp/lib/modules" > "$tmp/etc/modules"
 else
     : > "$tmp/etc/modules"   # everything built in (e.g. a Buildroot kernel)
 fi
