@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the ojscog disk image for qemu aarch64 "virt" WITHOUT Buildroot, from the same files of the Buildroot external
-# tree (buildroot/) as the Buildroot images: the layout (buildroot/board/qemu-aarch64-virt/genimage.cfg), the RAUC
-# configuration, rootfs-overlay, finalize-rootfs and the initramfs:
+# tree (buildroot/) as the Buildroot images: the board's meta (buildroot/board/qemu-aarch64-virt/meta), the one layout
+# and RAUC template rendered from it (buildroot/scripts/board.sh), rootfs-overlay, finalize-rootfs and the initramfs:
 # a read-only squashfs root assembled from extracted Debian arm64 packages (BusyBox, glibc, e2fsprogs, openssl),
 # the real aarch64 ojscog binary, Debian's arm64 kernel, a tiny initramfs built on the host. No chroot, no emulation
 # of maintainer scripts. Downloads are cached in $OJSCOG_CACHE/debs.
@@ -111,7 +111,7 @@ binhash=$(sha256sum < "$bin" | cut -c1-8)
 version="$pkgver+$gitrev.$binhash${tag:+-$tag}"
 "$ext/board/common/finalize-rootfs.sh" "$root" "$board" "$version" "$RAUC_KEYRING"
 echo "KERNEL=$kver" >> "$root/etc/ojscog-release"
-compat=$(sed -n 's/^compatible=//p' "$ext/board/$board/rauc/system.conf")
+compat=$("$ext/scripts/board.sh" "$board" get RAUC_COMPATIBLE)
 
 # --- images ------------------------------------------------------------------------------------------------------
 mksquashfs "$root" "$work/bin/rootfs.squashfs" -all-root -noappend -comp zstd -quiet -no-progress >/dev/null
@@ -124,7 +124,7 @@ cp "$ext/board/$board/cmdline.txt" "$work/bin/cmdline.txt"
 # The data partition's factory marker: first boot formats a partition that starts with it (ojscog-provision-data).
 { printf 'OJSCOG-DATA-BLANK 1\n'; head -c 4076 /dev/zero; } > "$work/bin/data-blank.img"
 rm -rf "$work/genimage-tmp" "$work/genimage-root"; mkdir -p "$work/genimage-root"
-genimage --config "$ext/board/$board/genimage.cfg" --inputpath "$work/bin" --outputpath "$work/bin" \
+"$ext/scripts/board.sh" "$board" genimage --inputpath "$work/bin" --outputpath "$work/bin" \
     --tmppath "$work/genimage-tmp" --rootpath "$work/genimage-root" >"$work/genimage.log" 2>&1 \
     || { cat "$work/genimage.log" >&2; die "genimage failed"; }
 "$ext/scripts/mkbundle.sh" "$work/bin/rootfs.squashfs" "$compat" "$version" "$work/bin/ojscog-$version.raucb"

@@ -57,7 +57,7 @@ sed -i 's/^VERSION="\(.*\)"/VERSION="\1-broken"/' "$tmp/root/etc/ojscog-release"
 # A later build than the OTA release (ojscog-update refuses anything not newer than the running release).
 sed -i "s/^BUILD=.*/BUILD=$(date -u +%Y%m%dT%H%M%SZ)/" "$tmp/root/etc/ojscog-release"
 mksquashfs "$tmp/root" "$tmp/broken.squashfs" -all-root -noappend -comp zstd -quiet -no-progress >/dev/null
-compat=$(sed -n 's/^compatible=//p' buildroot/board/qemu-aarch64-virt/rauc/system.conf)
+compat=$(buildroot/scripts/board.sh qemu-aarch64-virt get RAUC_COMPATIBLE)
 buildroot/scripts/mkbundle.sh "$tmp/broken.squashfs" "$compat" "$ota_version-broken" "$tmp/broken.raucb"
 # A release that hangs before its health watcher starts (rcS never returns): the watchdog armed by the initramfs
 # must reset it and the boot counter fall back. Built after the broken one, so it is newer still.

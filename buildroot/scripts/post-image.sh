@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Buildroot post-image script: $1 = BINARIES_DIR, $2 = board name.
-# Builds initrd.img (board/common/mkinitramfs.sh), the factory boot state, disk.img (board/<board>/genimage.cfg)
-# and a signed RAUC bundle of the root slot.
+# Builds initrd.img (board/common/mkinitramfs.sh), the factory boot state, disk.img (board/common/genimage.cfg with
+# the boot files of board/<board>/meta, through scripts/board.sh) and a signed RAUC bundle of the root slot.
 set -euo pipefail
 images=$1 board=$2
 ext=${BR2_EXTERNAL_OJSCOG_PATH:?}
@@ -19,7 +19,7 @@ version=$(sed -n 's/^VERSION="\(.*\)"/\1/p' "$TARGET_DIR/etc/ojscog-release")
 { printf 'OJSCOG-DATA-BLANK 1\n'; head -c 4076 /dev/zero; } > "$images/data-blank.img"
 [ -f "$ext/board/$board/cmdline.txt" ] && cp "$ext/board/$board/cmdline.txt" "$images/cmdline.txt"
 rm -rf "$BUILD_DIR/genimage.tmp"
-genimage --rootpath "$TARGET_DIR" --tmppath "$BUILD_DIR/genimage.tmp" --inputpath "$images" \
-    --outputpath "$images" --config "$ext/board/$board/genimage.cfg"
-compat=$(sed -n 's/^compatible=//p' "$ext/board/$board/rauc/system.conf")
+"$ext/scripts/board.sh" "$board" genimage --rootpath "$TARGET_DIR" --tmppath "$BUILD_DIR/genimage.tmp" \
+    --inputpath "$images" --outputpath "$images"
+compat=$("$ext/scripts/board.sh" "$board" get RAUC_COMPATIBLE)
 "$ext/scripts/mkbundle.sh" "$images/rootfs.squashfs" "$compat" "$version" "$images/ojscog-$version.raucb"
