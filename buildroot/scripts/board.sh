@@ -8,6 +8,7 @@
 # Used by the Buildroot post scripts, board/common/finalize-rootfs.sh, scripts/build-image.sh (the qemu image without
 # Buildroot), scripts/test-image.sh and tests/image/check_tree.py.
 set -euo pipefail
+shopt -s inherit_errexit   # a failing $(get ...) inside $(render ...) stops the script
 ext=$(cd "$(dirname "$0")/.." && pwd)
 . "$ext/scripts/lib.sh"
 [ $# -ge 2 ] || die "usage: board.sh BOARD get KEY | system.conf OUT | genimage GENIMAGE_ARGS..."
@@ -41,13 +42,14 @@ case "$cmd" in
         get "$1" ;;
     system.conf)
         [ $# = 1 ] || die "usage: board.sh BOARD system.conf OUT"
-        render "$ext/board/common/rauc/system.conf.in" > "$1.tmp"
-        chmod 0644 "$1.tmp"
-        mv -f "$1.tmp" "$1" ;;
+        conf=$(render "$ext/board/common/rauc/system.conf.in")
+        printf '%s\n' "$conf" > "$1"
+        chmod 0644 "$1" ;;
     genimage)
         inc=$(mktemp -d)
         trap 'rm -rf "$inc"' EXIT
-        render "$ext/board/common/boot.cfg.in" > "$inc/boot.cfg"
+        boot=$(render "$ext/board/common/boot.cfg.in")
+        printf '%s\n' "$boot" > "$inc/boot.cfg"
         # genimage (16) looks for the config, too, on the include path when one is given (an absolute --config then
         # fails): both are found there, the rendered boot.cfg first.
         genimage --config genimage.cfg --includepath "$inc:$ext/board/common" "$@" ;;

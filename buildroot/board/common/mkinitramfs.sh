@@ -17,7 +17,7 @@ while [ $# -gt 0 ]; do
     shift
 done
 [ -x "$busybox" ] && [ -n "$out" ] || { echo "usage: $0 --busybox PATH --modules-dir DIR --out FILE" >&2; exit 2; }
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+tmp=$(mktemp -d); trap 'rm -rf "$tmp" "$tmp.cpio"' EXIT
 mkdir -p "$tmp"/{bin,sbin,dev,proc,sys,newroot,etc,lib/modules}
 cp "$busybox" "$tmp/bin/busybox"
 for a in sh mount umount insmod sleep cat grep sed dd tr od mkdir echo switch_root reboot printf sha256sum cut watchdog; do
