@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the ojscog disk image for qemu aarch64 "virt" WITHOUT Buildroot, with the same layout
-# (board/qemu-aarch64-virt/genimage.cfg), the same rootfs-overlay/ and the same initramfs as the Buildroot images:
+# Builds the ojscog disk image for qemu aarch64 "virt" WITHOUT Buildroot, from the same files of the Buildroot external
+# tree (buildroot/) as the Buildroot images: the board's meta (buildroot/board/qemu-aarch64-virt/meta), the one layout
+# and RAUC template rendered from it (buildroot/scripts/board.sh), rootfs-overlay, finalize-rootfs and the initramfs:
 # a read-only squashfs root assembled from extracted Debian arm64 packages (BusyBox, glibc, e2fsprogs, openssl),
 # the real aarch64 ojscog binary, Debian's arm64 kernel, a tiny initramfs built on the host. No chroot, no emulation
 # of maintainer scripts. Downloads are cached in $OJSCOG_CACHE/debs.
@@ -8,14 +9,15 @@
 #   scripts/build-image.sh [--bin PATH] [--core|--all-features] [--release-tag TAG] [--out DIR] [--release]
 #
 # --release   a release build (OJSCOG_RELEASE=1): OJSCOG_RAUC_KEY, OJSCOG_RAUC_CERT, OJSCOG_RAUC_KEYRING are required
-#             and must not be the development CA (scripts/image/keys.sh); without it development keys are used.
+#             and must not be the development CA (buildroot/scripts/keys.sh); without it development keys are used.
 # --bin       an already built aarch64 ojscog (else scripts/build-aarch64.sh builds one; --core by default here)
 # Output (default $OJSCOG_CACHE/image/qemu-aarch64-virt): disk.img, Image, initrd.img, rootfs.squashfs,
-# ojscog-<version>.raucb (signed with the test keys of scripts/image/rauc-keys.sh), release.
+# ojscog-<version>.raucb (signed with the test keys of buildroot/scripts/rauc-keys.sh), release.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
 . scripts/image/common.sh
+ext=buildroot   # the Buildroot external tree: every file of the image comes from there
 
 board=qemu-aarch64-virt
 bin=${OJSCOG_AARCH64_BIN:-}
@@ -29,7 +31,7 @@ while [ $# -gt 0 ]; do
         --release-tag) tag=$2; shift ;;
         --out) out=$2; shift ;;
         --release) export OJSCOG_RELEASE=1 ;;
-        -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
         *) die "unknown argument $1" ;;
     esac
     shift
@@ -97,35 +99,35 @@ qemu-aarch64-static "$root/bin/busybox" --list-full | while read -r a; do
     ln -s /bin/busybox "$root/$a"
 done
 ln -sf /bin/busybox "$root/sbin/init"
-cp -a rootfs-overlay/. "$root/"
+cp -a "$ext/rootfs-overlay/." "$root/"
 install -m 0755 "$bin" "$root/usr/bin/ojscog"
 mkdir -p "$root/usr/lib/ojscog"
 if [ -d "$libdir" ] && ls "$libdir"/*.so* >/dev/null 2>&1; then cp -a "$libdir"/*.so* "$root/usr/lib/ojscog/"; fi
-. scripts/image/keys.sh
+. "$ext/scripts/keys.sh"
 rauc_keys
 pkgver=$(sed -n 's/^version *= *"\(.*\)"/\1/p' Cargo.toml | head -1)
 gitrev=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo nogit)
 binhash=$(sha256sum < "$bin" | cut -c1-8)
 version="$pkgver+$gitrev.$binhash${tag:+-$tag}"
-board/common/finalize-rootfs.sh "$root" "$board" "$version" "$RAUC_KEYRING"
+"$ext/board/common/finalize-rootfs.sh" "$root" "$board" "$version" "$RAUC_KEYRING"
 echo "KERNEL=$kver" >> "$root/etc/ojscog-release"
-compat=$(sed -n 's/^compatible=//p' "board/$board/rauc/system.conf")
+compat=$("$ext/scripts/board.sh" "$board" get RAUC_COMPATIBLE)
 
 # --- images ------------------------------------------------------------------------------------------------------
 mksquashfs "$root" "$work/bin/rootfs.squashfs" -all-root -noappend -comp zstd -quiet -no-progress >/dev/null
 # busybox-static is the initramfs's busybox too.
-board/common/mkinitramfs.sh --busybox "$root/bin/busybox" --modules-dir "$work/kernel/lib/modules/$kver" \
+"$ext/board/common/mkinitramfs.sh" --busybox "$root/bin/busybox" --modules-dir "$work/kernel/lib/modules/$kver" \
     --out "$work/bin/initrd.img" 2>&1 | sed 's/^/  /' >&2
-cp "board/$board/cmdline.txt" "$work/bin/cmdline.txt"
+cp "$ext/board/$board/cmdline.txt" "$work/bin/cmdline.txt"
 # Factory boot state: slot A first, both slots carry this version.
-board/common/mkbootstate.sh "$version" "$work/bin/bootstate.img"
+"$ext/board/common/mkbootstate.sh" "$version" "$work/bin/bootstate.img"
 # The data partition's factory marker: first boot formats a partition that starts with it (ojscog-provision-data).
 { printf 'OJSCOG-DATA-BLANK 1\n'; head -c 4076 /dev/zero; } > "$work/bin/data-blank.img"
 rm -rf "$work/genimage-tmp" "$work/genimage-root"; mkdir -p "$work/genimage-root"
-genimage --config "board/$board/genimage.cfg" --inputpath "$work/bin" --outputpath "$work/bin" \
+"$ext/scripts/board.sh" "$board" genimage --inputpath "$work/bin" --outputpath "$work/bin" \
     --tmppath "$work/genimage-tmp" --rootpath "$work/genimage-root" >"$work/genimage.log" 2>&1 \
     || { cat "$work/genimage.log" >&2; die "genimage failed"; }
-scripts/image/mkbundle.sh "$work/bin/rootfs.squashfs" "$compat" "$version" "$work/bin/ojscog-$version.raucb"
+"$ext/scripts/mkbundle.sh" "$work/bin/rootfs.squashfs" "$compat" "$version" "$work/bin/ojscog-$version.raucb"
 
 rm -f "$out"/*.raucb
 for f in disk.img Image initrd.img rootfs.squashfs "ojscog-$version.raucb"; do

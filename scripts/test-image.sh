@@ -23,10 +23,11 @@ if ! command -v qemu-system-aarch64 >/dev/null; then
         ensure_pkgs qemu-system-arm
     fi
 fi
-ensure_pkgs python3 e2fsprogs squashfs-tools genimage dosfstools mtools fdisk bmap-tools busybox-static openssl util-linux
+ensure_pkgs python3 e2fsprogs squashfs-tools genimage dosfstools mtools fdisk bmap-tools busybox-static openssl util-linux cpio
 
-# Static checks of buildroot/, board/, rootfs-overlay/ and the scripts; flash.sh and the appliance scripts
-# (provisioning, boot state, updates, service start, healthwatch) against loop devices.
+# Static checks of the Buildroot external tree (buildroot/: board/, rootfs-overlay/, scripts/) and the scripts;
+# flash.sh and the appliance scripts (provisioning, boot state, updates, service start, healthwatch) against loop
+# devices.
 mkdir -p "$OJSCOG_CACHE"
 static_rc=0
 python3 tests/image/check_tree.py > "$OJSCOG_CACHE/check-tree.out" 2>&1 || static_rc=1
@@ -56,8 +57,8 @@ sed -i 's/^VERSION="\(.*\)"/VERSION="\1-broken"/' "$tmp/root/etc/ojscog-release"
 # A later build than the OTA release (ojscog-update refuses anything not newer than the running release).
 sed -i "s/^BUILD=.*/BUILD=$(date -u +%Y%m%dT%H%M%SZ)/" "$tmp/root/etc/ojscog-release"
 mksquashfs "$tmp/root" "$tmp/broken.squashfs" -all-root -noappend -comp zstd -quiet -no-progress >/dev/null
-compat=$(sed -n 's/^compatible=//p' board/qemu-aarch64-virt/rauc/system.conf)
-scripts/image/mkbundle.sh "$tmp/broken.squashfs" "$compat" "$ota_version-broken" "$tmp/broken.raucb"
+compat=$(buildroot/scripts/board.sh qemu-aarch64-virt get RAUC_COMPATIBLE)
+buildroot/scripts/mkbundle.sh "$tmp/broken.squashfs" "$compat" "$ota_version-broken" "$tmp/broken.raucb"
 # A release that hangs before its health watcher starts (rcS never returns): the watchdog armed by the initramfs
 # must reset it and the boot counter fall back. Built after the broken one, so it is newer still.
 sleep 1
@@ -66,7 +67,7 @@ chmod 0755 "$tmp/root/etc/init.d/rcS"
 sed -i 's/^VERSION="\(.*\)-broken"/VERSION="\1-hang"/' "$tmp/root/etc/ojscog-release"
 sed -i "s/^BUILD=.*/BUILD=$(date -u +%Y%m%dT%H%M%SZ)/" "$tmp/root/etc/ojscog-release"
 mksquashfs "$tmp/root" "$tmp/hang.squashfs" -all-root -noappend -comp zstd -quiet -no-progress >/dev/null
-scripts/image/mkbundle.sh "$tmp/hang.squashfs" "$compat" "$ota_version-hang" "$tmp/hang.raucb"
+buildroot/scripts/mkbundle.sh "$tmp/hang.squashfs" "$compat" "$ota_version-hang" "$tmp/hang.raucb"
 t_build=$(date +%s)
 
 artifacts="${CARGO_TARGET_DIR:-target}/artifacts"
@@ -74,7 +75,7 @@ mkdir -p "$artifacts"
 work="$OJSCOG_CACHE/boot-test"
 rm -rf "$work"
 set +e
-python3 scripts/image/boot_test.py --image-dir "$img" --cmdline board/qemu-aarch64-virt/cmdline.txt \
+python3 scripts/image/boot_test.py --image-dir "$img" --cmdline buildroot/board/qemu-aarch64-virt/cmdline.txt \
     --ota-bundle "$ota_bundle" --ota-version "$ota_version" --broken-bundle "$tmp/broken.raucb" --hang-bundle "$tmp/hang.raucb" \
     --work "$work" --report "$artifacts/image-boot.json" | tee "$work.out"
 rc=${PIPESTATUS[0]}

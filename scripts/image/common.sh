@@ -1,12 +1,8 @@
 # shellcheck shell=bash
 # Helpers shared by scripts/build-aarch64.sh, scripts/build-image.sh, scripts/test-*.sh.
-# Source it; it defines no behaviour of its own.
+# Source it; it defines no behaviour of its own. OJSCOG_CACHE, log and die come from the image tree's own helpers.
 
-OJSCOG_CACHE="${OJSCOG_CACHE:-${HOME:-/root}/.cache/ojscog}"
-export OJSCOG_CACHE
-
-log() { printf '%s %s\n' "[$(date +%H:%M:%S)]" "$*" >&2; }
-die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+. "$(dirname "${BASH_SOURCE[0]}")/../../buildroot/scripts/lib.sh"
 
 _apt() {
     # dpkg/apt may be locked by another user of the machine: wait instead of failing.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Host-side tests of the appliance scripts (rootfs-overlay/, board/common/) against loop devices and scratch
-# directories; needs root, losetup, partx, sfdisk, e2fsprogs, openssl and busybox (Debian's busybox-static: the
-# scripts run under the same BusyBox sh and applets as on the qemu image). No real disk is touched.
+# Host-side tests of the appliance scripts (buildroot/rootfs-overlay/, buildroot/board/common/) against loop devices
+# and scratch directories; needs root, losetup, partx, sfdisk, e2fsprogs, openssl and busybox (Debian's
+# busybox-static: the scripts run under the same BusyBox sh and applets as on the qemu image). No real disk is touched.
 #   tests/image/appliance_test.sh [GROUP...]     groups: provision bootstate update service   (default: all)
 # Prints "ok"/"FAIL" lines and "appliance: N passed, M failed"; exit 1 on failure.
 set -uo pipefail
@@ -33,9 +33,9 @@ cleanup() {
 trap cleanup EXIT; [ -n "${KEEP:-}" ] && trap - EXIT
 groups=${*:-provision bootstate update service}
 want() { case " $groups " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
-export OJSCOG_LIB=$top/rootfs-overlay/usr/lib/ojscog
-SBIN=$top/rootfs-overlay/usr/sbin
-LIBEXEC=$top/rootfs-overlay/usr/libexec/ojscog
+export OJSCOG_LIB=$top/buildroot/rootfs-overlay/usr/lib/ojscog
+SBIN=$top/buildroot/rootfs-overlay/usr/sbin
+LIBEXEC=$top/buildroot/rootfs-overlay/usr/libexec/ojscog
 
 # mkbox NAME DATA_MIB EXTRA_MIB: a scratch "box": a disk image with the appliance's GPT layout (small slots) and
 # EXTRA_MIB unpartitioned at the end, on a loop device with partition nodes; sets BOX DISK BOOTSTATE DATA ROOTB.
@@ -166,7 +166,7 @@ if want bootstate; then
     bs() { OJSCOG_LIB=$OJSCOG_LIB busybox sh -c '. "$OJSCOG_LIB/bootstate.sh"; '"$1" sh "$BOOTSTATE"; }
     slot() { boxenv busybox sh "$SBIN/ojscog-slot" "$@"; }
     echo A > "$BOX/run/booted-slot"
-    busybox sh board/common/mkbootstate.sh 1.0.0+a "$BOX/factory.img" && dd if="$BOX/factory.img" of="$BOOTSTATE" conv=fsync status=none
+    busybox sh buildroot/board/common/mkbootstate.sh 1.0.0+a "$BOX/factory.img" && dd if="$BOX/factory.img" of="$BOOTSTATE" conv=fsync status=none
     check "the factory state reads back (A first, both confirmed)" [ "$(bs 'bs_read "$1" && echo "$ORDER $A_TRIES $B_TRIES $A_OK $B_OK $A_VERSION"')" = "A B 3 3 1 1 1.0.0+a" ]
     slot activate B 2 1.0.1+b > /dev/null
     check "activate writes a checksummed state (B first, unconfirmed)" [ "$(bs 'bs_read "$1" && echo "$ORDER $B_TRIES $B_OK $B_VERSION"')" = "B A 2 0 1.0.1+b" ]
@@ -194,8 +194,8 @@ if want bootstate; then
     slot mark-good > /dev/null
     check "mark-good rewrites it as a checksummed v2 state" bash -c "dd if=$BOOTSTATE bs=4096 count=1 2>/dev/null | tr -d '\\000' | grep -q '^SHA256=[0-9a-f]\{64\}$'"
     check "a version with shell characters is refused by activate" bash -c "! OJSCOG_RUN=$BOX/run busybox sh $SBIN/ojscog-slot activate B 3 '1.0\$(id)' 2>/dev/null"
-    check "the initramfs sources the shared parser and evaluates nothing" bash -c "grep -q '/lib/ojscog/bootstate.sh' board/common/initramfs/init && ! grep -Eq '^[^#]*\\beval\\b' board/common/initramfs/init $SBIN/ojscog-slot $OJSCOG_LIB/bootstate.sh"
-    check "the initramfs arms the watchdog before switching root" bash -c "awk '/watchdog -F/{w=NR} /switch_root \\/newroot/{s=NR} END{exit !(w && s && w < s)}' board/common/initramfs/init"
+    check "the initramfs sources the shared parser and evaluates nothing" bash -c "grep -q '/lib/ojscog/bootstate.sh' buildroot/board/common/initramfs/init && ! grep -Eq '^[^#]*\\beval\\b' buildroot/board/common/initramfs/init $SBIN/ojscog-slot $OJSCOG_LIB/bootstate.sh"
+    check "the initramfs arms the watchdog before switching root" bash -c "awk '/watchdog -F/{w=NR} /switch_root \\/newroot/{s=NR} END{exit !(w && s && w < s)}' buildroot/board/common/initramfs/init"
 fi
 
 if want update; then

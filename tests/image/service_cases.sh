@@ -26,7 +26,7 @@ umount "$BOX/data"
 # healthwatch: a broken /data does not make a confirmed slot bad (no A/B reboot loop); an unconfirmed one is.
 if grep -q OJSCOG_REBOOT "$LIBEXEC/healthwatch"; then
     mkbox health 4 0
-    busybox sh board/common/mkbootstate.sh 1.0.0 "$BOX/factory.img" && dd if="$BOX/factory.img" of="$BOOTSTATE" conv=fsync status=none
+    busybox sh buildroot/board/common/mkbootstate.sh 1.0.0 "$BOX/factory.img" && dd if="$BOX/factory.img" of="$BOOTSTATE" conv=fsync status=none
     echo A > "$BOX/run/booted-slot"
     echo "failed: has no ext4 superblock and is not blank" > "$BOX/run/data-state"
     mkdir -p "$BOX/etc/ojscog" "$BOX/data/etc/ojscog"

@@ -4,21 +4,21 @@
 # test needs no rauc on the host.
 
 # Development keys: the CA's private key never stays on disk.
-keys=$(OJSCOG_CACHE=$tmp/cache scripts/image/rauc-keys.sh 2> /dev/null)
+keys=$(OJSCOG_CACHE=$tmp/cache buildroot/scripts/rauc-keys.sh 2> /dev/null)
 check "rauc-keys.sh makes a signer and a keyring" bash -c "[ -s '$keys/signer.key.pem' ] && [ -s '$keys/keyring.pem' ] && openssl verify -CAfile '$keys/keyring.pem' '$keys/signer.cert.pem' > /dev/null"
 check "rauc-keys.sh leaves no CA private key (cache or anywhere under it)" bash -c "! grep -rlq 'PRIVATE KEY' '$tmp/cache' --exclude=signer.key.pem"
-touch "$keys/ca.key.pem"; OJSCOG_CACHE=$tmp/cache scripts/image/rauc-keys.sh > /dev/null 2>&1
+touch "$keys/ca.key.pem"; OJSCOG_CACHE=$tmp/cache buildroot/scripts/rauc-keys.sh > /dev/null 2>&1
 check "rauc-keys.sh removes a CA key left by an older version" [ ! -e "$keys/ca.key.pem" ]
 # Release builds: no production keys -> fail, never fall back to the development keys.
-out=$(OJSCOG_RELEASE=1 OJSCOG_CACHE=$tmp/cache2 scripts/image/mkbundle.sh /dev/null ojscog-test 1.0 "$tmp/x.raucb" 2>&1); rc=$?
+out=$(OJSCOG_RELEASE=1 OJSCOG_CACHE=$tmp/cache2 buildroot/scripts/mkbundle.sh /dev/null ojscog-test 1.0 "$tmp/x.raucb" 2>&1); rc=$?
 check "mkbundle.sh with OJSCOG_RELEASE=1 and no production keys fails" bash -c "[ $rc != 0 ] && grep -q 'production keyring' <<< '$out' && [ ! -e '$tmp/cache2/rauc-keys' ]"
 out=$(OJSCOG_RELEASE=1 OJSCOG_RAUC_KEY=$keys/signer.key.pem OJSCOG_RAUC_CERT=$keys/signer.cert.pem OJSCOG_RAUC_KEYRING=$keys/keyring.pem \
-    scripts/image/mkbundle.sh /dev/null ojscog-test 1.0 "$tmp/x.raucb" 2>&1); rc=$?
+    buildroot/scripts/mkbundle.sh /dev/null ojscog-test 1.0 "$tmp/x.raucb" 2>&1); rc=$?
 check "mkbundle.sh with OJSCOG_RELEASE=1 refuses the development CA" bash -c "[ $rc != 0 ] && grep -q 'development CA' <<< '$out'"
 mkdir -p "$tmp/target/etc"
 out=$(OJSCOG_RELEASE=1 BR2_EXTERNAL_OJSCOG_PATH=$top/buildroot OJSCOG_CACHE=$tmp/cache3 buildroot/scripts/post-build.sh "$tmp/target" qemu-aarch64-virt 2>&1); rc=$?
 check "Buildroot post-build with OJSCOG_RELEASE=1 and no production keys fails" bash -c "[ $rc != 0 ] && [ ! -e '$tmp/target/etc/rauc/keyring.pem' ] && [ ! -e '$tmp/cache3/rauc-keys' ]"
-out=$(OJSCOG_RELEASE=1 board/common/finalize-rootfs.sh "$tmp/target" qemu-aarch64-virt 1.0 "$keys/keyring.pem" 2>&1); rc=$?
+out=$(OJSCOG_RELEASE=1 buildroot/board/common/finalize-rootfs.sh "$tmp/target" qemu-aarch64-virt 1.0 "$keys/keyring.pem" 2>&1); rc=$?
 check "finalize-rootfs refuses the development keyring in a release build" bash -c "[ $rc != 0 ] && [ ! -e '$tmp/target/etc/rauc/keyring.pem' ]"
 check "no build script points the key cache into Buildroot's output" bash -c "! grep -n 'BASE_DIR/ojscog-keys' buildroot/scripts/*.sh"
 
@@ -41,7 +41,7 @@ mkbox update 4 0
 cp "$keys/keyring.pem" "$BOX/etc/rauc/keyring.pem"
 printf '[system]\ncompatible=ojscog-test\nbootloader=custom\n' > "$BOX/etc/rauc/system.conf"
 printf 'NAME=ojscog\nVERSION="1.2.0+old"\nBUILD=20260101T000000Z\n' > "$BOX/etc/ojscog-release"
-busybox sh board/common/mkbootstate.sh 1.2.0+old "$BOX/factory.img" && dd if="$BOX/factory.img" of="$BOOTSTATE" conv=fsync status=none
+busybox sh buildroot/board/common/mkbootstate.sh 1.2.0+old "$BOX/factory.img" && dd if="$BOX/factory.img" of="$BOOTSTATE" conv=fsync status=none
 echo A > "$BOX/run/booted-slot"
 update() {
     boxenv env OJSCOG_SLOT_CMD="env OJSCOG_RUN=$BOX/run OJSCOG_ETC=$BOX/etc OJSCOG_LIB=$OJSCOG_LIB busybox sh $SBIN/ojscog-slot" \

@@ -5,7 +5,8 @@
 ################################################################################
 
 OJSCOG_VERSION = 0.1.0
-# This repository itself (the external tree is its buildroot/ directory).
+# This repository itself (the external tree is its buildroot/ directory): the tree's one path out of itself
+# (tests/image/check_tree.py allows no other way out of the tree).
 OJSCOG_SITE = $(BR2_EXTERNAL_OJSCOG_PATH)/..
 OJSCOG_SITE_METHOD = local
 OJSCOG_LICENSE = GPL-3.0+
@@ -41,5 +42,16 @@ define OJSCOG_CARGO_VENDOR_LOCAL
 endef
 OJSCOG_POST_RSYNC_HOOKS += OJSCOG_CARGO_VENDOR_LOCAL
 OJSCOG_DEPENDENCIES += host-rustc
+
+# The image's release version, which scripts/post-build.sh writes into /etc/ojscog-release: the crate version of the
+# copy that was built and the git revision of its source, recorded here since this package is what knows the source.
+define OJSCOG_INSTALL_SOURCE_VERSION
+	mkdir -p $(TARGET_DIR)/usr/lib/ojscog
+	printf '%s+%s\n' \
+		"$$(sed -n 's/^version *= *"\(.*\)"/\1/p' $(@D)/Cargo.toml | head -1)" \
+		"$$(git -C $(OJSCOG_SITE) rev-parse --short HEAD 2>/dev/null || echo nogit)" \
+		> $(TARGET_DIR)/usr/lib/ojscog/source-version
+endef
+OJSCOG_POST_INSTALL_TARGET_HOOKS += OJSCOG_INSTALL_SOURCE_VERSION
 
 $(eval $(cargo-package))

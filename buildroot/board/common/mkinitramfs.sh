@@ -17,7 +17,7 @@ while [ $# -gt 0 ]; do
     shift
 done
 [ -x "$busybox" ] && [ -n "$out" ] || { echo "usage: $0 --busybox PATH --modules-dir DIR --out FILE" >&2; exit 2; }
-tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+tmp=$(mktemp -d); trap 'rm -rf "$tmp" "$tmp.cpio"' EXIT
 mkdir -p "$tmp"/{bin,sbin,dev,proc,sys,newroot,etc,lib/modules}
 cp "$busybox" "$tmp/bin/busybox"
 for a in sh mount umount insmod sleep cat grep sed dd tr od mkdir echo switch_root reboot printf sha256sum cut watchdog; do
@@ -25,7 +25,7 @@ for a in sh mount umount insmod sleep cat grep sed dd tr od mkdir echo switch_ro
 done
 for l in "${libs[@]}"; do cp -L "$l" "$tmp/lib/"; done
 if [ -n "$mods" ] && [ -d "$mods" ]; then
-    python3 "$here/../../scripts/image/kmods.py" "$mods" "$here/initramfs/modules.list" "$tmp/lib/modules" > "$tmp/etc/modules"
+    python3 "$here/kmods.py" "$mods" "$here/initramfs/modules.list" "$tmp/lib/modules" > "$tmp/etc/modules"
 else
     : > "$tmp/etc/modules"   # everything built in (e.g. a Buildroot kernel)
 fi

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Last touches to an assembled root (shared by the Buildroot post-build script and scripts/build-image.sh):
-# mount points, /var links into RAM, the RAUC config and keyring, /etc/ojscog-release (VERSION, BUILD time, KEYS),
-# /etc/shadow -> /run/ojscog/shadow (root's console password, installed at boot by ojscog-provision-data).
+# mount points, /var links into RAM, the RAUC config (rendered from the board's meta by scripts/board.sh) and keyring,
+# /etc/ojscog-release (VERSION, BUILD time, KEYS), /etc/shadow -> /run/ojscog/shadow (root's console password,
+# installed at boot by ojscog-provision-data).
 #   finalize-rootfs.sh ROOT BOARD VERSION KEYRING
 # With OJSCOG_RELEASE=1 a development keyring is refused.
 set -euo pipefail
@@ -14,7 +15,7 @@ ln -sfn /run/log "$root/var/log"; ln -sfn /run "$root/var/run"; ln -sfn /tmp "$r
 ln -sfn /run/resolv.conf "$root/etc/resolv.conf"
 ln -sfn /proc/mounts "$root/etc/mtab"
 chmod 0700 "$root/root"
-install -m 0644 "$here/../$board/rauc/system.conf" "$root/etc/rauc/system.conf"
+"$here/../../scripts/board.sh" "$board" system.conf "$root/etc/rauc/system.conf"
 keys=production
 openssl x509 -in "$keyring" -noout -subject 2>/dev/null | grep -q 'ojscog development' && keys=development
 if [ "${OJSCOG_RELEASE:-0}" = 1 ] && [ "$keys" = development ]; then

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Builds a signed RAUC bundle (plain format) of a root slot image.
 #   mkbundle.sh ROOTFS.squashfs COMPATIBLE VERSION OUT.raucb
-# Keys: scripts/image/keys.sh (OJSCOG_RAUC_KEY/OJSCOG_RAUC_CERT/OJSCOG_RAUC_KEYRING; with OJSCOG_RELEASE=1 these are
-# required and must not be the development CA; else the development keys of scripts/image/rauc-keys.sh).
+# Keys: buildroot/scripts/keys.sh (OJSCOG_RAUC_KEY/OJSCOG_RAUC_CERT/OJSCOG_RAUC_KEYRING; with OJSCOG_RELEASE=1 these are
+# required and must not be the development CA; else the development keys of buildroot/scripts/rauc-keys.sh).
 # The manifest's build= is the root's BUILD (etc/ojscog-release): ojscog-update orders releases by version, then build.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-. "$here/common.sh"
+. "$here/lib.sh"
 rootfs=$1 compat=$2 version=$3 out=$4
 . "$here/keys.sh"
 rauc_keys

@@ -3,7 +3,7 @@
 #   rauc_keys   sets RAUC_KEY RAUC_CERT RAUC_KEYRING RAUC_KEYS_KIND (production|development)
 # OJSCOG_RELEASE=1 (a release build): OJSCOG_RAUC_KEY, OJSCOG_RAUC_CERT and OJSCOG_RAUC_KEYRING must all be set,
 # and the keyring must not be the development CA; there is no fallback to development keys.
-# Otherwise: those variables where set, else the development keys of scripts/image/rauc-keys.sh.
+# Otherwise: those variables where set, else the development keys of buildroot/scripts/rauc-keys.sh.
 is_dev_keyring() { openssl x509 -in "$1" -noout -subject 2>/dev/null | grep -q 'ojscog development'; }
 rauc_keys() {
     local here

@@ -6,7 +6,7 @@
 # The development CA's private key exists only while the signer certificate is issued, then it is deleted: what
 # remains is the CA certificate (the keyring), the signer's key and certificate.
 set -euo pipefail
-. "$(dirname "$0")/common.sh"
+. "$(dirname "$0")/lib.sh"
 [ "${OJSCOG_RELEASE:-0}" = 1 ] && die "OJSCOG_RELEASE=1: development keys are not used for a release (set OJSCOG_RAUC_KEY, OJSCOG_RAUC_CERT, OJSCOG_RAUC_KEYRING)"
 dir="$OJSCOG_CACHE/rauc-keys"
 if [ ! -s "$dir/keyring.pem" ] || [ ! -s "$dir/signer.key.pem" ]; then
