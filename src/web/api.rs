@@ -154,6 +154,7 @@ pub(crate) fn sync_status(ctx: &AppContext) -> Reply {
             json!(status.staleness_seconds(now)),
         );
         map.insert("stale".into(), json!(status.is_stale(now)));
+        map.insert("state".into(), json!(status.state(now)));
         map.insert("search_index".into(), json!(ctx.indexer.progress()));
         map.insert("now".into(), json!(now));
     }

@@ -331,6 +331,49 @@ fn post_sync_with_ojs_configured_is_202_and_health_degrades() {
     assert!(took < Duration::from_secs(5), "stop took {took:?}");
 }
 
+/// The page, `/health` and the API render one judgement of the sync
+/// (`SyncStatus::state`), so they cannot disagree.
+#[test]
+fn the_page_health_and_api_agree_on_the_sync_state() {
+    // Demo: nothing to sync.
+    let t = start_demo();
+    assert_eq!(t.get("/api/sync").json()["state"], "demo");
+    assert_eq!(t.get("/health").json()["checks"]["sync"]["state"], "demo");
+    assert!(t
+        .get("/")
+        .body
+        .contains(r#"<span class="pill neutral">Demo</span>"#));
+    t.stop();
+    // An OJS that never answers: never synced, degraded everywhere.
+    let t = start_with(
+        |c| {
+            c.ojs.url = "mysql://reader:secret@127.0.0.1:9/ojs".into();
+            c.ojs.timeout_secs = 2;
+        },
+        false,
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while t.get("/api/sync").json()["consecutive_failures"] == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the sync never failed"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(t.get("/api/sync").json()["state"], "never_synced");
+    let h = t.get("/health").json();
+    assert_eq!(h["checks"]["sync"]["state"], "never_synced", "{h}");
+    assert_eq!(h["checks"]["sync"]["status"], "degraded", "{h}");
+    // (A retry may be running at that moment: the page says so instead.)
+    let page = t.get("/").body;
+    assert!(
+        page.contains(r#"<span class="pill bad">Never synced</span>"#)
+            || page.contains(r#"<span class="pill neutral">Syncing now</span>"#),
+        "{page}"
+    );
+    t.stop();
+}
+
 #[test]
 fn unknown_paths_are_404_json() {
     let t = start_demo();
