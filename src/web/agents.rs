@@ -2,7 +2,7 @@
 //! They run models through the service's bounded workers and cache what they
 //! compute in the store, so they open a writable connection.
 
-use super::Reply;
+use super::{Handled, Reply};
 use crate::agents::screening::ScreeningError;
 use crate::agents::{matching, AgentError};
 use crate::context::AppContext;
@@ -64,31 +64,16 @@ fn with_warning(mut v: Value, warning: Option<String>) -> Value {
 }
 
 /// `GET /api/submissions/{id}/reviewers?limit=N`
-pub(crate) fn reviewers_for(ctx: &AppContext, id: &str, query: &str) -> Reply {
-    let id = match super::submission_id(id) {
-        Ok(i) => i,
-        Err(r) => return r,
-    };
-    let p = match super::params(query, &["limit"]) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    let n = match limit(&p, DEFAULT_MATCHES) {
-        Ok(n) => n,
-        Err(r) => return r,
-    };
-    let store = match open_rw(ctx) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
+pub(crate) fn reviewers_for(ctx: &AppContext, id: &str, query: &str) -> Handled {
+    let id = super::submission_id(id)?;
+    let p = super::params(query, &["limit"])?;
+    let n = limit(&p, DEFAULT_MATCHES)?;
+    let store = open_rw(ctx)?;
     let (embedder, warning) = ctx.models.embedder();
-    match matching::match_reviewers_indexed(&store, embedder.as_ref(), id, n) {
-        Ok(r) => match serde_json::to_value(&r) {
-            Ok(v) => Reply::json(200, &with_warning(v, warning)),
-            Err(e) => Reply::error(500, e.to_string()),
-        },
-        Err(e) => agent_error(&e),
-    }
+    let r = matching::match_reviewers_indexed(&store, embedder.as_ref(), id, n)
+        .map_err(|e| agent_error(&e))?;
+    let v = serde_json::to_value(&r).map_err(|e| Reply::error(500, e.to_string()))?;
+    Ok(Reply::json(200, &with_warning(v, warning)))
 }
 
 /// The submission id, the screening agent and a store for the assessment routes.
@@ -104,84 +89,73 @@ fn screening_parts(
     Reply,
 > {
     let id = super::submission_id(id)?;
-    let agent = ctx
-        .models
-        .screening()
-        .map_err(|e| Reply::error(screening_status(&e), e.to_string()))?;
+    let agent = ctx.models.screening().map_err(|e| screening_failed(&e))?;
     Ok((id, agent, open_rw(ctx)?))
 }
 
 /// `GET /api/submissions/{id}/assessment`: the cached screening report for
 /// the current version; never runs the model (`POST` does). `cached=1` is
 /// accepted for older clients and changes nothing.
-pub(crate) fn assessment(ctx: &AppContext, id: &str, query: &str) -> Reply {
-    if let Err(r) = super::params(query, &["cached"]) {
-        return r;
-    }
-    let (id, agent, store) = match screening_parts(ctx, id) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    match agent.cached(&store, id) {
-        Ok(Some(a)) => Reply::json(200, &a),
-        Ok(None) => Reply::error(
+pub(crate) fn assessment(ctx: &AppContext, id: &str, query: &str) -> Handled {
+    super::params(query, &["cached"])?;
+    let (id, agent, store) = screening_parts(ctx, id)?;
+    match agent.cached(&store, id).map_err(|e| screening_failed(&e))? {
+        Some(a) => Ok(Reply::json(200, &a)),
+        None => Err(Reply::error(
             404,
             format!(
                 "no screening report for submission {id} yet; \
                  POST /api/submissions/{id}/assessment (admin token) makes one"
             ),
-        ),
-        Err(e) => Reply::error(screening_status(&e), e.to_string()),
+        )),
     }
 }
 
 /// `POST /api/submissions/{id}/assessment`: makes the screening report (the
 /// LLM runs on its bounded worker with a deadline; this route runs in the
 /// model lane), or returns the cached one for the current version.
-pub(crate) fn make_assessment(ctx: &AppContext, id: &str) -> Reply {
-    let (id, agent, store) = match screening_parts(ctx, id) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    match agent.assess(&store, id) {
-        Ok(a) => Reply::json(200, &a),
-        Err(e) => Reply::error(screening_status(&e), e.to_string()),
-    }
+pub(crate) fn make_assessment(ctx: &AppContext, id: &str) -> Handled {
+    let (id, agent, store) = screening_parts(ctx, id)?;
+    let a = agent.assess(&store, id).map_err(|e| screening_failed(&e))?;
+    Ok(Reply::json(200, &a))
 }
 
 /// `GET /api/search?q=...&limit=N`
-pub(crate) fn search(ctx: &AppContext, query: &str) -> Reply {
-    let p = match super::params(query, &["q", "limit"]) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
+pub(crate) fn search(ctx: &AppContext, query: &str) -> Handled {
+    let p = super::params(query, &["q", "limit"])?;
     let q = p
         .iter()
         .find(|(k, _)| k == "q")
         .map(|(_, v)| v.trim().to_string())
         .unwrap_or_default();
     if q.is_empty() {
-        return Reply::error(400, "say what to search for: /api/search?q=words");
+        return Err(Reply::error(
+            400,
+            "say what to search for: /api/search?q=words",
+        ));
     }
     if q.chars().count() > 500 {
-        return Reply::error(400, "the query is longer than 500 characters");
+        return Err(Reply::error(400, "the query is longer than 500 characters"));
     }
-    let n = match limit(&p, DEFAULT_HITS) {
-        Ok(n) => n,
-        Err(r) => return r,
-    };
+    let n = limit(&p, DEFAULT_HITS)?;
     let (embedder, warning) = ctx.models.embedder();
-    match ctx.indexer.search(embedder.as_ref(), &q, n) {
-        Ok(r) => Reply::json(
-            200,
-            &with_warning(
-                json!({ "query": q, "model_id": r.model_id, "semantic": r.semantic,
-                        "indexing": r.indexing, "hits": r.hits }),
-                warning,
-            ),
+    let r = ctx
+        .indexer
+        .search(embedder.as_ref(), &q, n)
+        .map_err(|e| agent_error(&e))?;
+    Ok(Reply::json(
+        200,
+        &with_warning(
+            json!({ "query": q, "model_id": r.model_id, "semantic": r.semantic,
+                    "indexing": r.indexing, "hits": r.hits }),
+            warning,
         ),
-        Err(e) => agent_error(&e),
-    }
+    ))
+}
+
+/// A screening failure as an answer.
+fn screening_failed(e: &ScreeningError) -> Reply {
+    Reply::error(screening_status(e), e.to_string())
 }
 
 /// The status a screening failure is answered with.

@@ -1,6 +1,6 @@
 //! The JSON API, `/health` and `/metrics`.
 
-use super::{http, Reply, PROMETHEUS};
+use super::{http, Handled, Reply, PROMETHEUS};
 use crate::context::AppContext;
 use crate::health::{self, Level};
 use crate::store::{parse_stage, parse_status, Store, StoreError, SubmissionFilter};
@@ -22,17 +22,17 @@ fn open(ctx: &AppContext) -> Result<Store, Reply> {
 }
 
 /// `GET /api/submissions?status=&stage=&limit=`
-pub(crate) fn submissions(ctx: &AppContext, query: &str) -> Reply {
-    let params = match http::parse_query(query) {
-        Ok(p) => p,
-        Err(msg) => return Reply::error(400, msg),
-    };
+pub(crate) fn submissions(ctx: &AppContext, query: &str) -> Handled {
+    let params = http::parse_query(query).map_err(|msg| Reply::error(400, msg))?;
     let mut filter = SubmissionFilter::default();
     let mut limit = None;
     let mut seen: Vec<&str> = Vec::new();
     for (key, value) in &params {
         if seen.contains(&key.as_str()) {
-            return Reply::error(400, format!("`{key}` is given more than once"));
+            return Err(Reply::error(
+                400,
+                format!("`{key}` is given more than once"),
+            ));
         }
         seen.push(key);
         let v = value.trim().to_ascii_lowercase();
@@ -40,104 +40,87 @@ pub(crate) fn submissions(ctx: &AppContext, query: &str) -> Reply {
             "status" => match parse_status(&v) {
                 Some(s) => filter.status = Some(s),
                 None => {
-                    return Reply::error(
+                    return Err(Reply::error(
                         400,
                         format!(
                             "unknown status `{}`; use incomplete, queued, published, declined, scheduled \
                              or the OJS number (0, 1, 3, 4, 5)",
                             http::truncate(value, 40)
                         ),
-                    )
+                    ))
                 }
             },
             "stage" => match parse_stage(&v) {
                 Some(s) => filter.stage = Some(s),
                 None => {
-                    return Reply::error(
+                    return Err(Reply::error(
                         400,
                         format!(
                             "unknown stage `{}`; use submission, review, copyediting, \
                              production or the OJS number (1 to 5)",
                             http::truncate(value, 40)
                         ),
-                    )
+                    ))
                 }
             },
             "limit" => match v.parse::<usize>() {
                 Ok(n) if (1..=MAX_LIMIT).contains(&n) => limit = Some(n),
                 _ => {
-                    return Reply::error(
+                    return Err(Reply::error(
                         400,
                         format!(
                             "`limit` must be a whole number from 1 to {MAX_LIMIT}, not `{}`",
                             http::truncate(value, 40)
                         ),
-                    )
+                    ))
                 }
             },
             other => {
-                return Reply::error(
+                return Err(Reply::error(
                     400,
                     format!(
                         "unknown query parameter `{}`; this route takes status, stage and limit",
                         http::truncate(other, 40)
                     ),
-                )
+                ))
             }
         }
     }
     let limit = limit.unwrap_or(DEFAULT_LIMIT);
     // One more than asked, to tell the client whether there are more.
     filter.limit = Some(limit + 1);
-    let store = match open(ctx) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    match store.list_submissions(&filter) {
-        Ok(mut list) => {
-            let truncated = list.len() > limit;
-            list.truncate(limit);
-            Reply::json(
-                200,
-                &json!({
-                    "submissions": list,
-                    "count": list.len(),
-                    "limit": limit,
-                    "truncated": truncated,
-                }),
-            )
-        }
-        Err(e) => store_unavailable(&e),
-    }
+    let store = open(ctx)?;
+    let mut list = store
+        .list_submissions(&filter)
+        .map_err(|e| store_unavailable(&e))?;
+    let truncated = list.len() > limit;
+    list.truncate(limit);
+    Ok(Reply::json(
+        200,
+        &json!({
+            "submissions": list,
+            "count": list.len(),
+            "limit": limit,
+            "truncated": truncated,
+        }),
+    ))
 }
 
 /// `GET /api/submissions/{id}`
-pub(crate) fn submission(ctx: &AppContext, id: &str) -> Reply {
-    let id = match super::submission_id(id) {
-        Ok(n) => n,
-        Err(r) => return r,
-    };
-    let store = match open(ctx) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    match store.submission(id) {
-        Ok(Some(detail)) => Reply::json(200, &detail),
-        Ok(None) => Reply::error(404, format!("there is no submission {id}")),
-        Err(e) => store_unavailable(&e),
+pub(crate) fn submission(ctx: &AppContext, id: &str) -> Handled {
+    let id = super::submission_id(id)?;
+    let store = open(ctx)?;
+    match store.submission(id).map_err(|e| store_unavailable(&e))? {
+        Some(detail) => Ok(Reply::json(200, &detail)),
+        None => Err(Reply::error(404, format!("there is no submission {id}"))),
     }
 }
 
 /// `GET /api/reviewers`
-pub(crate) fn reviewers(ctx: &AppContext) -> Reply {
-    let store = match open(ctx) {
-        Ok(s) => s,
-        Err(r) => return r,
-    };
-    match store.reviewers() {
-        Ok(list) => Reply::json(200, &json!({ "reviewers": list })),
-        Err(e) => store_unavailable(&e),
-    }
+pub(crate) fn reviewers(ctx: &AppContext) -> Handled {
+    let store = open(ctx)?;
+    let list = store.reviewers().map_err(|e| store_unavailable(&e))?;
+    Ok(Reply::json(200, &json!({ "reviewers": list })))
 }
 
 /// `GET /api/sync`: the sync status plus how old the data is.

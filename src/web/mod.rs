@@ -141,20 +141,27 @@ pub(crate) fn dispatch(ctx: &AppContext, gate: &Gate, req: &Req, route: Route) -
         (Route::SignIn, "POST") => signin::submit(ctx, gate, req, now),
         (Route::SignIn, _) => signin::show(ctx, gate, req, role, now),
         (Route::SignOut, _) => signin::sign_out(ctx, gate, req),
-        (Route::Submissions, _) => api::submissions(ctx, &req.query),
-        (Route::Submission, _) => api::submission(ctx, route.id(&req.path)),
+        (Route::Submissions, _) => api::submissions(ctx, &req.query).unwrap_or_else(|r| r),
+        (Route::Submission, _) => api::submission(ctx, route.id(&req.path)).unwrap_or_else(|r| r),
         (Route::SubmissionReviewers, _) => {
-            agents::reviewers_for(ctx, route.id(&req.path), &req.query)
+            agents::reviewers_for(ctx, route.id(&req.path), &req.query).unwrap_or_else(|r| r)
         }
-        (Route::Assessment, "POST") => agents::make_assessment(ctx, route.id(&req.path)),
-        (Route::Assessment, _) => agents::assessment(ctx, route.id(&req.path), &req.query),
-        (Route::Search, _) => agents::search(ctx, &req.query),
-        (Route::Reviewers, _) => api::reviewers(ctx),
+        (Route::Assessment, "POST") => {
+            agents::make_assessment(ctx, route.id(&req.path)).unwrap_or_else(|r| r)
+        }
+        (Route::Assessment, _) => {
+            agents::assessment(ctx, route.id(&req.path), &req.query).unwrap_or_else(|r| r)
+        }
+        (Route::Search, _) => agents::search(ctx, &req.query).unwrap_or_else(|r| r),
+        (Route::Reviewers, _) => api::reviewers(ctx).unwrap_or_else(|r| r),
         (Route::Sync, "POST") => api::request_sync(ctx),
         (Route::Sync, _) => api::sync_status(ctx),
         (Route::Other, _) => Reply::error(404, "nothing here"),
     }
 }
+
+/// What a handler answers: `Err` is an error reply, so handlers can use `?`.
+pub(crate) type Handled = Result<Reply, Reply>;
 
 /// The answer to a caller without the role a route needs.
 fn denied(req: &Req, need: Need, role: Role) -> Reply {
