@@ -30,7 +30,7 @@ const LAYERS: &[&[&str]] = &[
 const CONFINED: &[(&str, &[&str], &str)] = &[
     (
         "mysql_async",
-        &["src/ojs/", "src/config.rs"],
+        &["src/ojs/", "src/config/"],
         "only ojs/ speaks MySQL (config only checks the URL)",
     ),
     ("rusqlite", &["src/store/"], "only store/ runs SQL"),
@@ -60,7 +60,7 @@ const CONFINED: &[(&str, &[&str], &str)] = &[
     ("anyhow", &["src/bin/"], "anyhow only in the binary"),
     (
         "env::var",
-        &["src/config.rs", "src/bin/"],
+        &["src/config/", "src/bin/"],
         "only config reads the environment",
     ),
     (

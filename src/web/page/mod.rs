@@ -375,15 +375,10 @@ fn row_with_value(h: &mut String, id: &str, label: &str, data: &str, value_html:
 fn sync_card(h: &mut String, sync: &SyncStatus, ctx: &AppContext, now: i64) {
     h.push_str(r#"<section class="card" id="sync"><h2>OJS sync</h2><dl>"#);
     let state = sync.state(now);
-    let source = match sync.source {
-        Source::Demo => "Built-in demo journal",
-        _ if sync.configured || sync.source == Source::Ojs => "OJS database",
-        _ => "None configured",
-    };
-    let source_key = match sync.source {
-        Source::Demo => "demo",
-        _ if sync.configured || sync.source == Source::Ojs => "ojs",
-        _ => "none",
+    let (source_key, source) = match sync.source {
+        Source::Demo => ("demo", "Built-in demo journal"),
+        _ if sync.configured || sync.source == Source::Ojs => ("ojs", "OJS database"),
+        _ => ("none", "None configured"),
     };
     row_with_value(h, "sync-source", "Source", source_key, source);
     let (state, cls) = match state {

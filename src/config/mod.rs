@@ -4,6 +4,12 @@
 //! URL's password, the admin token) are never printed: [`Config::redacted`]
 //! replaces them before anything is shown.
 
+mod env;
+mod llm;
+
+pub use env::{developer_model_dir, ort_dylib_override};
+pub use llm::LlmConfig;
+
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -139,128 +145,10 @@ impl Default for Config {
     }
 }
 
-/// The developers' and tests' model store, searched after `<data_dir>/models`:
-/// `$OJSCOG_TEST_MODELS`, else `$OJSCOG_CACHE/models`, else
-/// `$HOME/.cache/ojscog/models` (what `scripts/fetch-models.sh` fills). Read
-/// here because this module is the one that reads the environment.
-pub fn developer_model_dir() -> PathBuf {
-    let var = |k: &str| std::env::var_os(k).filter(|p| !p.is_empty());
-    if let Some(p) = var("OJSCOG_TEST_MODELS") {
-        return PathBuf::from(p);
-    }
-    if let Some(p) = var("OJSCOG_CACHE") {
-        return PathBuf::from(p).join("models");
-    }
-    let home = var("HOME").unwrap_or_else(|| "/root".into());
-    PathBuf::from(home).join(".cache/ojscog/models")
-}
-
-/// `$ORT_DYLIB_PATH` (ONNX Runtime's own variable): a library that overrides
-/// the model store's `onnxruntime` entry.
-pub fn ort_dylib_override() -> Option<PathBuf> {
-    std::env::var_os("ORT_DYLIB_PATH")
-        .filter(|p| !p.is_empty())
-        .map(PathBuf::from)
-}
-
 impl OjsConfig {
     /// Whether an OJS database is configured at all (the one place that decides).
     pub fn is_configured(&self) -> bool {
         !self.url.is_empty()
-    }
-}
-
-/// `[llm]`: the on-device LLM (manuscript screening).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
-pub struct LlmConfig {
-    /// A GGUF chat model, hashed at load and keyed on the computed hash (it has
-    /// no manifest). Empty: the installed default model, verified against its
-    /// manifest (see [`installed_model`]).
-    pub model_path: PathBuf,
-    /// Context size in tokens (prompt plus answer).
-    pub n_ctx: u32,
-    /// Threads for prompt processing and generation; 0 = all cores, at most 4.
-    pub n_threads: u32,
-    /// Prompt tokens evaluated per llama.cpp call.
-    pub n_batch: u32,
-    /// 0 = greedy (deterministic); above 0 samples with `seed`.
-    pub temperature: f32,
-    pub seed: u32,
-    /// Penalty on tokens seen in the last `repeat_last_n` (1.0 = off); keeps
-    /// small models out of repetition loops under greedy decoding.
-    pub repeat_penalty: f32,
-    pub repeat_last_n: u32,
-    /// Upper bound on generated tokens for one request.
-    pub max_tokens: u32,
-    /// Requests that may wait while one runs; more are refused as busy.
-    pub queue_depth: usize,
-    /// Deadline for one request, queueing included.
-    pub timeout_secs: u64,
-}
-
-impl Default for LlmConfig {
-    fn default() -> Self {
-        LlmConfig {
-            model_path: PathBuf::new(),
-            n_ctx: 2048,
-            n_threads: 0,
-            n_batch: 512,
-            temperature: 0.0,
-            seed: 42,
-            repeat_penalty: 1.15,
-            repeat_last_n: 64,
-            max_tokens: 512,
-            queue_depth: 4,
-            timeout_secs: 120,
-        }
-    }
-}
-
-impl LlmConfig {
-    /// A sentence naming the bad setting, if any.
-    pub fn validate(&self) -> Result<(), String> {
-        let bad = |m: &str| Err(m.to_string());
-        if !(256..=131_072).contains(&self.n_ctx) {
-            return bad("n_ctx must be between 256 and 131072");
-        }
-        if self.n_threads > 256 {
-            return bad("n_threads must be at most 256");
-        }
-        if self.n_batch == 0 || self.n_batch > self.n_ctx {
-            return bad("n_batch must be between 1 and n_ctx");
-        }
-        if !(0.0..=2.0).contains(&self.temperature) {
-            return bad("temperature must be between 0 and 2");
-        }
-        if !(1.0..=2.0).contains(&self.repeat_penalty) || self.repeat_last_n > 4096 {
-            return bad("repeat_penalty must be between 1 and 2, repeat_last_n at most 4096");
-        }
-        if self.max_tokens == 0 || self.max_tokens >= self.n_ctx {
-            return bad("max_tokens must be at least 1 and below n_ctx");
-        }
-        if !(1..=1024).contains(&self.queue_depth) {
-            return bad("queue_depth must be between 1 and 1024");
-        }
-        if self.timeout_secs == 0 {
-            return bad("timeout_secs must be at least 1");
-        }
-        Ok(())
-    }
-
-    /// The thread count actually used.
-    pub fn threads(&self) -> u32 {
-        if self.n_threads > 0 {
-            return self.n_threads;
-        }
-        std::thread::available_parallelism()
-            .map(|n| n.get() as u32)
-            .unwrap_or(1)
-            .min(4)
-    }
-
-    pub fn timeout(&self) -> Duration {
-        Duration::from_secs(self.timeout_secs)
     }
 }
 
@@ -361,64 +249,6 @@ impl Config {
     /// `OJSCOG_SECTION_KEY=value`, e.g. `OJSCOG_OJS_URL`, `OJSCOG_WEB_LISTEN`,
     /// `OJSCOG_DATA_DIR`. Unknown `OJSCOG_*` names are an error, so a typo
     /// is not silently ignored.
-    fn apply_env(&mut self, env: &[(String, String)]) -> Result<(), ConfigError> {
-        for (name, value) in env {
-            let Some(key) = name.strip_prefix("OJSCOG_") else {
-                continue;
-            };
-            let key = key.to_ascii_lowercase();
-            let v = value.as_str();
-            match key.as_str() {
-                "data_dir" => self.data_dir = PathBuf::from(v),
-                "ojs_url" => self.ojs.url = v.to_string(),
-                "ojs_sync_interval_secs" => self.ojs.sync_interval_secs = num(name, v)?,
-                "ojs_min_backoff_secs" => self.ojs.min_backoff_secs = num(name, v)?,
-                "ojs_max_backoff_secs" => self.ojs.max_backoff_secs = num(name, v)?,
-                "ojs_batch_size" => self.ojs.batch_size = num(name, v)?,
-                "ojs_timeout_secs" => self.ojs.timeout_secs = num(name, v)?,
-                "ojs_stale_after_secs" => self.ojs.stale_after_secs = num(name, v)?,
-                "ojs_ssl_ca" => self.ojs.ssl_ca = PathBuf::from(v),
-                "web_listen" => self.web.listen = v.to_string(),
-                "web_admin_token" => self.web.admin_token = v.to_string(),
-                "web_read_token" => self.web.read_token = v.to_string(),
-                "web_access" => {
-                    self.web.access = match v.trim() {
-                        "token" => Access::Token,
-                        "lan" => Access::Lan,
-                        _ => return Err(invalid(name, format!("`{v}` is not `token` or `lan`"))),
-                    }
-                }
-                "web_allowed_hosts" => {
-                    self.web.allowed_hosts = v
-                        .split(',')
-                        .map(|h| h.trim().to_string())
-                        .filter(|h| !h.is_empty())
-                        .collect()
-                }
-                "web_session_hours" => self.web.session_hours = num(name, v)?,
-                "web_ai_workers" => self.web.ai_workers = num(name, v)?,
-                "web_max_connections" => self.web.max_connections = num(name, v)?,
-                "web_max_header_bytes" => self.web.max_header_bytes = num(name, v)?,
-                "web_max_headers" => self.web.max_headers = num(name, v)?,
-                "web_write_timeout_secs" => self.web.write_timeout_secs = num(name, v)?,
-                "web_workers" => self.web.workers = num(name, v)?,
-                "web_max_body_bytes" => self.web.max_body_bytes = num(name, v)?,
-                "web_read_timeout_secs" => self.web.read_timeout_secs = num(name, v)?,
-                "web_slots_file" => self.web.slots_file = PathBuf::from(v),
-                "metrics_sample_interval_secs" => self.metrics.sample_interval_secs = num(name, v)?,
-                "metrics_retention_hours" => self.metrics.retention_hours = num(name, v)?,
-                // Settings of the process itself, not of the config.
-                "llm_model_path" => self.llm.model_path = PathBuf::from(v),
-                "llm_n_threads" => self.llm.n_threads = num(name, v)?,
-                "llm_timeout_secs" => self.llm.timeout_secs = num(name, v)?,
-                "llm_max_tokens" => self.llm.max_tokens = num(name, v)?,
-                "log" | "config" | "test_data" | "test_models" | "test_llm" | "cache" | "bin" => {}
-                _ => return Err(invalid(name, "unknown OJSCOG_* variable")),
-            }
-        }
-        Ok(())
-    }
-
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.data_dir.as_os_str().is_empty() {
             return Err(invalid("data_dir", "must not be empty"));
@@ -599,12 +429,6 @@ impl Config {
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render config: {e}\n"))
     }
-}
-
-fn num<T: std::str::FromStr>(name: &str, v: &str) -> Result<T, ConfigError> {
-    v.trim()
-        .parse()
-        .map_err(|_| invalid(name, format!("`{v}` is not a whole number")))
 }
 
 /// `mysql://user:secret@host/db` → `mysql://user:***@host/db`.

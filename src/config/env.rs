@@ -1,0 +1,96 @@
+//! The environment: `OJSCOG_*` overrides of the settings, and the few
+//! variables that locate files (the developers' model store, ONNX Runtime).
+//! This is the one place of the library that reads the environment.
+
+use super::{invalid, Access, Config, ConfigError};
+use std::path::PathBuf;
+
+/// The developers' and tests' model store, searched after `<data_dir>/models`:
+/// `$OJSCOG_TEST_MODELS`, else `$OJSCOG_CACHE/models`, else
+/// `$HOME/.cache/ojscog/models` (what `scripts/fetch-models.sh` fills). Read
+/// here because this module is the one that reads the environment.
+pub fn developer_model_dir() -> PathBuf {
+    let var = |k: &str| std::env::var_os(k).filter(|p| !p.is_empty());
+    if let Some(p) = var("OJSCOG_TEST_MODELS") {
+        return PathBuf::from(p);
+    }
+    if let Some(p) = var("OJSCOG_CACHE") {
+        return PathBuf::from(p).join("models");
+    }
+    let home = var("HOME").unwrap_or_else(|| "/root".into());
+    PathBuf::from(home).join(".cache/ojscog/models")
+}
+
+/// `$ORT_DYLIB_PATH` (ONNX Runtime's own variable): a library that overrides
+/// the model store's `onnxruntime` entry.
+pub fn ort_dylib_override() -> Option<PathBuf> {
+    std::env::var_os("ORT_DYLIB_PATH")
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+}
+
+impl Config {
+    pub(super) fn apply_env(&mut self, env: &[(String, String)]) -> Result<(), ConfigError> {
+        for (name, value) in env {
+            let Some(key) = name.strip_prefix("OJSCOG_") else {
+                continue;
+            };
+            let key = key.to_ascii_lowercase();
+            let v = value.as_str();
+            match key.as_str() {
+                "data_dir" => self.data_dir = PathBuf::from(v),
+                "ojs_url" => self.ojs.url = v.to_string(),
+                "ojs_sync_interval_secs" => self.ojs.sync_interval_secs = num(name, v)?,
+                "ojs_min_backoff_secs" => self.ojs.min_backoff_secs = num(name, v)?,
+                "ojs_max_backoff_secs" => self.ojs.max_backoff_secs = num(name, v)?,
+                "ojs_batch_size" => self.ojs.batch_size = num(name, v)?,
+                "ojs_timeout_secs" => self.ojs.timeout_secs = num(name, v)?,
+                "ojs_stale_after_secs" => self.ojs.stale_after_secs = num(name, v)?,
+                "ojs_ssl_ca" => self.ojs.ssl_ca = PathBuf::from(v),
+                "web_listen" => self.web.listen = v.to_string(),
+                "web_admin_token" => self.web.admin_token = v.to_string(),
+                "web_read_token" => self.web.read_token = v.to_string(),
+                "web_access" => {
+                    self.web.access = match v.trim() {
+                        "token" => Access::Token,
+                        "lan" => Access::Lan,
+                        _ => return Err(invalid(name, format!("`{v}` is not `token` or `lan`"))),
+                    }
+                }
+                "web_allowed_hosts" => {
+                    self.web.allowed_hosts = v
+                        .split(',')
+                        .map(|h| h.trim().to_string())
+                        .filter(|h| !h.is_empty())
+                        .collect()
+                }
+                "web_session_hours" => self.web.session_hours = num(name, v)?,
+                "web_ai_workers" => self.web.ai_workers = num(name, v)?,
+                "web_max_connections" => self.web.max_connections = num(name, v)?,
+                "web_max_header_bytes" => self.web.max_header_bytes = num(name, v)?,
+                "web_max_headers" => self.web.max_headers = num(name, v)?,
+                "web_write_timeout_secs" => self.web.write_timeout_secs = num(name, v)?,
+                "web_workers" => self.web.workers = num(name, v)?,
+                "web_max_body_bytes" => self.web.max_body_bytes = num(name, v)?,
+                "web_read_timeout_secs" => self.web.read_timeout_secs = num(name, v)?,
+                "web_slots_file" => self.web.slots_file = PathBuf::from(v),
+                "metrics_sample_interval_secs" => self.metrics.sample_interval_secs = num(name, v)?,
+                "metrics_retention_hours" => self.metrics.retention_hours = num(name, v)?,
+                // Settings of the process itself, not of the config.
+                "llm_model_path" => self.llm.model_path = PathBuf::from(v),
+                "llm_n_threads" => self.llm.n_threads = num(name, v)?,
+                "llm_timeout_secs" => self.llm.timeout_secs = num(name, v)?,
+                "llm_max_tokens" => self.llm.max_tokens = num(name, v)?,
+                "log" | "config" | "test_data" | "test_models" | "test_llm" | "cache" | "bin" => {}
+                _ => return Err(invalid(name, "unknown OJSCOG_* variable")),
+            }
+        }
+        Ok(())
+    }
+}
+
+fn num<T: std::str::FromStr>(name: &str, v: &str) -> Result<T, ConfigError> {
+    v.trim()
+        .parse()
+        .map_err(|_| invalid(name, format!("`{v}` is not a whole number")))
+}
