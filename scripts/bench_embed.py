@@ -3,8 +3,10 @@
 tokenizer (256 tokens, longest-in-batch padding), same threads, same batches,
 mean pooling + L2 norm. Called by `cargo bench --bench embedding`.
 
-usage: bench_embed.py MODEL_ONNX TOKENIZER_JSON TEXTS_JSON THREADS BATCH REPS
+usage: bench_embed.py MODEL_ONNX TOKENIZER_JSON TEXTS_JSON THREADS BATCH REPS [--memory]
 prints one JSON line: {"texts_per_sec": ..., "seconds": ..., "onnxruntime": ...}
+With --memory (the memory bench): BATCH texts per call like the service's
+background job, one pass, and the process's RSS idle / peak / after in MB.
 """
 import json
 import sys
@@ -15,8 +17,15 @@ import onnxruntime as ort
 from tokenizers import Tokenizer
 
 
+def rss():
+    """(VmRSS, VmHWM) in MB."""
+    f = {l.split(":")[0]: l.split()[1] for l in open("/proc/self/status") if l.startswith("Vm")}
+    return int(f["VmRSS"]) / 1024, int(f["VmHWM"]) / 1024
+
+
 def main():
     model, tok_path, texts_path, threads, batch, reps = sys.argv[1:7]
+    memory = "--memory" in sys.argv[7:]
     threads, batch, reps = int(threads), int(batch), int(reps)
     texts = json.load(open(texts_path))
     tok = Tokenizer.from_file(tok_path)
@@ -47,6 +56,28 @@ def main():
             for j, i in enumerate(idx):
                 out[i] = v[j]
         return out
+
+    if memory:
+        texts_all = texts
+        texts = texts_all[:batch]
+        order = list(range(len(texts)))
+        run_all()  # warm-up: one chunk
+        idle, _ = rss()
+        open("/proc/self/clear_refs", "w").write("5")
+        texts = texts_all
+        order = list(range(len(texts)))  # in order, chunk by chunk, as the job does
+        t0 = time.perf_counter()
+        run_all()
+        dt = time.perf_counter() - t0
+        after, peak = rss()
+        print(json.dumps({
+            "texts_per_sec": len(texts) / dt,
+            "onnxruntime": ort.__version__,
+            "idle_mb": idle,
+            "peak_mb": peak,
+            "after_mb": after,
+        }))
+        return
 
     run_all()  # warm-up
     t0 = time.perf_counter()

@@ -28,6 +28,30 @@ pub const ORT_LIB_FILE: &str = "libonnxruntime.so";
 /// Abstracts need more than the tokenizer file's default of 128.
 pub const MAX_TOKENS: usize = 256;
 const BATCH: usize = 16;
+/// At most this many (estimated) tokens per model run: the run's working memory
+/// grows with batch × length (attention with length²), so long abstracts go
+/// four at a time and short titles sixteen. Measured in BENCHMARKS.md.
+const TOKEN_BUDGET: usize = 1024;
+
+/// Groups `order` (indices sorted by text length, ascending) into runs of at
+/// most [`BATCH`] texts and [`TOKEN_BUDGET`] padded tokens, estimating a
+/// text's tokens as a quarter of its bytes (capped at `max_tokens`).
+fn token_budget_runs(texts: &[String], order: &[usize], max_tokens: usize) -> Vec<Vec<usize>> {
+    let est = |i: usize| (texts[i].len() / 4 + 2).min(max_tokens).max(1);
+    let mut runs: Vec<Vec<usize>> = Vec::new();
+    let mut cur: Vec<usize> = Vec::new();
+    for &i in order {
+        // Sorted ascending: this text is the longest, every row pads to it.
+        if !cur.is_empty() && (cur.len() >= BATCH || (cur.len() + 1) * est(i) > TOKEN_BUDGET) {
+            runs.push(std::mem::take(&mut cur));
+        }
+        cur.push(i);
+    }
+    if !cur.is_empty() {
+        runs.push(cur);
+    }
+    runs
+}
 
 #[derive(Debug, Clone)]
 pub struct OnnxOptions {
@@ -95,6 +119,7 @@ pub struct OnnxEmbedder {
     has_token_type_ids: bool,
     dim: usize,
     model: String,
+    max_tokens: usize,
 }
 
 impl OnnxEmbedder {
@@ -129,7 +154,16 @@ impl OnnxEmbedder {
             let b = b
                 .with_optimization_level(GraphOptimizationLevel::Level3)
                 .map_err(|e| e.to_string())?;
-            let mut b = b.with_intra_threads(threads).map_err(|e| e.to_string())?;
+            let b = b.with_intra_threads(threads).map_err(|e| e.to_string())?;
+            // Bounded memory on a 2-4 GB box: no CPU arena (it keeps its
+            // high-water mark for the life of the session) and no memory
+            // pattern (batch shapes vary, a pattern per shape would be kept).
+            let b = b
+                .with_execution_providers([ort::ep::CPU::default()
+                    .with_arena_allocator(false)
+                    .build()])
+                .map_err(|e| e.to_string())?;
+            let mut b = b.with_memory_pattern(false).map_err(|e| e.to_string())?;
             b.commit_from_file(model).map_err(|e| e.to_string())
         })()
         .map_err(|e| err(format!("{}: {e}", model.display())))?;
@@ -150,6 +184,7 @@ impl OnnxEmbedder {
             has_token_type_ids,
             dim: 0,
             model: name.clone(),
+            max_tokens: opts.max_tokens,
         };
         let probe = me.embed_batch(&["dimension probe".to_string()])?;
         me.dim = probe.first().map_or(0, |v| v.len());
@@ -255,19 +290,31 @@ impl OnnxEmbedder {
     }
 }
 
+/// Gives the freed activations of a batch back to the system: glibc keeps
+/// freed memory in its heaps (and raises its mmap threshold), so without this
+/// the process stays at its peak after bulk embedding.
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks and shrinks glibc's own heaps.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 impl EmbedBackend for OnnxEmbedder {
     fn embed_batch(&mut self, texts: &[String]) -> Result<Vec<Vec<f32>>, InferenceError> {
         // Similar lengths together: less padding per batch.
         let mut order: Vec<usize> = (0..texts.len()).collect();
         order.sort_by_key(|&i| texts[i].len());
         let mut out: Vec<Vec<f32>> = vec![Vec::new(); texts.len()];
-        for chunk in order.chunks(BATCH) {
+        for chunk in &token_budget_runs(texts, &order, self.max_tokens) {
             let batch: Vec<String> = chunk.iter().map(|&i| texts[i].clone()).collect();
             let vecs = self.run_batch(&batch)?;
             for (&i, v) in chunk.iter().zip(vecs) {
                 out[i] = v;
             }
         }
+        release_freed_memory();
         let dim = self.dim;
         for v in out.iter_mut() {
             if v.is_empty() && dim > 0 {
@@ -300,4 +347,31 @@ pub fn load_embedder(
     let sha = m.combined_sha256();
     let dim = backend.dim();
     EmbeddingWorker::start(&id, &sha, dim, limits, move || Ok(backend))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_texts_run_four_at_a_time_and_short_ones_sixteen() {
+        let long = "word ".repeat(400); // ~500 tokens, capped at 256
+        let texts: Vec<String> = (0..10)
+            .map(|_| long.clone())
+            .chain((0..40).map(|_| "a short title".to_string()))
+            .collect();
+        let mut order: Vec<usize> = (0..texts.len()).collect();
+        order.sort_by_key(|&i| texts[i].len());
+        let runs = token_budget_runs(&texts, &order, MAX_TOKENS);
+        assert_eq!(runs.iter().map(Vec::len).sum::<usize>(), 50);
+        for r in &runs {
+            let longest = r.iter().map(|&i| texts[i].len()).max().unwrap_or(0);
+            if longest > 1000 {
+                assert!(r.len() <= TOKEN_BUDGET / MAX_TOKENS, "{r:?}");
+            } else {
+                assert!(r.len() <= BATCH);
+            }
+        }
+        assert!(runs.iter().any(|r| r.len() == BATCH));
+    }
 }
