@@ -223,7 +223,10 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Writes embeddings (one transaction) and drops other models' vectors of the same objects.
+    /// Writes embeddings (one transaction). Of other models' vectors of the
+    /// same objects only the newest model's stays: switching to a model and
+    /// back (a missing model's fallback, an update rolled back) finds its
+    /// vectors again, and the table holds at most two models per object.
     pub fn put_embeddings(
         &self,
         kind: &str,
@@ -234,7 +237,11 @@ impl Store {
         let tx = self.conn().unchecked_transaction()?;
         {
             let mut del = tx.prepare_cached(
-                "DELETE FROM semantic_embeddings WHERE kind = ?1 AND object_id = ?2 AND model_sha256 <> ?3",
+                "DELETE FROM semantic_embeddings WHERE kind = ?1 AND object_id = ?2 AND model_sha256 <> ?3
+                   AND model_sha256 NOT IN (
+                     SELECT model_sha256 FROM semantic_embeddings
+                      WHERE kind = ?1 AND object_id = ?2 AND model_sha256 <> ?3
+                      ORDER BY created_at DESC, model_sha256 LIMIT 1)",
             )?;
             let mut ins = tx.prepare_cached(
                 "INSERT OR REPLACE INTO semantic_embeddings(kind, object_id, model_sha256, text_hash, dim, vector, created_at)

@@ -13,6 +13,8 @@ use serde_json::{json, Value};
 const DEFAULT_MATCHES: usize = 10;
 const DEFAULT_HITS: usize = 20;
 const MAX_RESULTS: usize = 100;
+/// Paging through a ranking stops here (a journal's reviewers, with room).
+const MAX_OFFSET: usize = 100_000;
 
 fn agent_error(e: &AgentError) -> Reply {
     let status = match e {
@@ -63,15 +65,36 @@ fn with_warning(mut v: Value, warning: Option<String>) -> Value {
     v
 }
 
-/// `GET /api/submissions/{id}/reviewers?limit=N`
+/// Where a page of reviewers starts: `offset` (default 0).
+fn offset(p: &[(String, String)]) -> Result<usize, Reply> {
+    match p.iter().find(|(k, _)| k == "offset") {
+        None => Ok(0),
+        Some((_, v)) => v
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n <= MAX_OFFSET)
+            .ok_or_else(|| {
+                Reply::error(
+                    400,
+                    format!("offset must be a whole number from 0 to {MAX_OFFSET}"),
+                )
+            }),
+    }
+}
+
+/// `GET /api/submissions/{id}/reviewers?limit=N&offset=M`: one page of the
+/// ranking (`total_candidates` says how many there are), every excluded reviewer.
 pub(crate) fn reviewers_for(ctx: &AppContext, id: &str, query: &str) -> Handled {
     let id = super::submission_id(id)?;
-    let p = super::params(query, &["limit"])?;
+    let p = super::params(query, &["limit", "offset"])?;
     let n = limit(&p, DEFAULT_MATCHES)?;
+    let skip = offset(&p)?;
     let store = open_rw(ctx)?;
     let (embedder, warning) = ctx.models.embedder();
-    let r = matching::match_reviewers_indexed(&store, embedder.as_ref(), id, n)
+    let mut r = matching::match_reviewers_indexed(&store, embedder.as_ref(), id, skip + n)
         .map_err(|e| agent_error(&e))?;
+    r.candidates.drain(..skip.min(r.candidates.len()));
     let v = serde_json::to_value(&r).map_err(|e| Reply::error(500, e.to_string()))?;
     Ok(Reply::json(200, &with_warning(v, warning)))
 }

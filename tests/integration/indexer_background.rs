@@ -276,8 +276,8 @@ fn the_background_job_follows_a_sync_and_a_model_change() {
     assert_eq!(rows(&new_sha), total as i64);
     assert_eq!(
         rows(first.model_sha256()),
-        0,
-        "the old model's vectors are replaced"
+        total as i64,
+        "the previous model's vectors are kept (switching back recomputes nothing)"
     );
     let r = indexer
         .search(renamed.as_ref(), "larval dispersal", 5)

@@ -242,9 +242,10 @@ fn conflicts_are_excluded_with_reasons() {
         .reasons
         .iter()
         .any(|x| x.code.as_str() == "interests" && x.text.contains("coral reefs")));
-    // Scores are in 0..1 and sorted.
+    // Scores are in 0..1 and sorted. (A calibrated expertise may reach 1.0 in a
+    // journal this small: closer to the reviewer's work than every other paper.)
     assert!(r.candidates.windows(2).all(|w| w[0].score >= w[1].score));
-    assert!(r.candidates.iter().all(|m| m.score > 0.0 && m.score < 1.0));
+    assert!(r.candidates.iter().all(|m| m.score > 0.0 && m.score <= 1.0));
 
     // The limit cuts the candidates, never the exclusions.
     let r1 = match_reviewers(&s, &e, 10, 1).unwrap();
@@ -298,8 +299,8 @@ fn scores_are_cached_and_recomputed_on_change() {
     assert!(fourth.excluded.iter().any(|m| m.reviewer_id == 1));
 }
 
-/// Another model (another sha256): vectors are re-made for it, the old model's
-/// vectors of the same objects are dropped.
+/// Another model (another sha256): vectors are re-made for it; the old model's
+/// vectors of the same objects stay (one previous model is kept, issue 9).
 struct OtherModel(HashingEmbedder);
 impl Embedder for OtherModel {
     fn model_id(&self) -> &str {
@@ -344,7 +345,13 @@ fn model_update_re_embeds_lazily() {
             a.model_sha256()
         ))
         .unwrap();
-    assert_eq!(left, 0, "old vectors of re-embedded objects are dropped");
+    assert_eq!(
+        left, n_a,
+        "the previous model's vectors are kept for switching back"
+    );
+    // Back on the first model: nothing to embed, the scores only recomputed.
+    let again = match_reviewers(&s, &a, 10, 10).unwrap();
+    assert_eq!(again.model_sha256, a.model_sha256());
 }
 
 #[test]

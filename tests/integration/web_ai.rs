@@ -62,6 +62,61 @@ fn reviewer_suggestions_rank_and_exclude_with_reasons() {
     assert_eq!(t.get("/api/submissions/6/reviewers?limit=0").status, 400);
     assert_eq!(t.get("/api/submissions/6/reviewers?top=3").status, 400);
     assert_eq!(t.get("/api/submissions/6/nothing").status, 404);
+    assert_eq!(t.get("/api/submissions/6/reviewers?offset=-1").status, 400);
+    t.stop();
+}
+
+/// Issue 9: a journal with more reviewers than one page gets the whole
+/// ranking by paging; the expertise is calibrated and said in words.
+#[test]
+fn the_ranking_pages_with_offset_and_explains_expertise_in_words() {
+    let t = start_demo();
+    t.wait_for_index();
+    let all = t.get("/api/submissions/6/reviewers?limit=100").json();
+    let total = all["total_candidates"].as_u64().unwrap() as usize;
+    let ids = |v: &serde_json::Value| -> Vec<i64> {
+        v["candidates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["reviewer_id"].as_i64().unwrap())
+            .collect()
+    };
+    assert!(total >= 3 && ids(&all).len() == total, "{all}");
+    // Two pages of two put together are the first four of the whole ranking.
+    let p1 = t
+        .get("/api/submissions/6/reviewers?limit=2&offset=0")
+        .json();
+    let p2 = t
+        .get("/api/submissions/6/reviewers?limit=2&offset=2")
+        .json();
+    let mut paged = ids(&p1);
+    paged.extend(ids(&p2));
+    assert_eq!(paged, ids(&all)[..4.min(total)].to_vec());
+    assert_eq!(p2["total_candidates"], all["total_candidates"]);
+    // Past the end: an empty page, not an error.
+    let past = t.get(&format!("/api/submissions/6/reviewers?offset={total}"));
+    assert_eq!(past.status, 200);
+    assert!(ids(&past.json()).is_empty());
+    // Each candidate: expertise 0..1 with its raw channels; the reasons speak words, not cosines.
+    for c in all["candidates"].as_array().unwrap() {
+        let e = c["expertise"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&e), "{c}");
+        assert!(c["channels"].is_object(), "{c}");
+        for r in c["reasons"].as_array().unwrap() {
+            let text = r["text"].as_str().unwrap();
+            assert!(!text.contains("similarity -"), "{text}");
+            if r["code"] == "closest_work" {
+                assert!(text.contains("in meaning"), "{text}");
+            }
+            if r["code"] == "expertise" {
+                assert!(
+                    text.contains("journal's papers") || text.contains("typical paper"),
+                    "{text}"
+                );
+            }
+        }
+    }
     let metrics = t.get("/metrics").body;
     assert!(
         metrics.contains("route=\"/api/submissions/{id}/reviewers\""),

@@ -412,7 +412,15 @@ fn sync_card(h: &mut String, sync: &SyncStatus, ctx: &AppContext, now: i64) {
         None => row_with_value(h, "sync-last-success", "Last success", "", "never"),
     }
     let ix = ctx.indexer.progress();
+    let fallback = ix.model_id.as_deref() == Some(crate::inference::HashingEmbedder::MODEL_ID);
     let index_note = match (&ix.last_error, ix.total) {
+        // Reviewer suggestions and search still answer, by exact terms only: say so.
+        _ if fallback => {
+            r#"<span class="pill warn">no embedding model</span> reviewer suggestions and search \
+             use exact terms only; install it with <code>ojscog models install</code> \
+             (vectors of the model are kept: nothing is recomputed when it returns)"#
+                .to_string()
+        }
         (Some(e), _) => format!("{} of {} · {}", ix.done, ix.total, escape(e)),
         (None, 0) => "nothing to index yet".to_string(),
         (None, t) if ix.done >= t => format!("all {t} documents searchable by meaning"),
