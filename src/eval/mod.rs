@@ -4,11 +4,26 @@
 //!
 //! The loss: for every participant and every pair of papers they rated, the
 //! weight |e1 − e2| is lost when the predicted scores order the pair the other
-//! way (half when they tie), normalised by the total weight. ojscog's
-//! predictions come from [`crate::agents::matching::ExpertiseModel`] — the same
-//! code that ranks reviewers in production — with the on-device embedder.
+//! way (half when they tie), normalised by the total weight.
+//!
+//! Two ways to get ojscog's predictions, reported side by side:
+//! - in memory ([`EmbeddedGold`]): [`crate::agents::matching::ExpertiseModel`]
+//!   on the gold papers directly, calibrated like production — quick, for
+//!   comparing variants;
+//! - through the product (`ojscog eval reviewer-gold --ojs`): the gold data as an
+//!   OJS journal ([`journal`]), synced, embedded by the background job, and the
+//!   `expertise` the matching API answers. This is the figure users get.
+//!
+//! Besides the published (per-participant) loss, [`evaluate_global`] scores
+//! every pair of ratings across participants and papers: whether the numbers
+//! compare across submissions and reviewers, which the calibrated expertise
+//! promises.
 
-use crate::agents::matching::{doc_text, ExpertiseModel, ProfileDoc};
+pub mod journal;
+
+use crate::agents::matching::{
+    doc_text, sample_key, Affinity, ExpertiseModel, ProfileDoc, BACKGROUND_PAPERS,
+};
 use crate::inference::{Embedder, InferenceError};
 use crate::text::TfIdf;
 use serde::{Deserialize, Serialize};
@@ -179,19 +194,15 @@ pub struct LossReport {
     pub missing_pairs: usize,
 }
 
-/// Per-participant totals: (loss, max).
-fn participant_loss(
-    p: &Participant,
-    pred: Option<&HashMap<String, f64>>,
-    acc: &mut [usize; 5],
-) -> (f64, f64) {
+/// Loss totals and easy/hard tallies over the pairs of one list of
+/// (rating, prediction): (loss, max).
+fn pairs_loss(items: &[(f64, Option<f64>)], acc: &mut [usize; 5]) -> (f64, f64) {
     let (mut l, mut m) = (0.0, 0.0);
-    for i in 0..p.ratings.len() {
-        for j in i + 1..p.ratings.len() {
-            let (a, ea) = &p.ratings[i];
-            let (b, eb) = &p.ratings[j];
-            let (Some(sa), Some(sb)) = (pred.and_then(|x| x.get(a)), pred.and_then(|x| x.get(b)))
-            else {
+    for i in 0..items.len() {
+        for j in i + 1..items.len() {
+            let (ea, sa) = items[i];
+            let (eb, sb) = items[j];
+            let (Some(sa), Some(sb)) = (sa, sb) else {
                 acc[4] += 1;
                 continue;
             };
@@ -204,11 +215,11 @@ fn participant_loss(
                 l += w;
             }
             let correct = agree > 0.0;
-            if ea.max(*eb) >= 4.0 && ea.min(*eb) <= 2.0 {
+            if ea.max(eb) >= 4.0 && ea.min(eb) <= 2.0 {
                 acc[0] += usize::from(correct);
                 acc[1] += 1;
             }
-            if *ea >= 4.0 && *eb >= 4.0 && ea != eb {
+            if ea >= 4.0 && eb >= 4.0 && ea != eb {
                 acc[2] += usize::from(correct);
                 acc[3] += 1;
             }
@@ -217,24 +228,18 @@ fn participant_loss(
     (l, m)
 }
 
-/// The published loss, easy/hard accuracy and a bootstrap CI (1000 resamples of participants).
-pub fn evaluate(gold: &Gold, pred: &Predictions) -> LossReport {
-    let mut acc = [0usize; 5];
-    let per: Vec<(f64, f64)> = gold
-        .participants
+/// One participant's (rating, prediction) list.
+fn rated(p: &Participant, pred: &Predictions) -> Vec<(f64, Option<f64>)> {
+    let mine = pred.get(&p.id);
+    p.ratings
         .iter()
-        .map(|p| participant_loss(p, pred.get(&p.id), &mut acc))
-        .collect();
-    let total = |v: &mut dyn Iterator<Item = (f64, f64)>| {
-        let (l, m) = v.fold((0.0, 0.0), |(a, b), (l, m)| (a + l, b + m));
-        if m > 0.0 {
-            l / m
-        } else {
-            0.5
-        }
-    };
-    let loss = total(&mut per.iter().copied());
-    // Bootstrap over participants, deterministic (xorshift64*).
+        .map(|(paper, e)| (*e, mine.and_then(|m| m.get(paper)).copied()))
+        .collect()
+}
+
+/// Deterministic bootstrap over participants (xorshift64*): 1000 resamples,
+/// each scored by `score`, the 2.5 % and 97.5 % points.
+fn bootstrap(n: usize, mut score: impl FnMut(&[usize]) -> f64) -> (f64, f64) {
     let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut next = || {
         state ^= state >> 12;
@@ -242,24 +247,127 @@ pub fn evaluate(gold: &Gold, pred: &Predictions) -> LossReport {
         state ^= state >> 27;
         state.wrapping_mul(0x2545_F491_4F6C_DD1D)
     };
-    let n = per.len().max(1);
+    let n = n.max(1);
     let mut samples: Vec<f64> = (0..1000)
-        .map(|_| total(&mut (0..n).map(|_| per[(next() % n as u64) as usize])))
+        .map(|_| {
+            let pick: Vec<usize> = (0..n).map(|_| (next() % n as u64) as usize).collect();
+            score(&pick)
+        })
         .collect();
     samples.sort_by(f64::total_cmp);
-    let ci95 = (samples[25], samples[974]);
-    let ratio = |a: usize, b: usize| if b > 0 { a as f64 / b as f64 } else { 0.0 };
+    (samples[25], samples[974])
+}
+
+fn ratio(l: f64, m: f64) -> f64 {
+    if m > 0.0 {
+        l / m
+    } else {
+        0.5
+    }
+}
+
+fn report(gold: &Gold, loss: f64, ci95: (f64, f64), acc: [usize; 5]) -> LossReport {
+    let frac = |a: usize, b: usize| if b > 0 { a as f64 / b as f64 } else { 0.0 };
     LossReport {
         loss,
         ci95,
-        easy_accuracy: ratio(acc[0], acc[1]),
-        hard_accuracy: ratio(acc[2], acc[3]),
+        easy_accuracy: frac(acc[0], acc[1]),
+        hard_accuracy: frac(acc[2], acc[3]),
         easy_pairs: acc[1],
         hard_pairs: acc[3],
         participants: gold.participants.len(),
         missing_pairs: acc[4],
     }
 }
+
+/// The published loss (pairs of one participant's ratings), easy/hard
+/// accuracy and a bootstrap CI (1000 resamples of participants).
+pub fn evaluate(gold: &Gold, pred: &Predictions) -> LossReport {
+    let mut acc = [0usize; 5];
+    let per: Vec<(f64, f64)> = gold
+        .participants
+        .iter()
+        .map(|p| pairs_loss(&rated(p, pred), &mut acc))
+        .collect();
+    let total = |idx: &mut dyn Iterator<Item = usize>| {
+        let (l, m) = idx.fold((0.0, 0.0), |(a, b), i| (a + per[i].0, b + per[i].1));
+        ratio(l, m)
+    };
+    let loss = total(&mut (0..per.len()));
+    let ci95 = bootstrap(per.len(), |pick| total(&mut pick.iter().copied()));
+    report(gold, loss, ci95, acc)
+}
+
+/// Guard against tuning to noise: `folds`-fold cross-validation over
+/// participants of *choosing* among `variants` (each a full set of
+/// predictions). For each fold the variant with the lowest loss on the other
+/// folds predicts the held-out participants; the pooled predictions are scored
+/// as usual. Returns the report and, per fold, the index of the variant chosen.
+pub fn cross_validate(
+    gold: &Gold,
+    variants: &[Predictions],
+    folds: usize,
+) -> (LossReport, Vec<usize>) {
+    let folds = folds.max(2);
+    // Per variant, per participant: (loss, max).
+    let per: Vec<Vec<(f64, f64)>> = variants
+        .iter()
+        .map(|pred| {
+            gold.participants
+                .iter()
+                .map(|p| pairs_loss(&rated(p, pred), &mut [0; 5]))
+                .collect()
+        })
+        .collect();
+    let fold_of = |i: usize| i % folds;
+    let mut chosen = Vec::with_capacity(folds);
+    let mut pooled = Predictions::new();
+    for f in 0..folds {
+        let train_loss = |v: usize| {
+            let (l, m) = per[v]
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| fold_of(*i) != f)
+                .fold((0.0, 0.0), |(a, b), (_, (l, m))| (a + l, b + m));
+            ratio(l, m)
+        };
+        let best = (0..variants.len())
+            .min_by(|a, b| train_loss(*a).total_cmp(&train_loss(*b)))
+            .unwrap_or(0);
+        chosen.push(best);
+        for (i, p) in gold.participants.iter().enumerate() {
+            if fold_of(i) == f {
+                if let Some(m) = variants.get(best).and_then(|v| v.get(&p.id)) {
+                    pooled.insert(p.id.clone(), m.clone());
+                }
+            }
+        }
+    }
+    (evaluate(gold, &pooled), chosen)
+}
+
+/// The same loss over every pair of ratings, across participants and papers:
+/// do the predictions compare between reviewers and submissions? (Only
+/// meaningful for scores meant to be comparable, as the calibrated expertise is.)
+pub fn evaluate_global(gold: &Gold, pred: &Predictions) -> LossReport {
+    let lists: Vec<Vec<(f64, Option<f64>)>> =
+        gold.participants.iter().map(|p| rated(p, pred)).collect();
+    let mut acc = [0usize; 5];
+    let all: Vec<(f64, Option<f64>)> = lists.iter().flatten().copied().collect();
+    let (l, m) = pairs_loss(&all, &mut acc);
+    let ci95 = bootstrap(lists.len(), |pick| {
+        let items: Vec<(f64, Option<f64>)> = pick
+            .iter()
+            .flat_map(|&i| lists[i].iter().copied())
+            .collect();
+        let (l, m) = pairs_loss(&items, &mut [0; 5]);
+        ratio(l, m)
+    });
+    report(gold, ratio(l, m), ci95, acc)
+}
+
+/// One participant's affinities: to each paper they rated (by id), and to the background.
+type ParticipantAffinities = (Vec<(String, Affinity)>, Vec<Affinity>);
 
 /// Vectors of every distinct text, embedded once.
 pub struct EmbeddedGold {
@@ -271,63 +379,119 @@ fn text_of(p: &Paper) -> String {
     doc_text(&p.title, &p.abstract_text, &[])
 }
 
+/// Every distinct paper of the data set (rated and archive), by id.
+fn all_papers(gold: &Gold) -> HashMap<&str, &Paper> {
+    let mut m: HashMap<&str, &Paper> = HashMap::new();
+    for p in gold.archives.values().flatten().chain(gold.papers.values()) {
+        m.insert(&p.id, p);
+    }
+    m
+}
+
 impl EmbeddedGold {
     /// Embeds every rated and archive paper (title + ". " + abstract, as in production).
     pub fn new(gold: &Gold, embedder: &dyn Embedder) -> Result<EmbeddedGold, EvalError> {
-        let mut texts: Vec<String> = gold.papers.values().map(text_of).collect();
-        for list in gold.archives.values() {
-            texts.extend(list.iter().map(text_of));
-        }
-        texts.sort();
-        texts.dedup();
-        let mut vectors = HashMap::with_capacity(texts.len());
-        for chunk in texts.chunks(64) {
-            let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
-            for (t, v) in chunk.iter().zip(embedder.embed(&refs)?) {
-                vectors.insert(t.clone(), v);
-            }
-        }
-        let tfidf = TfIdf::fit(texts.iter().map(String::as_str));
-        Ok(EmbeddedGold { vectors, tfidf })
+        EmbeddedGold::with_known(gold, embedder, HashMap::new())
     }
 
-    /// ojscog's predictions for every participant's rated papers with `model`.
-    pub fn predict(&self, gold: &Gold, model: &ExpertiseModel) -> Predictions {
+    /// [`EmbeddedGold::new`], embedding only the texts `known` lacks (text → vector).
+    pub fn with_known(
+        gold: &Gold,
+        embedder: &dyn Embedder,
+        mut known: HashMap<String, Vec<f32>>,
+    ) -> Result<EmbeddedGold, EvalError> {
+        let mut texts: Vec<String> = all_papers(gold).values().map(|p| text_of(p)).collect();
+        texts.sort();
+        texts.dedup();
+        let missing: Vec<&String> = texts.iter().filter(|t| !known.contains_key(*t)).collect();
+        for chunk in missing.chunks(64) {
+            let refs: Vec<&str> = chunk.iter().map(|s| s.as_str()).collect();
+            for (t, v) in chunk.iter().zip(embedder.embed(&refs)?) {
+                known.insert((*t).clone(), v);
+            }
+        }
+        known.retain(|t, _| texts.binary_search(t).is_ok());
+        let tfidf = TfIdf::fit(texts.iter().map(String::as_str));
+        Ok(EmbeddedGold {
+            vectors: known,
+            tfidf,
+        })
+    }
+
+    /// Each participant's affinity to each paper they rated, and to the
+    /// background papers (a stable sample of all the data set's papers,
+    /// without their own): what [`Self::predict`] and [`Self::predict_relative`] use.
+    fn affinities(&self, gold: &Gold, model: &ExpertiseModel) -> Vec<ParticipantAffinities> {
+        let papers = all_papers(gold);
+        let mut keyed: Vec<(u64, &str)> = papers
+            .keys()
+            .map(|id| (sample_key(id.as_bytes()), *id))
+            .collect();
+        keyed.sort_unstable();
+        keyed.truncate(BACKGROUND_PAPERS);
+        let zero = Vec::new();
+        let compare = |p: &Paper, profile: &[ProfileDoc]| {
+            let t = text_of(p);
+            let v = self.vectors.get(&t).unwrap_or(&zero);
+            model.affinity(v, &self.tfidf.vector(&t), profile)
+        };
         let empty = Vec::new();
+        gold.participants
+            .iter()
+            .map(|p| {
+                let archive = gold.archives.get(&p.id).unwrap_or(&empty);
+                let terms: Vec<_> = archive
+                    .iter()
+                    .map(|a| self.tfidf.vector(&text_of(a)))
+                    .collect();
+                let profile: Vec<ProfileDoc> = archive
+                    .iter()
+                    .zip(&terms)
+                    .map(|(a, t)| ProfileDoc {
+                        vector: self.vectors.get(&text_of(a)).unwrap_or(&zero),
+                        terms: t,
+                    })
+                    .collect();
+                let rated = p
+                    .ratings
+                    .iter()
+                    .filter_map(|(id, _)| gold.papers.get(id))
+                    .map(|paper| (paper.id.clone(), compare(paper, &profile)))
+                    .collect();
+                let background = keyed
+                    .iter()
+                    .filter(|(_, id)| !archive.iter().any(|a| a.id == *id))
+                    .filter_map(|(_, id)| papers.get(id))
+                    .map(|paper| compare(paper, &profile))
+                    .collect();
+                (rated, background)
+            })
+            .collect()
+    }
+
+    /// ojscog's predictions for every participant's rated papers with `model`,
+    /// calibrated against a background as in production.
+    pub fn predict(&self, gold: &Gold, model: &ExpertiseModel) -> Predictions {
         let mut out = Predictions::new();
-        for p in &gold.participants {
-            let archive = gold.archives.get(&p.id).unwrap_or(&empty);
-            let terms: Vec<_> = archive
-                .iter()
-                .map(|a| self.tfidf.vector(&text_of(a)))
-                .collect();
-            let zero = Vec::new();
-            let profile: Vec<ProfileDoc> = archive
-                .iter()
-                .zip(&terms)
-                .map(|(a, t)| ProfileDoc {
-                    vector: self.vectors.get(&text_of(a)).unwrap_or(&zero),
-                    terms: t,
-                })
-                .collect();
-            let rated: Vec<&Paper> = p
-                .ratings
-                .iter()
-                .filter_map(|(id, _)| gold.papers.get(id))
-                .collect();
-            let affinities: Vec<_> = rated
-                .iter()
-                .map(|paper| {
-                    let t = text_of(paper);
-                    let v = self.vectors.get(&t).unwrap_or(&zero);
-                    model.affinity(v, &self.tfidf.vector(&t), &profile)
-                })
-                .collect();
-            // Ranked against each other for this reviewer: per-reviewer z-scores.
-            let scores = model.blend(&affinities);
+        for (p, (rated, background)) in gold.participants.iter().zip(self.affinities(gold, model)) {
+            let c = model.calibration(&background);
             let m = out.entry(p.id.clone()).or_default();
-            for (paper, s) in rated.iter().zip(scores) {
-                m.insert(paper.id.clone(), f64::from(s.unwrap_or(0.0)));
+            for (paper, a) in rated {
+                m.insert(paper, f64::from(model.calibrated(&a, &c).unwrap_or(0.0)));
+            }
+        }
+        out
+    }
+
+    /// The earlier evaluation: each channel z-scored over the papers one
+    /// participant rated (not available to a product, which sees one submission at a time).
+    pub fn predict_relative(&self, gold: &Gold, model: &ExpertiseModel) -> Predictions {
+        let mut out = Predictions::new();
+        for (p, (rated, _)) in gold.participants.iter().zip(self.affinities(gold, model)) {
+            let aff: Vec<Affinity> = rated.iter().map(|(_, a)| *a).collect();
+            let m = out.entry(p.id.clone()).or_default();
+            for ((paper, _), s) in rated.into_iter().zip(model.blend(&aff)) {
+                m.insert(paper, f64::from(s.unwrap_or(0.0)));
             }
         }
         out

@@ -8,6 +8,7 @@ mod support;
 mod architecture;
 mod cli;
 mod crash_trials;
+mod eval_product_path;
 mod eval_reviewer_gold;
 mod fuzz_http;
 mod fuzz_inputs;

@@ -4,7 +4,7 @@
 use super::conflicts::{Candidate, ProfileSource};
 use super::expertise::{doc_text, ExpertiseModel};
 use super::reasons::Reason;
-use super::{split, MatchResult, ReviewerMatch, ALGO_VERSION};
+use super::{split, Channels, MatchResult, ReviewerMatch, ALGO_VERSION};
 use crate::agents::AgentError;
 use crate::inference::Embedder;
 use crate::store::agents::{AssignmentFact, CorpusDoc, ReviewerFacts, ScoreRow};
@@ -19,6 +19,7 @@ pub(super) fn inputs_hash(
     sub_assignments: &[&AssignmentFact],
     cands: &[Candidate],
     corpus: &[CorpusDoc],
+    background: &[usize],
     model_sha: &str,
     model: &ExpertiseModel,
 ) -> String {
@@ -32,7 +33,11 @@ pub(super) fn inputs_hash(
         sub: &'a CorpusDoc,
         assignments: &'a [&'a AssignmentFact],
         reviewers: Vec<(&'a ReviewerFacts, Vec<ProfileKey>)>,
+        background: Vec<(i64, String)>,
     }
+    let text_hash = |d: &CorpusDoc| {
+        crate::agents::sha256_hex(&doc_text(&d.title, &d.abstract_text, &d.keywords))
+    };
     let key = Key {
         algo: ALGO_VERSION,
         model_sha,
@@ -46,21 +51,14 @@ pub(super) fn inputs_hash(
                     c.facts,
                     c.papers
                         .iter()
-                        .map(|(i, s)| {
-                            let d = &corpus[*i];
-                            (
-                                d.id,
-                                *s,
-                                crate::agents::sha256_hex(&doc_text(
-                                    &d.title,
-                                    &d.abstract_text,
-                                    &d.keywords,
-                                )),
-                            )
-                        })
+                        .map(|(i, s)| (corpus[*i].id, *s, text_hash(&corpus[*i])))
                         .collect(),
                 )
             })
+            .collect(),
+        background: background
+            .iter()
+            .map(|&i| (corpus[i].id, text_hash(&corpus[i])))
             .collect(),
     };
     crate::agents::sha256_hex(&serde_json::to_string(&key).unwrap_or_default())
@@ -104,6 +102,7 @@ pub(super) fn store(
             excluded: m.excluded,
             reasons_json: serde_json::to_string(&CachedReasons {
                 expertise: m.expertise,
+                channels: m.channels,
                 reasons: m.reasons.clone(),
             })
             .unwrap_or_else(|_| "{}".into()),
@@ -121,6 +120,8 @@ pub(super) fn store(
 #[derive(Serialize, Deserialize)]
 struct CachedReasons {
     expertise: f64,
+    #[serde(default)]
+    channels: Channels,
     reasons: Vec<Reason>,
 }
 
@@ -145,6 +146,7 @@ fn from_cache(
             affiliation: c.facts.affiliation.clone(),
             score: row.score,
             expertise: cr.expertise,
+            channels: cr.channels,
             excluded: row.excluded,
             reasons: cr.reasons,
         });

@@ -54,6 +54,15 @@ pub struct ExpertiseModel {
     /// it cannot be measured there; reviewers without interests get 0 (neutral).
     #[serde(default)]
     pub interest_weight: f32,
+    /// Each channel is z-scored against this top share of the reviewer's
+    /// background (1 = all of it; 0.25 = the quarter of the journal's papers
+    /// closest to their work, where the decisions between candidates lie).
+    #[serde(default = "one")]
+    pub calibration_tail: f32,
+}
+
+fn one() -> f32 {
+    1.0
 }
 
 impl Default for ExpertiseModel {
@@ -64,6 +73,7 @@ impl Default for ExpertiseModel {
             semantic_weight: 0.7,
             lexical_weight: 0.3,
             interest_weight: 0.5,
+            calibration_tail: 1.0,
         }
     }
 }
@@ -128,10 +138,26 @@ impl ExpertiseModel {
         }
     }
 
-    /// Blends the affinities of the candidates being ranked against each other
-    /// (reviewers for one paper in production, papers for one reviewer in the
-    /// evaluation): each channel is z-scored over the set, then weighted.
-    /// Candidates without a profile get None.
+    /// Weights the (normalised) channels; None without a profile.
+    fn combine(&self, s: Option<f32>, l: Option<f32>, i: Option<f32>) -> Option<f32> {
+        let base = match (s, l) {
+            (Some(s), Some(l)) => Some(self.semantic_weight * s + self.lexical_weight * l),
+            (Some(s), None) => Some(self.semantic_weight * s),
+            _ => None,
+        };
+        match (base, i) {
+            (Some(b), Some(i)) => Some(b + self.interest_weight * i),
+            (Some(b), None) => Some(b),
+            (None, Some(i)) if self.interest_weight > 0.0 => Some(self.interest_weight * i),
+            _ => None,
+        }
+    }
+
+    /// Blends the affinities of a set against each other: each channel is
+    /// z-scored over the set, then weighted. This is the *relative* view (the
+    /// ranking of the reviewers of one paper before calibration, and the old
+    /// per-reviewer evaluation); the shipped number is [`Self::calibrated`].
+    /// Members without a profile get None.
     pub fn blend(&self, affinities: &[Affinity]) -> Vec<Option<f32>> {
         let zs = zscores(affinities.iter().map(|a| a.semantic));
         let zl = zscores(affinities.iter().map(|a| a.lexical));
@@ -139,21 +165,119 @@ impl ExpertiseModel {
         zs.iter()
             .zip(&zl)
             .zip(&zi)
-            .map(|((s, l), i)| {
-                let base = match (s, l) {
-                    (Some(s), Some(l)) => Some(self.semantic_weight * s + self.lexical_weight * l),
-                    (Some(s), None) => Some(self.semantic_weight * s),
-                    _ => None,
-                };
-                match (base, i) {
-                    (Some(b), Some(i)) => Some(b + self.interest_weight * i),
-                    (Some(b), None) => Some(b),
-                    (None, Some(i)) if self.interest_weight > 0.0 => Some(self.interest_weight * i),
-                    _ => None,
-                }
-            })
+            .map(|((s, l), i)| self.combine(*s, *l, *i))
             .collect()
     }
+
+    /// A reviewer's calibration: the moments of each channel, and of the
+    /// blend, over their affinities to a background of the journal's papers.
+    pub fn calibration(&self, background: &[Affinity]) -> Calibration {
+        let tail = |values: Vec<f32>| {
+            let mut v = values;
+            v.sort_by(|a, b| b.total_cmp(a));
+            let keep = ((v.len() as f32 * self.calibration_tail).ceil() as usize).max(2);
+            v.truncate(keep);
+            Moments::of(v.into_iter())
+        };
+        let semantic = tail(background.iter().filter_map(|a| a.semantic).collect());
+        let lexical = tail(background.iter().filter_map(|a| a.lexical).collect());
+        let interests = tail(background.iter().filter_map(|a| a.interests).collect());
+        let mut c = Calibration {
+            semantic,
+            lexical,
+            interests,
+            blend: None,
+        };
+        c.blend = Moments::of(background.iter().filter_map(|a| self.raw_calibrated(a, &c)));
+        c
+    }
+
+    fn raw_calibrated(&self, a: &Affinity, c: &Calibration) -> Option<f32> {
+        let z = |x: Option<f32>, m: Option<Moments>| x.zip(m).map(|(x, m)| m.z(x));
+        self.combine(
+            z(a.semantic, c.semantic),
+            z(a.lexical, c.lexical),
+            z(a.interests, c.interests),
+        )
+    }
+
+    /// How far `a` stands out from the reviewer's background, in standard
+    /// deviations of their blended background scores: each channel z-scored
+    /// against the reviewer's own background, weighted, standardised again.
+    /// The same number for the same closeness, whichever submission is ranked
+    /// and whoever else is a candidate. None without a profile or background.
+    pub fn calibrated(&self, a: &Affinity, c: &Calibration) -> Option<f32> {
+        let raw = self.raw_calibrated(a, c)?;
+        Some(c.blend?.z(raw))
+    }
+}
+
+/// Mean and standard deviation of one channel over a background.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Moments {
+    pub mean: f32,
+    pub sd: f32,
+}
+
+impl Moments {
+    /// None for fewer than two values.
+    pub fn of(values: impl Iterator<Item = f32>) -> Option<Moments> {
+        let v: Vec<f32> = values.collect();
+        if v.len() < 2 {
+            return None;
+        }
+        let n = v.len() as f32;
+        let mean = v.iter().sum::<f32>() / n;
+        let var = v.iter().map(|x| (x - mean) * (x - mean)).sum::<f32>() / n;
+        Some(Moments {
+            mean,
+            sd: var.sqrt(),
+        })
+    }
+
+    pub fn z(&self, x: f32) -> f32 {
+        if self.sd > 1e-9 {
+            (x - self.mean) / self.sd
+        } else {
+            0.0
+        }
+    }
+}
+
+/// One reviewer's calibration ([`ExpertiseModel::calibration`]).
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct Calibration {
+    pub semantic: Option<Moments>,
+    pub lexical: Option<Moments>,
+    pub interests: Option<Moments>,
+    /// Of the blended channel z-scores.
+    pub blend: Option<Moments>,
+}
+
+/// The expertise number shown to editors, from a calibrated z-score: the
+/// standard normal CDF, i.e. about the share of the journal's papers that are
+/// further from the reviewer's work than this one (0.5 = a typical paper of the
+/// journal, 0.98 = closer than 98 of 100). Six decimals, so strong matches do not tie.
+pub fn expertise_of(z: f32) -> f64 {
+    let x = f64::from(z) / std::f64::consts::SQRT_2;
+    // Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7).
+    let t = 1.0 / (1.0 + 0.327_591_1 * x.abs());
+    let poly = t
+        * (0.254_829_592
+            + t * (-0.284_496_736
+                + t * (1.421_413_741 + t * (-1.453_152_027 + t * 1.061_405_429))));
+    let erf = 1.0 - poly * (-x * x).exp();
+    let erf = if x >= 0.0 { erf } else { -erf };
+    let p = 0.5 * (1.0 + erf);
+    ((p * 1e6).round() / 1e6).clamp(0.0, 1.0)
+}
+
+/// A stable pseudo-random key of a paper id: the background is the papers with
+/// the smallest keys, so it changes little when papers are added.
+pub fn sample_key(id: &[u8]) -> u64 {
+    use sha2::{Digest, Sha256};
+    let h = Sha256::digest(id);
+    u64::from_le_bytes([h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]])
 }
 
 fn zscores(values: impl Iterator<Item = Option<f32>>) -> Vec<Option<f32>> {
@@ -215,12 +339,6 @@ pub fn interests_text(interests: &[String]) -> String {
     }
 }
 
-// ---- the result ---------------------------------------------------------------
-
-pub(super) fn sigmoid(x: f64) -> f64 {
-    1.0 / (1.0 + (-x).exp())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -247,5 +365,43 @@ mod tests {
         assert_eq!(b[3], None);
         assert!(b[0].unwrap() < b[1].unwrap() && b[1].unwrap() < b[2].unwrap());
         assert!(b[1].unwrap().abs() < 1e-6);
+    }
+
+    #[test]
+    fn expertise_is_the_normal_cdf_of_the_calibrated_z() {
+        assert_eq!(expertise_of(0.0), 0.5);
+        assert!((expertise_of(1.0) - 0.841_345).abs() < 2e-6);
+        assert!((expertise_of(-2.0) - 0.022_750).abs() < 2e-6);
+        // Strong matches stay apart at six decimals.
+        assert!(expertise_of(3.5) < expertise_of(4.0));
+        assert!(expertise_of(4.0) < 1.0);
+    }
+
+    #[test]
+    fn calibration_places_a_paper_against_the_reviewers_own_background() {
+        let m = ExpertiseModel::default();
+        let a = |s: f32, l: f32| Affinity {
+            semantic: Some(s),
+            lexical: Some(l),
+            ..Default::default()
+        };
+        // A narrow reviewer (low, tight similarities) and a broad one (high, spread).
+        let narrow: Vec<Affinity> = (0..50).map(|i| a(0.10 + 0.002 * i as f32, 0.01)).collect();
+        let broad: Vec<Affinity> = (0..50)
+            .map(|i| a(0.30 + 0.008 * i as f32, 0.05 + 0.001 * i as f32))
+            .collect();
+        let (cn, cb) = (m.calibration(&narrow), m.calibration(&broad));
+        // A typical paper of each background sits near the middle...
+        let mid_n = expertise_of(m.calibrated(&a(0.149, 0.01), &cn).unwrap());
+        assert!((mid_n - 0.5).abs() < 0.1, "{mid_n}");
+        // ...and the same raw similarity means more to the narrow reviewer.
+        let x = a(0.5, 0.05);
+        let (en, eb) = (
+            expertise_of(m.calibrated(&x, &cn).unwrap()),
+            expertise_of(m.calibrated(&x, &cb).unwrap()),
+        );
+        assert!(en > 0.99 && eb < 0.8, "narrow {en}, broad {eb}");
+        // No background, no calibrated number.
+        assert_eq!(m.calibrated(&x, &Calibration::default()), None);
     }
 }

@@ -7,11 +7,21 @@
 //! completed reviews for, and their stated interests. Each profile document is
 //! compared twice, by meaning (sentence embeddings, cosine) and by exact terms
 //! (TF-IDF cosine); each channel is aggregated over the profile as the mean of
-//! the top 3 documents ([`Aggregation`]), both channels are z-scored over the
-//! candidates being ranked and blended 0.7/0.3 ([`ExpertiseModel`]). The
-//! reviewer-gold evaluation (`crate::eval`) runs exactly this code.
+//! the top 3 documents ([`Aggregation`]).
 //!
-//! The ranking score multiplies expertise (squashed to 0..1) by workload,
+//! **What the expertise number means.** Each reviewer is calibrated against a
+//! background: the same comparison with up to [`BACKGROUND_PAPERS`] of the
+//! journal's papers (a stable sample, without their own). Each channel is
+//! z-scored against the reviewer's background, blended 0.7/0.3 (plus the
+//! stated interests), standardised again, and shown through the normal CDF
+//! ([`expertise_of`]): expertise 0.98 means "closer to this reviewer's work than
+//! about 98 % of the journal's papers", whichever submission is ranked and
+//! whoever else is a candidate, so the numbers compare across submissions and
+//! reviewers. The raw channel values are in [`ReviewerMatch::channels`]. The
+//! product-path evaluation (`ojscog eval reviewer-gold --ojs`) scores exactly
+//! these numbers as the API returns them.
+//!
+//! The ranking score multiplies expertise by workload,
 //! responsiveness and speed factors, each shown as a reason with its effect.
 //! Scores are cached in `reviewer_matching_scores` under a hash of every input;
 //! embeddings in `semantic_embeddings` under the model's sha256.
@@ -31,7 +41,8 @@ mod scoring;
 
 pub use conflicts::ProfileSource;
 pub use expertise::{
-    doc_text, interests_text, term_key, Affinity, Aggregation, ExpertiseModel, ProfileDoc,
+    doc_text, expertise_of, interests_text, sample_key, term_key, Affinity, Aggregation,
+    Calibration, ExpertiseModel, Moments, ProfileDoc,
 };
 pub use reasons::{Reason, ReasonCode};
 
@@ -39,10 +50,12 @@ use super::AgentError;
 use crate::inference::Embedder;
 use crate::store::agents::AssignmentFact;
 use crate::store::{AgentRun, Store};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Bump when the scoring changes, so cached scores are recomputed.
-pub const ALGO_VERSION: &str = "match-v1";
+pub const ALGO_VERSION: &str = "match-v2";
+/// Each reviewer is calibrated against at most this many of the journal's papers.
+pub const BACKGROUND_PAPERS: usize = 200;
 /// At most this many profile papers per reviewer (most recent first).
 pub const MAX_PROFILE_PAPERS: usize = 40;
 /// Open reviews at which a reviewer counts as at capacity.
@@ -56,10 +69,44 @@ pub struct ReviewerMatch {
     pub affiliation: String,
     /// Ranking score in 0..1 (0 for excluded reviewers).
     pub score: f64,
-    /// Expertise alone, 0..1.
+    /// Expertise alone, 0..1, calibrated: about the share of the journal's
+    /// papers further from the reviewer's work than this submission.
     pub expertise: f64,
+    /// The raw similarities behind it, before calibration.
+    pub channels: Channels,
     pub excluded: bool,
     pub reasons: Vec<Reason>,
+}
+
+/// One reviewer's raw similarities to the submission, aggregated over their
+/// profile: by meaning (embedding cosine), by shared terms (TF-IDF cosine), and
+/// the best stated interest (cosine). None where the profile has nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct Channels {
+    pub meaning: Option<f32>,
+    pub terms: Option<f32>,
+    pub interests: Option<f32>,
+}
+
+impl Channels {
+    pub fn of(a: &Affinity) -> Channels {
+        let r = |x: Option<f32>| x.map(|x| (x * 1e4).round() / 1e4);
+        Channels {
+            meaning: r(a.semantic),
+            terms: r(a.lexical),
+            interests: r(a.interests),
+        }
+    }
+
+    /// Back to the expertise model's affinity (for re-normalising in evaluations).
+    pub fn affinity(&self) -> Affinity {
+        Affinity {
+            semantic: self.meaning,
+            lexical: self.terms,
+            interests: self.interests,
+            ..Affinity::default()
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -72,6 +119,8 @@ pub struct MatchResult {
     pub computed_at: i64,
     /// Eligible reviewers, best first, at most `limit`.
     pub candidates: Vec<ReviewerMatch>,
+    /// How many eligible reviewers there are in all (page with `offset`).
+    pub total_candidates: usize,
     /// Every reviewer excluded for a conflict or unavailability, with the reasons.
     pub excluded: Vec<ReviewerMatch>,
 }
@@ -175,11 +224,13 @@ pub fn match_reviewers_policy(
         .iter()
         .filter(|a| a.submission_id == submission_id)
         .collect();
+    let background = scoring::background(&corpus, sub_idx);
     let hash = cache::inputs_hash(
         sub,
         &sub_assignments,
         &cands,
         &corpus,
+        &background,
         embedder.model_sha256(),
         model,
     );
@@ -188,8 +239,8 @@ pub fn match_reviewers_policy(
         return Ok(result);
     }
     let profiles = scoring::gather(store, embedder, &corpus, sub_idx, &cands, policy)?;
-    let (affinities, labels) = scoring::affinities(model, &corpus, sub, &cands, &profiles);
-    let all = scoring::explain(model, sub, &cands, &affinities, &labels);
+    let compared = scoring::affinities(model, &corpus, sub, &background, &cands, &profiles);
+    let all = scoring::explain(model, sub, &cands, &compared);
     cache::store(store, submission_id, embedder, &all, &hash, now);
     let _ = store.log_agent_run(&AgentRun {
         agent: "reviewer_matching".into(),
@@ -218,6 +269,7 @@ fn split(
             .total_cmp(&a.score)
             .then(a.reviewer_id.cmp(&b.reviewer_id))
     });
+    let total_candidates = candidates.len();
     candidates.truncate(limit);
     excluded.sort_by(|a, b| {
         b.expertise
@@ -231,6 +283,7 @@ fn split(
         cached,
         computed_at,
         candidates,
+        total_candidates,
         excluded,
     }
 }

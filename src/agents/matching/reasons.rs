@@ -88,6 +88,15 @@ pub(super) fn reason(code: ReasonCode, text: String, effect: Option<f64>) -> Rea
     }
 }
 
+/// Six decimals: the expertise and score, so strong matches do not tie.
+pub(super) fn r6(x: f64) -> f64 {
+    if x.is_finite() {
+        (x * 1e6).round() / 1e6
+    } else {
+        0.0
+    }
+}
+
 /// Four decimals: enough to rank, and exact through the JSON cache.
 pub(super) fn r4(x: f64) -> f64 {
     if x.is_finite() {

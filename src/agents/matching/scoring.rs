@@ -1,16 +1,18 @@
 //! One ranking's computation: gather the vectors and term vectors of the
-//! submission and every profile document ([`gather`]), compare them
-//! ([`affinities`], through the expertise model), and turn the blended
+//! submission, every profile document and the background papers ([`gather`]),
+//! compare them and calibrate each reviewer against the background
+//! ([`affinities`], through the expertise model), and turn the calibrated
 //! expertise, the factors and the conflicts into ranked, explained matches
 //! ([`explain`]).
 
 use super::conflicts::{Candidate, ProfileSource};
 use super::expertise::{
-    doc_text, interests_text, sigmoid, term_key, Affinity, ExpertiseModel, ProfileDoc,
+    doc_text, expertise_of, interests_text, sample_key, term_key, Affinity, Calibration,
+    ExpertiseModel, ProfileDoc,
 };
 use super::factors::adjustments;
-use super::reasons::{r4, reason, ReasonCode};
-use super::{EmbedPolicy, ReviewerMatch};
+use super::reasons::{r6, reason, ReasonCode};
+use super::{Channels, EmbedPolicy, ReviewerMatch, BACKGROUND_PAPERS};
 use crate::agents::{ensure_embeddings, AgentError};
 use crate::inference::Embedder;
 use crate::store::agents::CorpusDoc;
@@ -70,6 +72,7 @@ pub(super) fn gather(
         .iter()
         .flat_map(|c| c.papers.iter().map(|(i, _)| *i))
         .collect();
+    paper_ids.extend(background(corpus, sub_idx));
     paper_ids.push(sub_idx);
     paper_ids.sort_unstable();
     paper_ids.dedup();
@@ -162,18 +165,44 @@ pub(super) fn gather(
     })
 }
 
+/// The background every reviewer is calibrated against: the journal's
+/// papers with the smallest [`sample_key`] (a stable pseudo-random sample of
+/// at most [`BACKGROUND_PAPERS`]), without the submission being ranked.
+pub(super) fn background(corpus: &[CorpusDoc], sub_idx: usize) -> Vec<usize> {
+    let mut keyed: Vec<(u64, usize)> = corpus
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != sub_idx)
+        .map(|(i, d)| (sample_key(&d.id.to_le_bytes()), i))
+        .collect();
+    keyed.sort_unstable();
+    keyed.truncate(BACKGROUND_PAPERS);
+    let mut out: Vec<usize> = keyed.into_iter().map(|(_, i)| i).collect();
+    out.sort_unstable();
+    out
+}
+
 /// A profile document's label for people, and where it came from.
 pub(super) type Label = (String, ProfileSource);
 
+/// What one candidate's comparison produced.
+pub(super) struct Compared {
+    pub(super) affinity: Affinity,
+    pub(super) calibration: Calibration,
+    pub(super) labels: Vec<Label>,
+}
+
 /// Every candidate's affinity to the submission (excluded ones too: the same
-/// scale for all), with the labels of the profile documents compared.
+/// scale for all), their calibration against the background papers they did
+/// not write, and the labels of the profile documents compared.
 pub(super) fn affinities(
     model: &ExpertiseModel,
     corpus: &[CorpusDoc],
     sub: &CorpusDoc,
+    background: &[usize],
     cands: &[Candidate],
     p: &Profiles,
-) -> (Vec<Affinity>, Vec<Vec<Label>>) {
+) -> Vec<Compared> {
     let (paper_vecs, paper_terms) = (&p.paper_vecs, &p.paper_terms);
     let (interest_vecs, interest_terms, term_vecs) =
         (&p.interest_vecs, &p.interest_terms, &p.term_vecs);
@@ -181,11 +210,10 @@ pub(super) fn affinities(
     let empty_terms = SparseVec::default();
     let sub_vec = paper_vecs.get(&sub.id).unwrap_or(&empty);
     let sub_terms = paper_terms.get(&sub.id).unwrap_or(&empty_terms);
-    let mut affinities = Vec::with_capacity(cands.len());
-    let mut labels: Vec<Vec<(String, ProfileSource)>> = Vec::with_capacity(cands.len());
+    let mut out = Vec::with_capacity(cands.len());
     for c in cands {
         let mut docs: Vec<ProfileDoc> = Vec::new();
-        let mut lab = Vec::new();
+        let mut labels = Vec::new();
         for (i, src) in &c.papers {
             let d = &corpus[*i];
             if let (Some(v), Some(t)) = (paper_vecs.get(&d.id), paper_terms.get(&d.id)) {
@@ -193,7 +221,7 @@ pub(super) fn affinities(
                     vector: v,
                     terms: t,
                 });
-                lab.push((format!("\"{}\" (#{})", d.title, d.id), *src));
+                labels.push((format!("\"{}\" (#{})", d.title, d.id), *src));
             }
         }
         if let (Some(v), Some(t)) = (
@@ -204,34 +232,74 @@ pub(super) fn affinities(
                 vector: v,
                 terms: t,
             });
-            lab.push(("stated interests".to_string(), ProfileSource::Interests));
+            labels.push(("stated interests".to_string(), ProfileSource::Interests));
         }
-        let mut a = model.affinity(sub_vec, sub_terms, &docs);
         let tvs: Vec<&[f32]> = c
             .facts
             .interests
             .iter()
             .filter_map(|t| term_vecs.get(&term_key(t)).map(Vec::as_slice))
             .collect();
-        model.interest_affinity(sub_vec, &tvs, &mut a);
-        affinities.push(a);
-        labels.push(lab);
+        let compare = |vector: &[f32], terms: &SparseVec| {
+            let mut a = model.affinity(vector, terms, &docs);
+            model.interest_affinity(vector, &tvs, &mut a);
+            a
+        };
+        let affinity = compare(sub_vec, sub_terms);
+        let calibration = if docs.is_empty() {
+            Calibration::default()
+        } else {
+            let own: Vec<usize> = c.papers.iter().map(|(i, _)| *i).collect();
+            let bg: Vec<Affinity> = background
+                .iter()
+                .filter(|i| !own.contains(i))
+                .filter_map(|&i| {
+                    let d = &corpus[i];
+                    Some(compare(paper_vecs.get(&d.id)?, paper_terms.get(&d.id)?))
+                })
+                .collect();
+            model.calibration(&bg)
+        };
+        out.push(Compared {
+            affinity,
+            calibration,
+            labels,
+        });
     }
-
-    (affinities, labels)
+    out
 }
 
-/// The matches with their scores and reasons: expertise squashed to 0..1 from
-/// the blended z-score, times the workload and responsiveness factors; zero
+/// An embedding cosine in words an editor understands.
+pub(super) fn closeness(cosine: f32) -> &'static str {
+    match cosine {
+        c if c >= 0.6 => "very close",
+        c if c >= 0.45 => "close",
+        c if c >= 0.3 => "related",
+        c if c >= 0.15 => "loosely related",
+        _ => "not related",
+    }
+}
+
+/// The calibrated expertise in words (the share of the journal's papers that
+/// are further from the reviewer's work).
+fn standing(expertise: f64) -> String {
+    let pct = (expertise * 100.0).floor().clamp(0.0, 99.0);
+    if expertise >= 0.5 {
+        format!("closer to their work than {pct:.0} % of the journal's papers")
+    } else {
+        "no closer to their work than a typical paper of the journal".to_string()
+    }
+}
+
+/// The matches with their scores and reasons: the calibrated expertise
+/// ([`expertise_of`]) times the workload and responsiveness factors; zero
 /// for a reviewer with a conflict, whose conflicts lead the reasons.
 pub(super) fn explain(
     model: &ExpertiseModel,
     sub: &CorpusDoc,
     cands: &[Candidate],
-    affinities: &[Affinity],
-    labels: &[Vec<Label>],
+    compared: &[Compared],
 ) -> Vec<ReviewerMatch> {
-    let blended = model.blend(affinities);
     let sub_tokens: HashSet<String> =
         tokens(&doc_text(&sub.title, &sub.abstract_text, &sub.keywords))
             .into_iter()
@@ -239,25 +307,28 @@ pub(super) fn explain(
     let mut all: Vec<ReviewerMatch> = Vec::with_capacity(cands.len());
     for (k, c) in cands.iter().enumerate() {
         let r = c.facts;
-        let a = &affinities[k];
+        let Compared {
+            affinity: a,
+            calibration,
+            labels,
+        } = &compared[k];
         let mut reasons = Vec::new();
-        let expertise = match blended[k] {
+        let expertise = match model.calibrated(a, calibration) {
             Some(z) => {
-                let e = r4(sigmoid(1.5 * f64::from(z)));
+                let e = expertise_of(z);
                 reasons.push(reason(
                     ReasonCode::Expertise,
                     format!(
-                        "expertise {:.2}: meaning {:.2}, shared terms {:.2} ({} over {} profile document{})",
+                        "expertise {:.2}: {} (by meaning and shared terms, {} over {} profile document{})",
                         e,
-                        a.semantic.unwrap_or(0.0),
-                        a.lexical.unwrap_or(0.0),
+                        standing(e),
                         model.aggregation.label(),
-                        labels[k].len(),
-                        if labels[k].len() == 1 { "" } else { "s" }
+                        labels.len(),
+                        if labels.len() == 1 { "" } else { "s" }
                     ),
                     Some(e),
                 ));
-                if let Some((label, src)) = a.best.and_then(|b| labels[k].get(b)) {
+                if let Some((label, src)) = a.best.and_then(|b| labels.get(b)) {
                     let how = match src {
                         ProfileSource::Authored => "their paper",
                         ProfileSource::Reviewed => "a submission they reviewed",
@@ -266,8 +337,8 @@ pub(super) fn explain(
                     reasons.push(reason(
                         ReasonCode::ClosestWork,
                         format!(
-                            "closest: {how} {label}, similarity {:.2}",
-                            a.best_similarity
+                            "closest: {how} {label}, {} in meaning",
+                            closeness(a.best_similarity)
                         ),
                         Some(f64::from(a.best_similarity)),
                     ));
@@ -312,7 +383,7 @@ pub(super) fn explain(
             if let Some(term) = with_vec.get(i) {
                 reasons.push(reason(
                     ReasonCode::InterestMeaning,
-                    format!("closest stated interest: {term} (similarity {sim:.2})"),
+                    format!("closest stated interest: {term} ({})", closeness(sim)),
                     Some(f64::from(sim)),
                 ));
             }
@@ -323,7 +394,7 @@ pub(super) fn explain(
         let score = if excluded {
             0.0
         } else {
-            r4(expertise * factor)
+            r6(expertise * factor)
         };
         let mut rs = c.conflicts.clone();
         rs.extend(reasons);
@@ -334,6 +405,7 @@ pub(super) fn explain(
             affiliation: r.affiliation.clone(),
             score,
             expertise,
+            channels: Channels::of(a),
             excluded,
             reasons: rs,
         });

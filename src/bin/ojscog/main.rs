@@ -7,6 +7,7 @@
 
 mod agents;
 mod eval;
+mod eval_product;
 mod models;
 mod service;
 
@@ -184,8 +185,21 @@ fn run(cli: Cli) -> Result<()> {
                     dir,
                     variants,
                     json,
+                    ojs_sql,
+                    ojs,
+                    ojs_deadline,
                 },
-        } => eval::eval_cmd(&cfg, &dir, variants, json),
+        } => eval::eval_cmd(
+            &cfg,
+            eval::EvalArgs {
+                dir: &dir,
+                variants,
+                json,
+                ojs_sql,
+                ojs: ojs.as_deref(),
+                ojs_deadline,
+            },
+        ),
         Command::Assess {
             submission_id,
             demo,
