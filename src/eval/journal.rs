@@ -14,8 +14,8 @@
 //! with the `mariadb` client). The layout is a pure function of the data, so
 //! the SQL and the scorer agree on which id is which paper and participant.
 
-use super::{Gold, Paper};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use super::Gold;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write;
 
 /// First id of each kind: above anything in PKP's test journals.
@@ -101,13 +101,7 @@ fn lit(s: &str) -> String {
 /// The SQL that adds the gold data to PKP's OJS 3.4 test journal.
 pub fn sql(gold: &Gold) -> String {
     let layout = Layout::of(gold);
-    let mut papers: HashMap<&str, &Paper> = HashMap::new();
-    for p in gold.archives.values().flatten() {
-        papers.insert(&p.id, p);
-    }
-    for p in gold.papers.values() {
-        papers.insert(&p.id, p);
-    }
+    let papers = gold.all_papers();
     let mut out = String::from("SET NAMES utf8mb4;\n");
     for (pid, uid) in &layout.users {
         let _ = writeln!(
@@ -198,7 +192,7 @@ pub fn sql(gold: &Gold) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::eval::Participant;
+    use crate::eval::{Paper, Participant};
 
     fn paper(id: &str) -> Paper {
         Paper {

@@ -175,6 +175,18 @@ impl Gold {
     }
 }
 
+impl Gold {
+    /// Every distinct paper of the data set (rated and archive), by id; a
+    /// rated paper's own record wins over an archive copy.
+    pub fn all_papers(&self) -> HashMap<&str, &Paper> {
+        let mut m: HashMap<&str, &Paper> = HashMap::new();
+        for p in self.archives.values().flatten().chain(self.papers.values()) {
+            m.insert(&p.id, p);
+        }
+        m
+    }
+}
+
 /// `{participant: {paper: score}}` JSON, as the dataset's prediction files.
 pub fn load_predictions(path: &Path) -> Result<Predictions, EvalError> {
     serde_json::from_str(&read(path)?).map_err(|e| format_err(path, e.to_string()))
@@ -379,15 +391,6 @@ fn text_of(p: &Paper) -> String {
     doc_text(&p.title, &p.abstract_text, &[])
 }
 
-/// Every distinct paper of the data set (rated and archive), by id.
-fn all_papers(gold: &Gold) -> HashMap<&str, &Paper> {
-    let mut m: HashMap<&str, &Paper> = HashMap::new();
-    for p in gold.archives.values().flatten().chain(gold.papers.values()) {
-        m.insert(&p.id, p);
-    }
-    m
-}
-
 impl EmbeddedGold {
     /// Embeds every rated and archive paper (title + ". " + abstract, as in production).
     pub fn new(gold: &Gold, embedder: &dyn Embedder) -> Result<EmbeddedGold, EvalError> {
@@ -400,7 +403,7 @@ impl EmbeddedGold {
         embedder: &dyn Embedder,
         mut known: HashMap<String, Vec<f32>>,
     ) -> Result<EmbeddedGold, EvalError> {
-        let mut texts: Vec<String> = all_papers(gold).values().map(|p| text_of(p)).collect();
+        let mut texts: Vec<String> = gold.all_papers().values().map(|p| text_of(p)).collect();
         texts.sort();
         texts.dedup();
         let missing: Vec<&String> = texts.iter().filter(|t| !known.contains_key(*t)).collect();
@@ -422,7 +425,7 @@ impl EmbeddedGold {
     /// background papers (a stable sample of all the data set's papers,
     /// without their own): what [`Self::predict`] and [`Self::predict_relative`] use.
     fn affinities(&self, gold: &Gold, model: &ExpertiseModel) -> Vec<ParticipantAffinities> {
-        let papers = all_papers(gold);
+        let papers = gold.all_papers();
         let mut keyed: Vec<(u64, &str)> = papers
             .keys()
             .map(|id| (sample_key(id.as_bytes()), *id))

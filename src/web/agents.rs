@@ -41,21 +41,35 @@ fn open_rw(ctx: &AppContext) -> Result<Store, Reply> {
         .map_err(|e| Reply::error(503, format!("the local store is unavailable: {e}")))
 }
 
-fn limit(p: &[(String, String)], default: usize) -> Result<usize, Reply> {
-    match p.iter().find(|(k, _)| k == "limit") {
+/// A whole-number query parameter in `range`, `default` when absent.
+fn number(
+    p: &[(String, String)],
+    name: &str,
+    default: usize,
+    range: std::ops::RangeInclusive<usize>,
+) -> Result<usize, Reply> {
+    match p.iter().find(|(k, _)| k == name) {
         None => Ok(default),
         Some((_, v)) => v
             .trim()
             .parse::<usize>()
             .ok()
-            .filter(|n| (1..=MAX_RESULTS).contains(n))
+            .filter(|n| range.contains(n))
             .ok_or_else(|| {
                 Reply::error(
                     400,
-                    format!("limit must be a whole number from 1 to {MAX_RESULTS}"),
+                    format!(
+                        "{name} must be a whole number from {} to {}",
+                        range.start(),
+                        range.end()
+                    ),
                 )
             }),
     }
+}
+
+fn limit(p: &[(String, String)], default: usize) -> Result<usize, Reply> {
+    number(p, "limit", default, 1..=MAX_RESULTS)
 }
 
 fn with_warning(mut v: Value, warning: Option<String>) -> Value {
@@ -65,31 +79,14 @@ fn with_warning(mut v: Value, warning: Option<String>) -> Value {
     v
 }
 
-/// Where a page of reviewers starts: `offset` (default 0).
-fn offset(p: &[(String, String)]) -> Result<usize, Reply> {
-    match p.iter().find(|(k, _)| k == "offset") {
-        None => Ok(0),
-        Some((_, v)) => v
-            .trim()
-            .parse::<usize>()
-            .ok()
-            .filter(|n| *n <= MAX_OFFSET)
-            .ok_or_else(|| {
-                Reply::error(
-                    400,
-                    format!("offset must be a whole number from 0 to {MAX_OFFSET}"),
-                )
-            }),
-    }
-}
-
 /// `GET /api/submissions/{id}/reviewers?limit=N&offset=M`: one page of the
 /// ranking (`total_candidates` says how many there are), every excluded reviewer.
 pub(crate) fn reviewers_for(ctx: &AppContext, id: &str, query: &str) -> Handled {
     let id = super::submission_id(id)?;
     let p = super::params(query, &["limit", "offset"])?;
     let n = limit(&p, DEFAULT_MATCHES)?;
-    let skip = offset(&p)?;
+    // Where the page starts.
+    let skip = number(&p, "offset", 0, 0..=MAX_OFFSET)?;
     let store = open_rw(ctx)?;
     let (embedder, warning) = ctx.models.embedder();
     let mut r = matching::match_reviewers_indexed(&store, embedder.as_ref(), id, skip + n)

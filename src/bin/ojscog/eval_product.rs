@@ -243,14 +243,12 @@ fn ask(svc: &Service, gold: &Gold, token: &str, deadline: Duration) -> Result<Pr
 
     // The vectors the service made, for the in-memory figure on the same vectors.
     let store = svc.ctx.open_store_rw()?;
+    let papers = gold.all_papers();
     let items: Vec<(i64, String)> = layout
         .submissions
         .iter()
         .filter_map(|(paper, sid)| {
-            let p = gold
-                .papers
-                .get(paper)
-                .or_else(|| gold.archives.values().flatten().find(|a| &a.id == paper))?;
+            let p = papers.get(paper.as_str())?;
             Some((
                 *sid,
                 ojscog::agents::matching::doc_text(&p.title, &p.abstract_text, &[]),
