@@ -18,4 +18,5 @@ pub mod store;
 pub mod sync;
 pub mod system;
 pub mod text;
+pub mod update;
 pub mod web;

@@ -81,6 +81,7 @@ impl Service {
                 Default::default(),
             )),
             device: Mutex::new(Device::new(&config.data_dir)),
+            updates: crate::update::UpdateHandle::new(&config, metrics.clone()),
             config,
             store_path,
             metrics,
@@ -111,6 +112,22 @@ impl Service {
                     &|| ctx.models.embedder().0,
                     &|| ctx.sync.data_generation(),
                     &|| shutdown.is_triggered(),
+                )
+            })?);
+        }
+        {
+            let (ctx, shutdown) = (ctx.clone(), shutdown.clone());
+            threads.push(spawn("updater", move || {
+                let u = &ctx.config.update;
+                ctx.updates.run(
+                    Duration::from_secs(u.check_interval_secs),
+                    u.auto_apply,
+                    &|| shutdown.is_triggered(),
+                    &|| {
+                        ctx.models.reload();
+                        // New vectors for the new model: the index recomputes lazily.
+                        ctx.indexer.notify();
+                    },
                 )
             })?);
         }
@@ -175,6 +192,7 @@ impl Service {
         self.shutdown.trigger();
         // The indexer sleeps on its own wake-up signal: wake it to see the stop.
         self.ctx.indexer.notify();
+        self.ctx.updates.notify();
         for t in self.threads {
             let _ = t.join();
         }

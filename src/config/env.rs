@@ -76,6 +76,29 @@ impl Config {
                 "web_slots_file" => self.web.slots_file = PathBuf::from(v),
                 "metrics_sample_interval_secs" => self.metrics.sample_interval_secs = num(name, v)?,
                 "metrics_retention_hours" => self.metrics.retention_hours = num(name, v)?,
+                "update_channel_url" => self.update.channel_url = v.to_string(),
+                "update_check_interval_secs" => self.update.check_interval_secs = num(name, v)?,
+                "update_bandwidth_limit_bytes_per_second" => {
+                    self.update.bandwidth_limit_bytes_per_second = num(name, v)?
+                }
+                "update_reserve_bytes" => self.update.reserve_bytes = num(name, v)?,
+                "update_retries" => self.update.retries = num(name, v)?,
+                "update_auto_apply" => {
+                    self.update.auto_apply = match v.trim() {
+                        "true" | "1" | "yes" => true,
+                        "false" | "0" | "no" => false,
+                        _ => return Err(invalid(name, format!("`{v}` is not true or false"))),
+                    }
+                }
+                "update_extra_keys" => {
+                    self.update.extra_keys = v
+                        .split(',')
+                        .map(|k| k.trim().to_string())
+                        .filter(|k| !k.is_empty())
+                        .collect()
+                }
+                "update_system_installer" => self.update.system_installer = PathBuf::from(v),
+                "update_system_release" => self.update.system_release = PathBuf::from(v),
                 // Settings of the process itself, not of the config.
                 "llm_model_path" => self.llm.model_path = PathBuf::from(v),
                 "llm_n_threads" => self.llm.n_threads = num(name, v)?,

@@ -6,9 +6,11 @@
 
 mod env;
 mod llm;
+mod update;
 
 pub use env::{developer_model_dir, ort_dylib_override};
 pub use llm::LlmConfig;
+pub use update::{UpdateConfig, BAKED_KEYS_DIR};
 
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
@@ -48,6 +50,8 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// The screening LLM (a GGUF chat model through llama.cpp).
     pub llm: LlmConfig,
+    /// Over-the-air updates of models and the system.
+    pub update: UpdateConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -141,6 +145,7 @@ impl Default for Config {
             web: WebConfig::default(),
             metrics: MetricsConfig::default(),
             llm: Default::default(),
+            update: Default::default(),
         }
     }
 }
@@ -374,6 +379,7 @@ impl Config {
         self.llm
             .validate()
             .map_err(|e| invalid("llm", format!("LLM settings are invalid: {e}")))?;
+        self.update.validate()?;
         if self.metrics.sample_interval_secs == 0 {
             return Err(invalid(
                 "metrics.sample_interval_secs",
@@ -417,6 +423,7 @@ impl Config {
     pub fn redacted(&self) -> Config {
         let mut c = self.clone();
         c.ojs.url = redact_url(&c.ojs.url);
+        c.update.channel_url = redact_url(&c.update.channel_url);
         if !c.web.admin_token.is_empty() {
             c.web.admin_token = "***".into();
         }

@@ -29,6 +29,8 @@ pub struct AppContext {
     pub models: LazyModels,
     /// The search index and its background embedding job.
     pub indexer: Arc<crate::agents::indexer::Indexer>,
+    /// Over-the-air updates: status, and requests to the updater thread.
+    pub updates: crate::update::UpdateHandle,
 }
 
 impl AppContext {

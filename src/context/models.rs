@@ -34,6 +34,16 @@ impl LazyModels {
         }
     }
 
+    /// Forgets the loaded models and any remembered load failure: the next use
+    /// loads what the store's `current` names now (after an update activated
+    /// a new version, so agents pick it up without a restart).
+    pub fn reload(&self) {
+        *self.embedder.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        *self.screening.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        self.embedder_failure.forget();
+        self.screening_failure.forget();
+    }
+
     /// The sentence-embedding model, or (with the reason) the exact-term
     /// fallback when the model cannot be loaded; loading is retried after 60 s
     /// or when the model's files change.

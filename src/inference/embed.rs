@@ -80,6 +80,11 @@ pub fn ort_dylib_path(store: &ModelStore) -> Result<PathBuf, InferenceError> {
     Ok(m.path(ORT_LIB_FILE))
 }
 
+/// The ONNX Runtime library this process loaded, if it loaded one.
+pub fn ort_loaded() -> Option<PathBuf> {
+    ORT_INIT.get().and_then(|r| r.as_ref().ok().cloned())
+}
+
 /// Loads ONNX Runtime once per process. A second call with another path keeps the first.
 pub fn init_ort(lib: &Path) -> Result<(), InferenceError> {
     let r = ORT_INIT.get_or_init(|| {
@@ -333,8 +338,19 @@ pub fn load_embedder(
     opts: OnnxOptions,
     limits: WorkerLimits,
 ) -> Result<EmbeddingWorker<OnnxEmbedder>, InferenceError> {
+    load_embedder_with(store, store, opts, limits)
+}
+
+/// [`load_embedder`] with ONNX Runtime taken from `ort_store` (each model is
+/// looked up on its own: an update may bring one without the other).
+pub fn load_embedder_with(
+    store: &ModelStore,
+    ort_store: &ModelStore,
+    opts: OnnxOptions,
+    limits: WorkerLimits,
+) -> Result<EmbeddingWorker<OnnxEmbedder>, InferenceError> {
     let m = store.verified(EMBEDDING_MODEL)?;
-    let lib = ort_dylib_path(store)?;
+    let lib = ort_dylib_path(ort_store)?;
     init_ort(&lib)?;
     let model = m.path(MODEL_FILE);
     let tokenizer = m.path(TOKENIZER_FILE);

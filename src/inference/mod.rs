@@ -395,8 +395,11 @@ pub fn embedding_store(
 /// stamps of the model and ONNX Runtime, no hashing).
 pub fn embedder_state(data_dir: &std::path::Path) -> String {
     use crate::models::{EMBEDDING_MODEL, ONNXRUNTIME};
+    let ort = crate::models::ModelStore::resolve(data_dir, ONNXRUNTIME)
+        .map(|s| s.state(ONNXRUNTIME))
+        .unwrap_or_else(|e| e.to_string());
     match embedding_store(data_dir) {
-        Ok(s) => format!("{}|{}", s.state(EMBEDDING_MODEL), s.state(ONNXRUNTIME)),
+        Ok(s) => format!("{}|{ort}", s.state(EMBEDDING_MODEL)),
         Err(e) => e.to_string(),
     }
 }
@@ -408,8 +411,10 @@ pub fn open_embedder(data_dir: &std::path::Path) -> Result<Arc<dyn Embedder>, In
     #[cfg(feature = "embeddings")]
     {
         let store = embedding_store(data_dir)?;
-        let e = embed::load_embedder(
+        let ort = crate::models::ModelStore::resolve(data_dir, crate::models::ONNXRUNTIME)?;
+        let e = embed::load_embedder_with(
             &store,
+            &ort,
             embed::OnnxOptions::default(),
             WorkerLimits::default(),
         )?;
@@ -422,6 +427,19 @@ pub fn open_embedder(data_dir: &std::path::Path) -> Result<Arc<dyn Embedder>, In
             model: crate::models::EMBEDDING_MODEL.into(),
             message: "this ojscog was built without the `embeddings` feature".into(),
         })
+    }
+}
+
+/// The ONNX Runtime library this process already loaded (once loaded, it
+/// stays for the life of the process: a new one takes effect at the next start).
+pub fn ort_loaded() -> Option<std::path::PathBuf> {
+    #[cfg(feature = "embeddings")]
+    {
+        embed::ort_loaded()
+    }
+    #[cfg(not(feature = "embeddings"))]
+    {
+        None
     }
 }
 

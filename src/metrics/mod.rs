@@ -64,7 +64,15 @@ pub mod names {
     pub const PROCESS_START: &str = "process_start_time_seconds";
     pub const AGENT_RUNS: &str = "ojscog_agent_runs_total";
     pub const BUILD_INFO: &str = "ojscog_build_info";
+    pub const UPDATE_CHECKS: &str = "ojscog_update_checks_total";
+    pub const UPDATE_LAST_CHECK: &str = "ojscog_update_last_check_timestamp_seconds";
+    pub const UPDATE_ARTIFACTS: &str = "ojscog_update_artifacts_total";
+    pub const UPDATE_DOWNLOADED: &str = "ojscog_update_downloaded_bytes_total";
+    pub const UPDATE_SELFTEST_DURATION: &str = "ojscog_update_selftest_duration_seconds";
 }
+
+/// Buckets (seconds) for model self-tests after an update.
+pub const SELFTEST_BUCKETS: &[f64] = &[0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0];
 
 pub struct Metrics {
     families: Mutex<BTreeMap<&'static str, Family>>,
@@ -195,6 +203,31 @@ impl Metrics {
             BUILD_INFO,
             "Build information; the value is always 1.",
             Kind::Gauge,
+        );
+        m.describe(
+            UPDATE_CHECKS,
+            "Update channel checks by result (ok, or why the index was refused).",
+            Kind::Counter,
+        );
+        m.describe(
+            UPDATE_LAST_CHECK,
+            "Unix time of the last update channel check.",
+            Kind::Gauge,
+        );
+        m.describe(
+            UPDATE_ARTIFACTS,
+            "Update artifacts processed, by kind (model, system) and result.",
+            Kind::Counter,
+        );
+        m.describe(
+            UPDATE_DOWNLOADED,
+            "Bytes downloaded from the update channel.",
+            Kind::Counter,
+        );
+        m.describe(
+            UPDATE_SELFTEST_DURATION,
+            "Duration of model self-tests after an update.",
+            Kind::Histogram(SELFTEST_BUCKETS),
         );
         m.set(BUILD_INFO, &[("version", env!("CARGO_PKG_VERSION"))], 1.0);
         m.set(PROCESS_START, &[], crate::system::unix_now() as f64);

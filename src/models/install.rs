@@ -241,6 +241,52 @@ impl ModelStore {
         Ok(n)
     }
 
+    /// `models gc`: removes what interrupted installs left and every version
+    /// that is neither `current` nor `previous`. Waits for a running install.
+    /// Returns how many directories were removed.
+    pub fn gc(&self, name: &str) -> Result<usize, ModelError> {
+        let mdir = self.model_dir(name)?;
+        if !mdir.is_dir() {
+            return Ok(0);
+        }
+        let _lock = self.lock(&mdir)?;
+        let n = self.clean_staging_locked(&mdir)?;
+        let before = self.versions(name)?.len();
+        self.prune(name)?;
+        Ok(n + before - self.versions(name)?.len())
+    }
+
+    /// Takes back a version that was made current but must not stay so (it
+    /// failed its self-test): `previous` becomes current again when there is
+    /// one, else `current` is removed; the version itself is deleted either way.
+    /// Returns the version now current, if any.
+    pub fn withdraw(&self, name: &str, version: &str) -> Result<Option<String>, ModelError> {
+        check_name("version", version)?;
+        let mdir = self.model_dir(name)?;
+        if !mdir.is_dir() {
+            return Ok(None);
+        }
+        let _lock = self.lock(&mdir)?;
+        if self.current_version(name)?.as_deref() == Some(version) {
+            match self.previous_version(name)? {
+                Some(prev) if prev != version => {
+                    self.switch(name, &prev)?;
+                    // `switch` made the withdrawn version `previous`: forget it.
+                    let _ = fs::remove_file(mdir.join(PREVIOUS));
+                }
+                _ => {
+                    let link = mdir.join(CURRENT);
+                    fs::remove_file(&link).map_err(io("cannot remove", &link))?;
+                }
+            }
+            sync_dir(&mdir)?;
+        }
+        if fs::symlink_metadata(mdir.join(version)).is_ok() {
+            remove_version(&mdir, version)?;
+        }
+        self.current_version(name)
+    }
+
     /// Keeps only `current` and `previous`. The caller holds the model's lock.
     fn prune(&self, name: &str) -> Result<(), ModelError> {
         let keep = [self.current_version(name)?, self.previous_version(name)?];

@@ -485,7 +485,9 @@ impl ModelStore {
     }
 }
 
-fn check_name(what: &'static str, s: &str) -> Result<(), ModelError> {
+/// A model or version name: letters, digits and `. - _ +`, no leading dot,
+/// not `current`/`previous`, at most 128 characters.
+pub fn check_name(what: &'static str, s: &str) -> Result<(), ModelError> {
     let ok = !s.is_empty()
         && s.len() <= 128
         && !s.starts_with('.')
@@ -505,7 +507,8 @@ fn check_name(what: &'static str, s: &str) -> Result<(), ModelError> {
     }
 }
 
-fn check_rel_path(p: &str) -> Result<(), ModelError> {
+/// A file's path inside a version: relative, no `..`, no hidden parts.
+pub fn check_rel_path(p: &str) -> Result<(), ModelError> {
     let path = Path::new(p);
     let ok = !p.is_empty()
         && path

@@ -7,6 +7,7 @@ mod queries;
 pub mod records;
 mod screening;
 mod sessions;
+mod updates;
 
 pub use queries::*;
 use records::*;
@@ -17,6 +18,7 @@ pub use screening::{
     AssessmentKey, ScreeningAuthor, ScreeningInput, AGENT_LOG_MAX_AGE_SECS, AGENT_LOG_MAX_ROWS,
 };
 pub use sessions::{SessionRow, MAX_SESSIONS};
+pub use updates::{AcceptedIndex, PendingActivation, UpdateRecord, MAX_UPDATE_HISTORY};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -48,7 +50,11 @@ pub enum StoreError {
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
 /// Migrations in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[&str] = &[include_str!("schema.sql"), include_str!("sessions.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("schema.sql"),
+    include_str!("sessions.sql"),
+    include_str!("updates.sql"),
+];
 
 pub struct Store {
     conn: Connection,

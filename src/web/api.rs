@@ -205,3 +205,65 @@ pub(crate) fn health(ctx: &AppContext, detailed: bool) -> Reply {
         Reply::json(code, &json!({ "status": h.status }))
     }
 }
+
+/// `GET /api/update` (admin): the channel, the last check, what is available,
+/// progress, the last failure, the accepted index, pending activations and
+/// the recent history.
+pub(crate) fn update_status(ctx: &AppContext) -> Reply {
+    let store = match ctx.open_store() {
+        Ok(s) => s,
+        Err(e) => return Reply::error(503, format!("the store is not readable: {e}")),
+    };
+    let (accepted, pending, history) = match (
+        store.accepted_index(),
+        store.pending_activations(),
+        store.update_history(20),
+    ) {
+        (Ok(a), Ok(p), Ok(h)) => (a, p, h),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
+            return Reply::error(503, format!("cannot read the update history: {e}"))
+        }
+    };
+    Reply::json(
+        200,
+        &json!({
+            "status": ctx.updates.status(),
+            "accepted": accepted,
+            "pending": pending,
+            "history": history,
+            "trusted_keys": ctx.updates.updater.as_ref().map(|u| u.keys.ids()).unwrap_or_default(),
+        }),
+    )
+}
+
+/// `POST /api/update` (admin): `{"action": "check"}` or `{"action": "apply"}`
+/// (the default) wakes the updater thread; the answer comes at once (202) and
+/// progress shows in `GET /api/update` and on the page.
+pub(crate) fn request_update(ctx: &AppContext, body: &[u8]) -> Reply {
+    let action = if body.iter().all(|b| b.is_ascii_whitespace()) {
+        "apply".to_string()
+    } else {
+        match serde_json::from_slice::<Value>(body) {
+            Ok(v) => match v.get("action").and_then(|a| a.as_str()) {
+                Some(a) => a.to_string(),
+                None => return Reply::error(400, "the body needs an \"action\": \"check\" or \"apply\""),
+            },
+            Err(e) => return Reply::error(400, format!("the body is not JSON: {e}")),
+        }
+    };
+    let request = match action.as_str() {
+        "check" => crate::update::Request::Check,
+        "apply" => crate::update::Request::Apply,
+        other => return Reply::error(400, format!("unknown action `{other}`: use check or apply")),
+    };
+    if ctx.updates.request(request) {
+        Reply::json(202, &json!({ "started": true, "action": action }))
+    } else {
+        let why = ctx
+            .updates
+            .error
+            .clone()
+            .unwrap_or_else(|| crate::update::UpdateError::NoChannel.to_string());
+        Reply::json(409, &json!({ "started": false, "error": why }))
+    }
+}

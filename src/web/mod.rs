@@ -156,6 +156,8 @@ pub(crate) fn dispatch(ctx: &AppContext, gate: &Gate, req: &Req, route: Route) -
         (Route::Reviewers, _) => api::reviewers(ctx).unwrap_or_else(|r| r),
         (Route::Sync, "POST") => api::request_sync(ctx),
         (Route::Sync, _) => api::sync_status(ctx),
+        (Route::Update, "POST") => api::request_update(ctx, &req.body),
+        (Route::Update, _) => api::update_status(ctx),
         (Route::Other, _) => Reply::error(404, "nothing here"),
     }
 }

@@ -37,6 +37,7 @@ pub(crate) enum Route {
     Reviewers,
     Search,
     Sync,
+    Update,
     Other,
 }
 
@@ -55,6 +56,7 @@ impl Route {
         "/api/reviewers",
         "/api/search",
         "/api/sync",
+        "/api/update",
     ];
 
     pub(crate) fn of_path(path: &str) -> Route {
@@ -68,6 +70,7 @@ impl Route {
             "/api/reviewers" => Route::Reviewers,
             "/api/search" => Route::Search,
             "/api/sync" => Route::Sync,
+            "/api/update" => Route::Update,
             p => match p.strip_prefix("/api/submissions/") {
                 Some(id) if !id.is_empty() && !id.contains('/') => Route::Submission,
                 Some(rest) => match rest.split_once('/') {
@@ -101,6 +104,7 @@ impl Route {
             Route::Reviewers => "/api/reviewers",
             Route::Search => "/api/search",
             Route::Sync => "/api/sync",
+            Route::Update => "/api/update",
             Route::Other => "other",
         }
     }
@@ -108,7 +112,7 @@ impl Route {
     /// The `Allow` header value.
     pub(crate) fn allow(self) -> &'static str {
         match self {
-            Route::Sync | Route::Assessment | Route::SignIn => "GET, HEAD, POST",
+            Route::Sync | Route::Update | Route::Assessment | Route::SignIn => "GET, HEAD, POST",
             Route::SignOut => "POST",
             _ => "GET, HEAD",
         }
@@ -119,7 +123,7 @@ impl Route {
             "GET" | "HEAD" => self != Route::SignOut,
             "POST" => matches!(
                 self,
-                Route::Sync | Route::Assessment | Route::SignIn | Route::SignOut
+                Route::Sync | Route::Update | Route::Assessment | Route::SignIn | Route::SignOut
             ),
             _ => false,
         }
@@ -129,6 +133,8 @@ impl Route {
         match (self, method) {
             (Route::Health | Route::Metrics | Route::SignIn | Route::SignOut, _) => Need::Nothing,
             (Route::Sync | Route::Assessment, "POST") => Need::Admin,
+            // What is installed, from where, and the failures: the admin's business.
+            (Route::Update, _) => Need::Admin,
             _ => Need::Read,
         }
     }

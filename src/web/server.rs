@@ -648,6 +648,7 @@ mod tests {
             )),
             device: std::sync::Mutex::new(crate::system::Device::new(dir.path())),
             models: crate::context::LazyModels::new(&config, metrics.clone()),
+            updates: crate::update::UpdateHandle::new(&config, metrics.clone()),
             config,
             store_path,
             metrics,

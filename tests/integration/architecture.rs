@@ -19,7 +19,7 @@ const LAYERS: &[&[&str]] = &[
     &["store"],
     &["ojs", "models", "demo"],
     &["inference", "sync"],
-    &["agents"],
+    &["agents", "update"],
     &["eval", "health"],
     &["context"],
     &["web"],
@@ -56,6 +56,16 @@ const CONFINED: &[(&str, &[&str], &str)] = &[
         "tokenizers::",
         &["src/inference/"],
         "only inference/ runs models",
+    ),
+    (
+        "ureq",
+        &["src/update/", "src/bin/"],
+        "only update/ downloads (the binary's evaluation also asks its own API)",
+    ),
+    (
+        "minisign",
+        &["src/update/", "src/bin/"],
+        "only update/ checks and makes signatures",
     ),
     ("anyhow", &["src/bin/"], "anyhow only in the binary"),
     (

@@ -26,6 +26,8 @@ mod search_demo;
 mod service_offline;
 mod store_writers;
 mod sync_errors;
+mod update_channel;
+mod update_service;
 mod web_access;
 mod web_ai;
 mod web_api;

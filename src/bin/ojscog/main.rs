@@ -3,13 +3,14 @@
 //!
 //! One file per command group: `service.rs` (serve, sync, status),
 //! `models.rs` (models, assess, bench), `agents.rs` (match, search),
-//! `eval.rs` (eval). Each turns arguments into library calls and prints.
+//! `eval.rs` (eval), `update.rs` (update, release). Each turns arguments into library calls and prints.
 
 mod agents;
 mod eval;
 mod eval_product;
 mod models;
 mod service;
+mod update;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
@@ -108,6 +109,16 @@ enum Command {
         #[arg(long)]
         fresh: bool,
     },
+    /// Over-the-air updates from the signed channel (or a USB stick).
+    Update {
+        #[command(subcommand)]
+        action: update::UpdateAction,
+    },
+    /// Publish an update channel: signing keys, the index, its signature.
+    Release {
+        #[command(subcommand)]
+        action: update::ReleaseAction,
+    },
     /// Measure the on-device models.
     Bench {
         #[command(subcommand)]
@@ -149,8 +160,14 @@ fn init_logging() {
 }
 
 fn run(cli: Cli) -> Result<()> {
-    let cfg = Config::load(cli.config.as_deref()).context("configuration is invalid")?;
-    match cli.command {
+    let Cli { config, command } = cli;
+    // Publishing runs on the publisher's machine: no box configuration needed.
+    let command = match command {
+        Command::Release { action } => return update::release_cmd(action),
+        other => other,
+    };
+    let cfg = Config::load(config.as_deref()).context("configuration is invalid")?;
+    match command {
         Command::Serve { demo } => service::serve(cfg, demo),
         Command::Sync { once } => service::sync_cmd(cfg, once),
         Command::Config {
@@ -166,6 +183,8 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Status => service::status(cfg),
+        Command::Update { action } => update::update_cmd(&cfg, action),
+        Command::Release { action } => update::release_cmd(action),
         Command::Models { dir, action } => models::models_cmd(&cfg, dir, action),
         Command::Match {
             submission_id,

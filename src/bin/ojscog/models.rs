@@ -31,6 +31,9 @@ pub(crate) enum ModelsAction {
     },
     /// Make the previous version current again.
     Rollback { name: String },
+    /// Remove versions that are neither current nor previous, and what
+    /// interrupted installs left (all models, or one).
+    Gc { name: Option<String> },
 }
 
 #[derive(Subcommand)]
@@ -147,6 +150,17 @@ pub(crate) fn models_cmd(cfg: &Config, dir: Option<PathBuf>, action: ModelsActio
         ModelsAction::Rollback { name } => {
             let m = store.rollback(&name)?;
             println!("{name}: current is now {}", m.manifest.version);
+            Ok(())
+        }
+        ModelsAction::Gc { name } => {
+            let names = match name {
+                Some(n) => vec![n],
+                None => store.list()?.into_iter().map(|m| m.name).collect(),
+            };
+            for n in names {
+                let removed = store.gc(&n)?;
+                println!("{n}: removed {removed} directories (kept current and previous)");
+            }
             Ok(())
         }
     }

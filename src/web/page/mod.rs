@@ -5,6 +5,7 @@
 //! attributes (`pending-total`, `stage-review`, `reviews-overdue`, …).
 
 mod device;
+mod updates;
 use super::auth::Role;
 use super::chart::{self, Chart, Unit};
 use super::format::{self, escape};
@@ -78,6 +79,7 @@ pub(crate) fn render(ctx: &AppContext, role: Role) -> Reply {
     sync_card(&mut h, &sync, ctx, now);
     device_card(&mut h, &device);
     appliance_card(&mut h, ctx);
+    updates::update_card(&mut h, ctx, now);
     h.push_str("</div>\n</div>\n");
     charts_card(&mut h, store.as_ref().ok(), &device, ctx, now);
     h.push_str("</main>\n");

@@ -1,0 +1,605 @@
+//! The update run: check the channel, download, verify, install, self-test,
+//! take back on failure, record everything. Blocking; the service runs it
+//! on its own thread and the CLI in the foreground.
+
+use super::fetch::{self, Channel, Limits, Progress};
+use super::index::{Artifact, Index, Kind, RUNTIME_FILE};
+use super::selftest::{Outcome, SelfTest};
+use super::trust::{self, Signed, TrustedKeys};
+use super::{formats, UpdateError};
+use crate::metrics::{names, Metrics};
+use crate::models::{ModelStore, SourceFile};
+use crate::store::{AcceptedIndex, PendingActivation, Store, UpdateRecord};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// What a check found: the verified index and what to do about it.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub index: Index,
+    pub signed: Signed,
+    /// Artifacts that differ from what is installed and run on this ojscog.
+    pub todo: Vec<Artifact>,
+    /// Artifacts left alone, with the reason (already installed, too new…).
+    pub skipped: Vec<(Artifact, String)>,
+}
+
+/// One artifact's result.
+pub type Applied = UpdateRecord;
+
+/// An artifact on offer, as the page and the API show it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Available {
+    pub kind: String,
+    pub name: String,
+    pub version: String,
+    pub bytes: u64,
+    pub installed: Option<String>,
+    pub note: String,
+}
+
+/// The updater's state for the page, the API and the CLI.
+#[derive(Debug, Clone, Serialize, Default, PartialEq, Eq)]
+pub struct UpdateStatus {
+    pub channel: String,
+    /// `idle`, `checking`, `downloading`, `installing`, `self-testing`.
+    pub state: String,
+    pub last_check_at: Option<i64>,
+    /// `ok`, or the refusal's kind (`bad_signature`, `replay`…).
+    pub last_check_result: String,
+    pub serial: Option<u64>,
+    pub available: Vec<Available>,
+    /// The artifact being downloaded and its bytes done / expected.
+    pub current: String,
+    pub done_bytes: u64,
+    pub total_bytes: u64,
+    pub last_failure: Option<String>,
+    pub last_failure_at: Option<i64>,
+}
+
+/// The status shared between the updater's thread and its readers.
+#[derive(Default)]
+pub struct StatusCell {
+    status: Mutex<UpdateStatus>,
+    pub progress: Progress,
+}
+
+impl StatusCell {
+    pub fn get(&self) -> UpdateStatus {
+        let mut s = self.status.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let (done, total) = self.progress.get();
+        if s.state == "downloading" {
+            s.done_bytes = done;
+            s.total_bytes = total;
+        }
+        s
+    }
+
+    fn edit(&self, f: impl FnOnce(&mut UpdateStatus)) {
+        f(&mut self.status.lock().unwrap_or_else(|p| p.into_inner()));
+    }
+}
+
+pub struct Updater {
+    pub data_dir: PathBuf,
+    pub store_path: PathBuf,
+    pub keys: TrustedKeys,
+    pub limits: Limits,
+    /// The RAUC path's installer (`/usr/sbin/ojscog-update BUNDLE`).
+    pub system_installer: PathBuf,
+    /// `/etc/ojscog-release`: the running system's VERSION (absent off the image).
+    pub system_release: PathBuf,
+    pub status: Arc<StatusCell>,
+    pub metrics: Option<Arc<Metrics>>,
+    pub selftest: Box<dyn SelfTest>,
+}
+
+fn record(kind: &str, name: &str, from: &str, to: &str, result: &str, reason: String, serial: u64, at: i64) -> UpdateRecord {
+    UpdateRecord {
+        at,
+        kind: kind.into(),
+        name: name.into(),
+        from_version: from.into(),
+        to_version: to.into(),
+        result: result.into(),
+        reason,
+        serial,
+    }
+}
+
+impl Updater {
+    /// The updater `config` describes: the baked keys plus `update.extra_keys`,
+    /// the real self-tests, the download limits.
+    pub fn from_config(
+        config: &crate::config::Config,
+        metrics: Option<Arc<Metrics>>,
+    ) -> Result<Updater, UpdateError> {
+        let u = &config.update;
+        let keys = TrustedKeys::load(Path::new(crate::config::BAKED_KEYS_DIR), &u.extra_keys)?;
+        let status = Arc::new(StatusCell::default());
+        status.edit(|s| {
+            s.channel = if u.is_configured() { u.channel_url.clone() } else { String::new() };
+            s.state = "idle".into();
+        });
+        Ok(Updater {
+            data_dir: config.data_dir.clone(),
+            store_path: config.store_path(),
+            keys,
+            limits: Limits {
+                retries: u.retries,
+                bytes_per_second: u.bandwidth_limit_bytes_per_second,
+                reserve_bytes: u.reserve_bytes,
+                ..Limits::default()
+            },
+            system_installer: u.system_installer.clone(),
+            system_release: u.system_release.clone(),
+            status,
+            metrics,
+            selftest: Box::new(super::ModelSelfTest {
+                data_dir: config.data_dir.clone(),
+                llm: config.llm.clone(),
+            }),
+        })
+    }
+
+    /// The configured channel, if any.
+    pub fn configured_channel(config: &crate::config::Config) -> Option<Channel> {
+        config
+            .update
+            .is_configured()
+            .then(|| Channel::Http(config.update.channel_url.clone()))
+    }
+
+    /// The models store updates install into.
+    pub fn models(&self) -> ModelStore {
+        ModelStore::for_data_dir(&self.data_dir)
+    }
+
+    fn downloads(&self) -> PathBuf {
+        self.data_dir.join("update").join("downloads")
+    }
+
+    fn store(&self) -> Result<Store, UpdateError> {
+        Ok(Store::open(&self.store_path)?)
+    }
+
+    fn count(&self, name: &str, labels: &[(&str, &str)]) {
+        if let Some(m) = &self.metrics {
+            m.inc(name, labels, 1.0);
+        }
+    }
+
+    /// The running system's release version, when on the appliance image.
+    pub fn system_version(&self) -> Option<String> {
+        let text = trust::read_small(&self.system_release, 64 * 1024).ok()?;
+        text.lines()
+            .find_map(|l| l.strip_prefix("VERSION="))
+            .map(|v| v.trim().trim_matches('"').to_string())
+    }
+
+    /// Fetches and verifies the channel's index, refuses replays, records the
+    /// accepted serial, and plans. A refusal is recorded in the history and
+    /// changes nothing else.
+    pub fn check(&self, channel: &Channel, now: i64) -> Result<Plan, UpdateError> {
+        self.status.edit(|s| {
+            s.channel = channel.describe();
+            s.state = "checking".into();
+        });
+        let result = self.check_inner(channel, now);
+        let (label, failure) = match &result {
+            Ok(_) => ("ok", None),
+            Err(e) => (e.kind(), Some(e.to_string())),
+        };
+        self.count(names::UPDATE_CHECKS, &[("result", label)]);
+        if let Some(m) = &self.metrics {
+            m.set(names::UPDATE_LAST_CHECK, &[], now as f64);
+        }
+        if let Some(f) = &failure {
+            tracing::warn!(channel = %channel.describe(), error = %f, "update check refused");
+            if let Ok(mut st) = self.store() {
+                let _ = st.record_update(&record("index", "index", "", "", "refused", f.clone(), 0, now));
+            }
+        }
+        let plan = result.as_ref().ok();
+        let available = plan.map(|p| self.available(p)).unwrap_or_default();
+        self.status.edit(|s| {
+            s.state = "idle".into();
+            s.last_check_at = Some(now);
+            s.last_check_result = label.into();
+            if let Some(p) = plan {
+                s.serial = Some(p.index.serial);
+                s.available = available;
+            }
+            if let Some(f) = failure {
+                s.last_failure = Some(f);
+                s.last_failure_at = Some(now);
+            }
+        });
+        result
+    }
+
+    fn check_inner(&self, channel: &Channel, now: i64) -> Result<Plan, UpdateError> {
+        if self.keys.is_empty() {
+            return Err(UpdateError::Keys(
+                "no trusted update keys (none in the keys directory or update.extra_keys)".into(),
+            ));
+        }
+        let (bytes, sig) = channel.fetch_index(&self.limits)?;
+        // The signature first: nothing of an unsigned index is even parsed.
+        let signed = self.keys.verify(&bytes, &sig)?;
+        let index = Index::parse(&bytes)?;
+        let sha = crate::models::hex(&sha2::Digest::finalize(
+            <sha2::Sha256 as sha2::Digest>::new_with_prefix(&bytes),
+        ));
+        let mut st = self.store()?;
+        trust::check_fresh(st.accepted_index()?.as_ref(), &index, &sha)?;
+        st.accept_index(&AcceptedIndex {
+            serial: index.serial,
+            index_sha256: sha,
+            key_id: signed.key_id.clone(),
+            accepted_at: now,
+        })?;
+        Ok(self.plan(index, signed))
+    }
+
+    fn plan(&self, index: Index, signed: Signed) -> Plan {
+        let models = self.models();
+        let system = self.system_version();
+        let (mut todo, mut skipped) = (Vec::new(), Vec::new());
+        for a in &index.artifacts {
+            let installed = match a.kind {
+                Kind::Model => models.current_version(&a.name).ok().flatten(),
+                Kind::System => system.clone(),
+            };
+            let skip = if !a.runs_on(env!("CARGO_PKG_VERSION")) {
+                Some(format!("needs ojscog {} or newer", a.min_ojscog))
+            } else if installed.as_deref() == Some(a.version.as_str()) {
+                Some("installed".to_string())
+            } else if a.kind == Kind::System && system.is_none() {
+                Some("not running on the appliance image".to_string())
+            } else if a.kind == Kind::System
+                && super::index::version_key(&a.version) <= super::index::version_key(system.as_deref().unwrap_or(""))
+            {
+                Some("not newer than the running system".to_string())
+            } else {
+                None
+            };
+            match skip {
+                Some(why) => skipped.push((a.clone(), why)),
+                None => todo.push(a.clone()),
+            }
+        }
+        Plan { index, signed, todo, skipped }
+    }
+
+    fn available(&self, plan: &Plan) -> Vec<Available> {
+        let models = self.models();
+        let system = self.system_version();
+        let todo = plan.todo.iter().map(|a| (a, String::from("to install")));
+        let skipped = plan.skipped.iter().map(|(a, why)| (a, why.clone()));
+        todo.chain(skipped)
+            .map(|(a, note)| Available {
+                kind: a.kind.as_str().into(),
+                name: a.name.clone(),
+                version: a.version.clone(),
+                bytes: a.total_bytes(),
+                installed: match a.kind {
+                    Kind::Model => models.current_version(&a.name).ok().flatten(),
+                    Kind::System => system.clone(),
+                },
+                note,
+            })
+            .collect()
+    }
+
+    /// Downloads, verifies and activates every artifact of `plan.todo`, one at
+    /// a time; returns one record per artifact (also written to the history).
+    pub fn apply(&self, channel: &Channel, plan: &Plan, now: &dyn Fn() -> i64, cancel: &dyn Fn() -> bool) -> Vec<Applied> {
+        let mut out = Vec::new();
+        for a in &plan.todo {
+            let from = match a.kind {
+                Kind::Model => self.models().current_version(&a.name).ok().flatten(),
+                Kind::System => self.system_version(),
+            }
+            .unwrap_or_default();
+            let result = self.apply_one(channel, a, plan.index.serial, &from, now, cancel);
+            let rec = match result {
+                Ok(r) => r,
+                Err(e) => {
+                    let result = if matches!(e, UpdateError::SizeMismatch { .. } | UpdateError::HashMismatch { .. } | UpdateError::Format { .. }) {
+                        "refused"
+                    } else {
+                        "failed"
+                    };
+                    record(a.kind.as_str(), &a.name, &from, &a.version, result, e.to_string(), plan.index.serial, now())
+                }
+            };
+            self.finish(&rec);
+            out.push(rec);
+            if cancel() {
+                break;
+            }
+        }
+        self.status.edit(|s| {
+            s.state = "idle".into();
+            s.current.clear();
+        });
+        out
+    }
+
+    fn finish(&self, rec: &UpdateRecord) {
+        self.count(names::UPDATE_ARTIFACTS, &[("kind", &rec.kind), ("result", &rec.result)]);
+        let ok = matches!(rec.result.as_str(), "installed" | "staged");
+        if ok {
+            tracing::info!(kind = %rec.kind, name = %rec.name, from = %rec.from_version, to = %rec.to_version, reason = %rec.reason, "update {}", rec.result);
+        } else {
+            tracing::warn!(kind = %rec.kind, name = %rec.name, to = %rec.to_version, reason = %rec.reason, "update {}", rec.result);
+            self.status.edit(|s| {
+                s.last_failure = Some(format!("{} {} {}: {}", rec.kind, rec.name, rec.to_version, rec.reason));
+                s.last_failure_at = Some(rec.at);
+            });
+        }
+        match self.store() {
+            Ok(mut st) => {
+                if let Err(e) = st.record_update(rec) {
+                    tracing::error!(error = %e, "cannot record the update in the store");
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "cannot record the update in the store"),
+        }
+    }
+
+    fn apply_one(&self, channel: &Channel, a: &Artifact, serial: u64, from: &str, now: &dyn Fn() -> i64, cancel: &dyn Fn() -> bool) -> Result<UpdateRecord, UpdateError> {
+        let downloads = self.downloads();
+        std::fs::create_dir_all(&downloads).map_err(|source| UpdateError::Io { op: "cannot create", path: downloads.clone(), source })?;
+        let have: u64 = a
+            .files
+            .iter()
+            .map(|f| {
+                let done = downloads.join(&f.sha256);
+                let part = downloads.join(format!("{}.part", f.sha256));
+                std::fs::metadata(&done).or_else(|_| std::fs::metadata(&part)).map(|m| m.len().min(f.size)).unwrap_or(0)
+            })
+            .sum();
+        let install = if a.kind == Kind::Model { a.total_bytes() } else { 0 };
+        let free = crate::system::free_bytes(&downloads).map_err(|source| UpdateError::Io { op: "cannot measure free space on", path: downloads.clone(), source })?;
+        fetch::check_space(free, a.total_bytes() - have, install, self.limits.reserve_bytes)?;
+
+        self.status.progress.done.store(0, std::sync::atomic::Ordering::Relaxed);
+        self.status.progress.total.store(a.total_bytes(), std::sync::atomic::Ordering::Relaxed);
+        self.status.edit(|s| {
+            s.state = "downloading".into();
+            s.current = a.label();
+        });
+        let mut paths = Vec::new();
+        for f in &a.files {
+            let p = fetch::download(channel, f, &downloads, &self.limits, &self.status.progress, cancel)?;
+            paths.push(p);
+        }
+        if let Some(m) = &self.metrics {
+            m.inc(names::UPDATE_DOWNLOADED, &[], (a.total_bytes() - have) as f64);
+        }
+        self.status.edit(|s| s.state = "installing".into());
+        let names: Vec<&str> = a.files.iter().map(|f| f.path.as_str()).collect();
+        for (f, p) in a.files.iter().zip(&paths) {
+            formats::check(&f.path, p, &names).map_err(|message| UpdateError::Format { file: f.url.clone(), message })?;
+        }
+        let result = match a.kind {
+            Kind::Model => self.activate_model(channel, a, serial, from, &paths, now),
+            Kind::System => self.stage_system(a, serial, from, &paths[0], now),
+        };
+        // Installed (copied into the store) or refused: the downloads are done with.
+        for (f, p) in a.files.iter().zip(&paths) {
+            if result.is_ok() || matches!(result, Err(UpdateError::Format { .. })) {
+                let _ = std::fs::remove_file(p);
+            }
+            let _ = f;
+        }
+        result
+    }
+
+    fn activate_model(&self, channel: &Channel, a: &Artifact, serial: u64, from: &str, paths: &[PathBuf], now: &dyn Fn() -> i64) -> Result<UpdateRecord, UpdateError> {
+        let mut files: Vec<SourceFile> = a
+            .files
+            .iter()
+            .zip(paths)
+            .map(|(f, p)| SourceFile { src: p.clone(), dest: f.path.clone(), expect_sha256: Some(f.sha256.clone()) })
+            .collect();
+        let runtime_tmp = self.downloads().join(format!("{}-{}-{RUNTIME_FILE}", a.name, a.version));
+        if !a.runtime.is_empty() {
+            let text = serde_json::to_vec_pretty(&a.runtime).map_err(|e| UpdateError::Index(e.to_string()))?;
+            std::fs::write(&runtime_tmp, text).map_err(|source| UpdateError::Io { op: "cannot write", path: runtime_tmp.clone(), source })?;
+            files.push(SourceFile { src: runtime_tmp.clone(), dest: RUNTIME_FILE.into(), expect_sha256: None });
+        }
+        let mut st = self.store()?;
+        st.set_pending_activation(&PendingActivation { name: a.name.clone(), from_version: from.into(), to_version: a.version.clone(), started_at: now() })?;
+        let source = format!("update channel {} serial {serial}", channel.describe());
+        let installed = self.models().install(&a.name, &a.version, &source, &files);
+        let _ = std::fs::remove_file(&runtime_tmp);
+        if let Err(e) = installed {
+            st.clear_pending_activation(&a.name)?;
+            return Err(e.into());
+        }
+        let rec = self.self_test(&a.name, from, &a.version, serial, now());
+        st.clear_pending_activation(&a.name)?;
+        Ok(rec)
+    }
+
+    /// Self-tests `name` (now current at `to`); takes it back on failure.
+    fn self_test(&self, name: &str, from: &str, to: &str, serial: u64, at: i64) -> UpdateRecord {
+        self.status.edit(|s| s.state = "self-testing".into());
+        let started = std::time::Instant::now();
+        let outcome = self.selftest.run(name);
+        if let Some(m) = &self.metrics {
+            m.observe(names::UPDATE_SELFTEST_DURATION, &[], started.elapsed().as_secs_f64());
+        }
+        match outcome {
+            Outcome::Passed(how) => record("model", name, from, to, "installed", format!("self-test passed: {how}"), serial, at),
+            Outcome::Skipped(why) => record("model", name, from, to, "installed", format!("not self-tested: {why}"), serial, at),
+            Outcome::Failed(why) => {
+                let back = match self.models().withdraw(name, to) {
+                    Ok(Some(v)) => format!("; {v} is current again"),
+                    Ok(None) => "; no earlier version to return to, the model is uninstalled".into(),
+                    Err(e) => format!("; taking it back failed: {e}"),
+                };
+                record("model", name, from, to, "rolled_back", format!("self-test failed: {why}{back}"), serial, at)
+            }
+        }
+    }
+
+    /// Finishes activations a crash interrupted: a model made current whose
+    /// self-test never ended is tested now (and taken back if it fails); one
+    /// whose install never switched is simply forgotten.
+    pub fn recover(&self, now: i64) -> Result<Vec<UpdateRecord>, UpdateError> {
+        let mut st = self.store()?;
+        let mut out = Vec::new();
+        for p in st.pending_activations()? {
+            let current = self.models().current_version(&p.name).ok().flatten();
+            if current.as_deref() == Some(p.to_version.as_str()) {
+                let mut rec = self.self_test(&p.name, &p.from_version, &p.to_version, 0, now);
+                rec.reason = format!("after an interrupted activation: {}", rec.reason);
+                self.finish(&rec);
+                out.push(rec);
+            }
+            st.clear_pending_activation(&p.name)?;
+        }
+        for name in self.models().list().map(|l| l.into_iter().map(|m| m.name).collect::<Vec<_>>()).unwrap_or_default() {
+            let _ = self.models().clean_staging(&name);
+        }
+        Ok(out)
+    }
+
+    fn stage_system(&self, a: &Artifact, serial: u64, from: &str, bundle: &Path, now: &dyn Fn() -> i64) -> Result<UpdateRecord, UpdateError> {
+        let out = std::process::Command::new(&self.system_installer)
+            .arg(bundle)
+            .output()
+            .map_err(|e| UpdateError::System(format!("cannot run {}: {e}", self.system_installer.display())))?;
+        let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+        let tail: String = text.lines().rev().take(3).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join(" / ");
+        if !out.status.success() {
+            return Err(UpdateError::System(format!("{} said: {tail}", self.system_installer.display())));
+        }
+        Ok(record("system", &a.name, from, &a.version, "staged", format!("written to the other slot; boots at the next reboot ({tail})"), serial, now()))
+    }
+
+    /// `check` then `apply`: what the service's timer and `POST /api/update` run.
+    pub fn run_once(&self, channel: &Channel, now: &dyn Fn() -> i64, cancel: &dyn Fn() -> bool) -> Result<Vec<Applied>, UpdateError> {
+        let plan = self.check(channel, now())?;
+        Ok(self.apply(channel, &plan, now, cancel))
+    }
+}
+
+/// What an admin asked the running service's updater to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Request {
+    Check,
+    Apply,
+}
+
+/// The running service's updater: its status, and requests from the API
+/// that wake its thread.
+pub struct UpdateHandle {
+    pub updater: Option<Updater>,
+    /// Why there is no updater (the keys did not load).
+    pub error: Option<String>,
+    pub channel: Option<Channel>,
+    request: Mutex<Option<Request>>,
+    wake: std::sync::Condvar,
+}
+
+impl UpdateHandle {
+    pub fn new(config: &crate::config::Config, metrics: Arc<Metrics>) -> UpdateHandle {
+        let (updater, error) = match Updater::from_config(config, Some(metrics)) {
+            Ok(u) => (Some(u), None),
+            Err(e) => (None, Some(e.to_string())),
+        };
+        UpdateHandle {
+            updater,
+            error,
+            channel: Updater::configured_channel(config),
+            request: Mutex::new(None),
+            wake: std::sync::Condvar::new(),
+        }
+    }
+
+    pub fn status(&self) -> UpdateStatus {
+        let mut s = self.updater.as_ref().map(|u| u.status.get()).unwrap_or_default();
+        if let Some(e) = &self.error {
+            s.state = "disabled".into();
+            s.last_failure = Some(e.clone());
+        }
+        s
+    }
+
+    /// Asks the updater thread to run now; false when nothing can run (no
+    /// channel or no updater).
+    pub fn request(&self, r: Request) -> bool {
+        if self.updater.is_none() || self.channel.is_none() {
+            return false;
+        }
+        let mut slot = self.request.lock().unwrap_or_else(|p| p.into_inner());
+        // Apply wins over check when both were asked.
+        if *slot != Some(Request::Apply) {
+            *slot = Some(r);
+        }
+        self.wake.notify_all();
+        true
+    }
+
+    /// Wakes the thread (to see a shutdown).
+    pub fn notify(&self) {
+        self.wake.notify_all();
+    }
+
+    /// Waits up to `d` for a request; returns it (None: the time passed, or
+    /// `stopping` said stop after a [`UpdateHandle::notify`]).
+    pub fn wait(&self, d: std::time::Duration, stopping: &dyn Fn() -> bool) -> Option<Request> {
+        let slot = self.request.lock().unwrap_or_else(|p| p.into_inner());
+        let (mut slot, _) = self
+            .wake
+            .wait_timeout_while(slot, d, |r| r.is_none() && !stopping())
+            .unwrap_or_else(|p| p.into_inner());
+        slot.take()
+    }
+
+    /// The updater thread's body: finish interrupted activations, then check
+    /// every `interval` (and on request), applying when `auto_apply` or asked.
+    /// `installed` is called after a model was installed (to reload it).
+    pub fn run(
+        &self,
+        interval: std::time::Duration,
+        auto_apply: bool,
+        stopping: &dyn Fn() -> bool,
+        installed: &dyn Fn(),
+    ) {
+        let Some(updater) = &self.updater else { return };
+        match updater.recover(crate::system::unix_now()) {
+            Ok(r) if r.iter().any(|r| r.result == "installed") => installed(),
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "cannot finish interrupted update activations"),
+        }
+        let Some(channel) = &self.channel else { return };
+        // The first check soon after start, not at once: let the service settle.
+        let mut wait = std::time::Duration::from_secs(30).min(interval);
+        while !stopping() {
+            let asked = self.wait(wait, stopping);
+            if stopping() {
+                return;
+            }
+            wait = interval;
+            let apply = asked == Some(Request::Apply) || (asked.is_none() && auto_apply);
+            let now = crate::system::unix_now;
+            let plan = match updater.check(channel, now()) {
+                Ok(p) => p,
+                Err(_) => continue, // recorded and shown by `check`
+            };
+            if apply && !plan.todo.is_empty() {
+                let done = updater.apply(channel, &plan, &now, stopping);
+                if done.iter().any(|r| r.kind == "model" && r.result == "installed") {
+                    installed();
+                }
+            }
+        }
+    }
+}
