@@ -61,13 +61,21 @@ impl UpdateConfig {
             let rest = u
                 .strip_prefix("http://")
                 .or_else(|| u.strip_prefix("https://"))
-                .ok_or_else(|| invalid("update.channel_url", "must start with http:// or https://"))?;
+                .ok_or_else(|| {
+                    invalid("update.channel_url", "must start with http:// or https://")
+                })?;
             if rest.is_empty() || rest.starts_with('/') || u.chars().any(|c| c.is_whitespace()) {
-                return Err(invalid("update.channel_url", "must name a host, like http://updates.lan/stable/index.json"));
+                return Err(invalid(
+                    "update.channel_url",
+                    "must name a host, like http://updates.lan/stable/index.json",
+                ));
             }
         }
         if !(1..=31 * 24 * 3600).contains(&self.check_interval_secs) {
-            return Err(invalid("update.check_interval_secs", "must be between 1 and 2678400"));
+            return Err(invalid(
+                "update.check_interval_secs",
+                "must be between 1 and 2678400",
+            ));
         }
         if self.retries > 100 {
             return Err(invalid("update.retries", "must be at most 100"));

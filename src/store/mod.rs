@@ -18,10 +18,10 @@ pub use screening::{
     AssessmentKey, ScreeningAuthor, ScreeningInput, AGENT_LOG_MAX_AGE_SECS, AGENT_LOG_MAX_ROWS,
 };
 pub use sessions::{SessionRow, MAX_SESSIONS};
-pub use updates::{AcceptedIndex, PendingActivation, UpdateRecord, MAX_UPDATE_HISTORY};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+pub use updates::{AcceptedIndex, PendingActivation, UpdateRecord, MAX_UPDATE_HISTORY};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -9,7 +9,9 @@
 //! survives a crash, a dead server or a full disk is resumed from where it
 //! stopped.
 
-use super::index::{ArtifactFile, INDEX_FILE, MAX_INDEX_BYTES, MAX_SIGNATURE_BYTES, SIGNATURE_FILE};
+use super::index::{
+    ArtifactFile, INDEX_FILE, MAX_INDEX_BYTES, MAX_SIGNATURE_BYTES, SIGNATURE_FILE,
+};
 use super::UpdateError;
 use sha2::{Digest, Sha256};
 use std::fs::{self, File, OpenOptions};
@@ -74,12 +76,16 @@ impl Channel {
             format!("{name}.minisig")
         };
         let index = self.read_all(&name, MAX_INDEX_BYTES, limits)?;
-        let sig = self.read_all(&sig_name, MAX_SIGNATURE_BYTES, limits).map_err(|e| match e {
-            UpdateError::Channel { message, .. } if message.contains("404") || message.contains("No such file") => {
-                UpdateError::Signature(format!("the channel has no signature ({sig_name})"))
-            }
-            e => e,
-        })?;
+        let sig = self
+            .read_all(&sig_name, MAX_SIGNATURE_BYTES, limits)
+            .map_err(|e| match e {
+                UpdateError::Channel { message, .. }
+                    if message.contains("404") || message.contains("No such file") =>
+                {
+                    UpdateError::Signature(format!("the channel has no signature ({sig_name})"))
+                }
+                e => e,
+            })?;
         let sig = String::from_utf8(sig)
             .map_err(|_| UpdateError::Signature("the signature file is not text".into()))?;
         Ok((index, sig))
@@ -121,7 +127,10 @@ impl Channel {
             Channel::Dir(d) => {
                 let path = d.join(rel);
                 let mut f = File::open(&path).map_err(|e| self.err(rel, e.to_string()))?;
-                let len = f.metadata().map(|m| m.len()).map_err(|e| self.err(rel, e.to_string()))?;
+                let len = f
+                    .metadata()
+                    .map(|m| m.len())
+                    .map_err(|e| self.err(rel, e.to_string()))?;
                 f.seek(SeekFrom::Start(offset.min(len)))
                     .map_err(|e| self.err(rel, e.to_string()))?;
                 Ok((Box::new(f), offset.min(len), Some(len)))
@@ -214,14 +223,22 @@ pub struct Progress {
 
 impl Progress {
     pub fn get(&self) -> (u64, u64) {
-        (self.done.load(Ordering::Relaxed), self.total.load(Ordering::Relaxed))
+        (
+            self.done.load(Ordering::Relaxed),
+            self.total.load(Ordering::Relaxed),
+        )
     }
 }
 
 /// Room for a download of `remaining` bytes followed by an install copying
 /// `install` bytes, keeping `reserve` free. A pure rule: `free` is measured
 /// by the caller.
-pub fn check_space(free: u64, remaining: u64, install: u64, reserve: u64) -> Result<(), UpdateError> {
+pub fn check_space(
+    free: u64,
+    remaining: u64,
+    install: u64,
+    reserve: u64,
+) -> Result<(), UpdateError> {
     // 1 % + 16 MiB for the file system's own blocks and the manifest.
     let needed = remaining + install + install / 100 + (16 << 20);
     if free < needed.saturating_add(reserve) {
@@ -258,11 +275,17 @@ pub fn download(
     let mut failures = 0u32;
     loop {
         let have = fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
-        progress.done.store(counted + have.min(file.size), Ordering::Relaxed);
-        match fetch_once(channel, file, &part, have, limits, progress, counted, cancel) {
+        progress
+            .done
+            .store(counted + have.min(file.size), Ordering::Relaxed);
+        match fetch_once(
+            channel, file, &part, have, limits, progress, counted, cancel,
+        ) {
             Ok(()) => break,
             Err(e @ (UpdateError::Cancelled | UpdateError::NoSpace { .. })) => return Err(e),
-            Err(e @ UpdateError::SizeMismatch { .. }) if failures >= limits.retries => return Err(e),
+            Err(e @ UpdateError::SizeMismatch { .. }) if failures >= limits.retries => {
+                return Err(e)
+            }
             Err(e) => {
                 failures += 1;
                 if failures > limits.retries {
@@ -295,7 +318,9 @@ pub fn download(
         });
     }
     fs::rename(&part, &done).map_err(io("cannot rename", &part))?;
-    File::open(dir).and_then(|d| d.sync_all()).map_err(io("cannot fsync", dir))?;
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io("cannot fsync", dir))?;
     Ok(done)
 }
 
@@ -342,7 +367,8 @@ fn fetch_once(
         .open(part)
         .map_err(io("cannot open", part))?;
     out.set_len(start).map_err(io("cannot truncate", part))?;
-    out.seek(SeekFrom::Start(start)).map_err(io("cannot seek", part))?;
+    out.seek(SeekFrom::Start(start))
+        .map_err(io("cannot seek", part))?;
     let mut pos = start;
     let began = Instant::now();
     let mut buf = vec![0u8; 64 * 1024];
@@ -381,7 +407,8 @@ fn fetch_once(
         pos += n as u64;
         progress.done.store(counted + pos, Ordering::Relaxed);
         if limits.bytes_per_second > 0 {
-            let due = Duration::from_secs_f64((pos - start) as f64 / limits.bytes_per_second as f64);
+            let due =
+                Duration::from_secs_f64((pos - start) as f64 / limits.bytes_per_second as f64);
             if let Some(wait) = due.checked_sub(began.elapsed()) {
                 if !sleep_unless(wait, cancel) {
                     let _ = out.sync_data();
@@ -458,10 +485,19 @@ mod tests {
     #[test]
     fn channel_urls_resolve_beside_the_index() {
         let c = Channel::parse("http://box.lan:8000/stable/index.json");
-        assert_eq!(c.url_of("a/b.onnx").unwrap(), "http://box.lan:8000/stable/a/b.onnx");
+        assert_eq!(
+            c.url_of("a/b.onnx").unwrap(),
+            "http://box.lan:8000/stable/a/b.onnx"
+        );
         let c = Channel::parse("https://vendor.example/stable/");
-        assert_eq!(c.url_of("index.json").unwrap(), "https://vendor.example/stable/index.json");
-        assert_eq!(Channel::parse("/media/usb"), Channel::Dir("/media/usb".into()));
+        assert_eq!(
+            c.url_of("index.json").unwrap(),
+            "https://vendor.example/stable/index.json"
+        );
+        assert_eq!(
+            Channel::parse("/media/usb"),
+            Channel::Dir("/media/usb".into())
+        );
         assert_eq!(content_range_start(Some("bytes 100-199/200")), Some(100));
         assert_eq!(content_range_start(Some("garbage")), None);
     }
@@ -484,13 +520,29 @@ mod tests {
         fs::create_dir_all(&downloads).unwrap();
         fs::write(downloads.join(format!("{sha}.part")), vec![7u8; 50_000]).unwrap();
         let p = Progress::default();
-        let got = download(&Channel::Dir(src.clone()), &file, &downloads, &Limits::default(), &p, &|| false).unwrap();
+        let got = download(
+            &Channel::Dir(src.clone()),
+            &file,
+            &downloads,
+            &Limits::default(),
+            &p,
+            &|| false,
+        )
+        .unwrap();
         assert_eq!(hash_of(&got).unwrap(), (sha.clone(), size));
         assert_eq!(p.get().0, size);
         // A tampered source fails its hash and leaves nothing under the final name.
         let mut bad = file.clone();
         bad.sha256 = "00".repeat(32);
-        let e = download(&Channel::Dir(src), &bad, &downloads, &Limits::default(), &Progress::default(), &|| false).unwrap_err();
+        let e = download(
+            &Channel::Dir(src),
+            &bad,
+            &downloads,
+            &Limits::default(),
+            &Progress::default(),
+            &|| false,
+        )
+        .unwrap_err();
         assert!(matches!(e, UpdateError::HashMismatch { .. }), "{e}");
         assert!(!downloads.join(&bad.sha256).exists());
     }

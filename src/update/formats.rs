@@ -35,7 +35,9 @@ pub fn check(name: &str, path: &Path, siblings: &[&str]) -> Result<(), String> {
     } else if lower.ends_with(".param") {
         let bin = format!("{}.bin", &name[..name.len() - ".param".len()]);
         if !siblings.contains(&bin.as_str()) {
-            return Err(format!("an NCNN param file needs its weights `{bin}` in the artifact"));
+            return Err(format!(
+                "an NCNN param file needs its weights `{bin}` in the artifact"
+            ));
         }
         let head = read_head(path, 64)?;
         let magic = String::from_utf8_lossy(&head);
@@ -123,8 +125,9 @@ fn varint(r: &mut impl Read, pos: &mut u64) -> Result<u64, String> {
     let mut v = 0u64;
     for shift in (0..64).step_by(7) {
         let mut b = [0u8; 1];
-        r.read_exact(&mut b)
-            .map_err(|_| "not an ONNX model (or truncated): a number runs past the end".to_string())?;
+        r.read_exact(&mut b).map_err(|_| {
+            "not an ONNX model (or truncated): a number runs past the end".to_string()
+        })?;
         *pos += 1;
         v |= u64::from(b[0] & 0x7f) << shift;
         if b[0] & 0x80 == 0 {
@@ -170,7 +173,12 @@ mod tests {
         assert!(e.contains("truncated"), "{e}");
         let e = check("m.onnx", &write(d.path(), "c.onnx", &[0x08, 0x08]), &[]).unwrap_err();
         assert!(e.contains("graph"), "{e}");
-        assert!(check("m.onnx", &write(d.path(), "d.onnx", b"<html>404</html>"), &[]).is_err());
+        assert!(check(
+            "m.onnx",
+            &write(d.path(), "d.onnx", b"<html>404</html>"),
+            &[]
+        )
+        .is_err());
     }
 
     #[test]
@@ -178,12 +186,26 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let e = check("x.gguf", &write(d.path(), "x.gguf", b"GGML...."), &[]).unwrap_err();
         assert!(e.contains("GGUF"), "{e}");
-        assert!(check("tokenizer.json", &write(d.path(), "t.json", br#"{"model":{}}"#), &[]).is_ok());
-        assert!(check("tokenizer.json", &write(d.path(), "u.json", br#"{"model":"#), &[]).is_err());
+        assert!(check(
+            "tokenizer.json",
+            &write(d.path(), "t.json", br#"{"model":{}}"#),
+            &[]
+        )
+        .is_ok());
+        assert!(check(
+            "tokenizer.json",
+            &write(d.path(), "u.json", br#"{"model":"#),
+            &[]
+        )
+        .is_err());
         let p = write(d.path(), "n.param", b"7767517\n3 3\n");
         assert!(check("n.param", &p, &["n.param"]).is_err());
         assert!(check("n.param", &p, &["n.param", "n.bin"]).is_ok());
-        let v = write(d.path(), "v.onnx.json", br#"{"audio":{"sample_rate":22050}}"#);
+        let v = write(
+            d.path(),
+            "v.onnx.json",
+            br#"{"audio":{"sample_rate":22050}}"#,
+        );
         assert!(check("voice.onnx.json", &v, &[]).is_ok());
         assert!(check("notes.txt", &v, &[]).is_ok());
     }

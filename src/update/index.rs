@@ -151,13 +151,14 @@ impl Index {
             if a.kind == Kind::System
                 && (a.files.len() != 1 || !a.files[0].path.ends_with(".raucb"))
             {
-                return Err(bad(format!("{what}: a system artifact is one .raucb bundle")));
+                return Err(bad(format!(
+                    "{what}: a system artifact is one .raucb bundle"
+                )));
             }
             let mut paths = std::collections::BTreeSet::new();
             for f in &a.files {
                 check_url(&f.url).map_err(|m| bad(format!("{what}: url `{}` {m}", f.url)))?;
-                crate::models::check_rel_path(&f.path)
-                    .map_err(|e| bad(format!("{what}: {e}")))?;
+                crate::models::check_rel_path(&f.path).map_err(|e| bad(format!("{what}: {e}")))?;
                 if f.path == crate::models::MANIFEST || f.path == RUNTIME_FILE {
                     return Err(bad(format!("{what}: `{}` is a reserved name", f.path)));
                 }
@@ -165,7 +166,10 @@ impl Index {
                     return Err(bad(format!("{what}: `{}` listed twice", f.path)));
                 }
                 if f.sha256.len() != 64
-                    || !f.sha256.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+                    || !f
+                        .sha256
+                        .bytes()
+                        .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
                 {
                     return Err(bad(format!(
                         "{what}: `{}` has no lowercase hex sha256",
@@ -231,15 +235,26 @@ mod tests {
 
     #[test]
     fn a_well_formed_index_parses() {
-        let i = parse(index(serde_json::json!([file("models/minilm/2.0.0/model.onnx", "model.onnx")])))
-            .unwrap();
+        let i = parse(index(serde_json::json!([file(
+            "models/minilm/2.0.0/model.onnx",
+            "model.onnx"
+        )])))
+        .unwrap();
         assert_eq!(i.serial, 7);
         assert_eq!(i.artifacts[0].total_bytes(), 10);
     }
 
     #[test]
     fn urls_that_leave_the_channel_are_refused() {
-        for u in ["../x", "/etc/passwd", "http://evil/x", "a//b", "a/.hidden", "a?b=1", ""] {
+        for u in [
+            "../x",
+            "/etc/passwd",
+            "http://evil/x",
+            "a//b",
+            "a/.hidden",
+            "a?b=1",
+            "",
+        ] {
             let e = parse(index(serde_json::json!([file(u, "model.onnx")]))).unwrap_err();
             assert!(e.to_string().contains("url"), "{u}: {e}");
         }
@@ -247,8 +262,16 @@ mod tests {
 
     #[test]
     fn destination_paths_and_reserved_names_are_checked() {
-        for p in ["../model.onnx", "/model.onnx", "manifest.json", "ojscog-runtime.json"] {
-            assert!(parse(index(serde_json::json!([file("a/b", p)]))).is_err(), "{p}");
+        for p in [
+            "../model.onnx",
+            "/model.onnx",
+            "manifest.json",
+            "ojscog-runtime.json",
+        ] {
+            assert!(
+                parse(index(serde_json::json!([file("a/b", p)]))).is_err(),
+                "{p}"
+            );
         }
     }
 
@@ -278,7 +301,10 @@ mod tests {
 
     #[test]
     fn min_ojscog_compares_as_numbers() {
-        let mut a = parse(index(serde_json::json!([file("a", "b")]))).unwrap().artifacts[0].clone();
+        let mut a = parse(index(serde_json::json!([file("a", "b")])))
+            .unwrap()
+            .artifacts[0]
+            .clone();
         a.min_ojscog = "0.10.0".into();
         assert!(!a.runs_on("0.9.5"));
         assert!(a.runs_on("0.10.0"));

@@ -36,7 +36,9 @@ pub use fetch::{Channel, Limits, Progress};
 pub use index::{Artifact, ArtifactFile, Index, Kind};
 pub use selftest::{ModelSelfTest, Outcome, SelfTest};
 pub use trust::TrustedKeys;
-pub use updater::{Applied, Available, Plan, Request, StatusCell, UpdateHandle, UpdateStatus, Updater};
+pub use updater::{
+    Applied, Available, Plan, Request, StatusCell, UpdateHandle, UpdateStatus, Updater,
+};
 
 use std::path::PathBuf;
 
@@ -51,7 +53,10 @@ pub enum UpdateError {
     #[error("the index's signature is refused: {0}")]
     Signature(String),
     #[error("the index is signed by key {key_id}, which this box does not trust (trusted: {})", if trusted.is_empty() { "none".to_string() } else { trusted.join(", ") })]
-    UntrustedKey { key_id: String, trusted: Vec<String> },
+    UntrustedKey {
+        key_id: String,
+        trusted: Vec<String>,
+    },
     #[error("update keys: {0}")]
     Keys(String),
     #[error("the index has serial {serial}, older than the {accepted} already accepted (a replayed or rolled-back channel); nothing changed")]
@@ -71,7 +76,11 @@ pub enum UpdateError {
     #[error("{file} is not a valid model file: {message}")]
     Format { file: String, message: String },
     #[error("not enough space on the data disk: {needed} bytes needed, {free} free, {reserve} must stay free (update.reserve_bytes)")]
-    NoSpace { needed: u64, free: u64, reserve: u64 },
+    NoSpace {
+        needed: u64,
+        free: u64,
+        reserve: u64,
+    },
     #[error("the system bundle was not installed: {0}")]
     System(String),
     #[error("cancelled")]

@@ -37,12 +37,22 @@ fn sign_err(e: impl std::fmt::Display) -> UpdateError {
 /// Writes a new key pair `<dir>/<name>.pub` and `<dir>/<name>.key` (mode 0600),
 /// refusing to overwrite. With `password` None the secret key is unencrypted
 /// (for test channels and signing machines with their own protection).
-pub fn keygen(dir: &Path, name: &str, password: Option<String>) -> Result<(PathBuf, PathBuf), UpdateError> {
+pub fn keygen(
+    dir: &Path,
+    name: &str,
+    password: Option<String>,
+) -> Result<(PathBuf, PathBuf), UpdateError> {
     std::fs::create_dir_all(dir).map_err(io("cannot create", dir))?;
-    let (pub_path, key_path) = (dir.join(format!("{name}.pub")), dir.join(format!("{name}.key")));
+    let (pub_path, key_path) = (
+        dir.join(format!("{name}.pub")),
+        dir.join(format!("{name}.key")),
+    );
     for p in [&pub_path, &key_path] {
         if p.exists() {
-            return Err(UpdateError::Keys(format!("{} exists; not overwriting a key", p.display())));
+            return Err(UpdateError::Keys(format!(
+                "{} exists; not overwriting a key",
+                p.display()
+            )));
         }
     }
     let kp = match password {
@@ -82,17 +92,31 @@ fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>, UpdateError> {
         .map_err(io("cannot list", dir))?
         .flatten()
         .map(|e| e.path())
-        .filter(|p| !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')))
+        .filter(|p| {
+            !p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        })
         .collect();
     v.sort();
     Ok(v)
 }
 
 /// Files below `dir`, as paths relative to it (sorted, hidden ones skipped).
-fn files_below(dir: &Path, prefix: &str, out: &mut Vec<(String, PathBuf)>) -> Result<(), UpdateError> {
+fn files_below(
+    dir: &Path,
+    prefix: &str,
+    out: &mut Vec<(String, PathBuf)>,
+) -> Result<(), UpdateError> {
     for p in sorted_entries(dir)? {
-        let name = p.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-        let rel = if prefix.is_empty() { name.clone() } else { format!("{prefix}/{name}") };
+        let name = p
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
+        let rel = if prefix.is_empty() {
+            name.clone()
+        } else {
+            format!("{prefix}/{name}")
+        };
         let meta = std::fs::symlink_metadata(&p).map_err(io("cannot stat", &p))?;
         if meta.is_dir() {
             files_below(&p, &rel, out)?;
@@ -113,16 +137,25 @@ pub fn build_index(dir: &Path, serial: u64, channel: &str, now: i64) -> Result<I
             continue;
         }
         for name_dir in sorted_entries(&base)? {
-            let name = name_dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+            let name = name_dir
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_default();
             let versions = sorted_entries(&name_dir)?;
             // The newest version of each artifact is offered (numeric order).
             let Some(vdir) = versions.iter().filter(|p| p.is_dir()).max_by_key(|p| {
-                let v = p.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+                let v = p
+                    .file_name()
+                    .map(|n| n.to_string_lossy().to_string())
+                    .unwrap_or_default();
                 (super::index::version_key(&v), v)
             }) else {
                 continue;
             };
-            let version = vdir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+            let version = vdir
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_default();
             let meta: Meta = match std::fs::read(vdir.join(ARTIFACT_META)) {
                 Ok(b) => serde_json::from_slice(&b).map_err(|e| {
                     UpdateError::Index(format!("{}: {e}", vdir.join(ARTIFACT_META).display()))
@@ -134,12 +167,31 @@ pub fn build_index(dir: &Path, serial: u64, channel: &str, now: i64) -> Result<I
             let mut files = Vec::new();
             for (rel, path) in found {
                 let (sha256, size) = super::fetch::hash_of(&path)?;
-                files.push(ArtifactFile { url: format!("{sub}/{name}/{version}/{rel}"), path: rel, sha256, size });
+                files.push(ArtifactFile {
+                    url: format!("{sub}/{name}/{version}/{rel}"),
+                    path: rel,
+                    sha256,
+                    size,
+                });
             }
-            artifacts.push(Artifact { kind, name, version, files, runtime: meta.runtime, licence: meta.licence, min_ojscog: meta.min_ojscog });
+            artifacts.push(Artifact {
+                kind,
+                name,
+                version,
+                files,
+                runtime: meta.runtime,
+                licence: meta.licence,
+                min_ojscog: meta.min_ojscog,
+            });
         }
     }
-    let index = Index { format: FORMAT, serial, created_at: now, channel: channel.to_string(), artifacts };
+    let index = Index {
+        format: FORMAT,
+        serial,
+        created_at: now,
+        channel: channel.to_string(),
+        artifacts,
+    };
     index.check()?;
     Ok(index)
 }
@@ -169,7 +221,8 @@ pub fn sign(dir: &Path, key: &Path, password: Option<String>) -> Result<PathBuf,
         .and_then(|v| v.get("serial").and_then(|s| s.as_u64()))
         .unwrap_or(0);
     let trusted = format!("ojscog update index serial {serial}");
-    let sig = minisign::sign(None, &sk, std::io::Cursor::new(&data), Some(&trusted), None).map_err(sign_err)?;
+    let sig = minisign::sign(None, &sk, std::io::Cursor::new(&data), Some(&trusted), None)
+        .map_err(sign_err)?;
     let path = dir.join(SIGNATURE_FILE);
     replace(&path, sig.to_string().as_bytes())?;
     Ok(path)

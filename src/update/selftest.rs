@@ -103,13 +103,18 @@ impl ModelSelfTest {
         };
         match llm.generate(req) {
             Ok(g) => match serde_json::from_str::<serde_json::Value>(&g.text) {
-                Ok(v) if v.get("answer").and_then(|a| a.as_str()).is_some() => Outcome::Passed(format!(
-                    "{}: a grammar-constrained answer parsed ({}) in {:.1} s",
-                    llm.info().path.display(),
-                    g.text,
-                    t.elapsed().as_secs_f64()
+                Ok(v) if v.get("answer").and_then(|a| a.as_str()).is_some() => {
+                    Outcome::Passed(format!(
+                        "{}: a grammar-constrained answer parsed ({}) in {:.1} s",
+                        llm.info().path.display(),
+                        g.text,
+                        t.elapsed().as_secs_f64()
+                    ))
+                }
+                _ => Outcome::Failed(format!(
+                    "the LLM's constrained answer does not parse: {:?}",
+                    g.text
                 )),
-                _ => Outcome::Failed(format!("the LLM's constrained answer does not parse: {:?}", g.text)),
             },
             Err(e) => Outcome::Failed(format!("the LLM does not run: {e}")),
         }
@@ -126,7 +131,10 @@ const UNRELATED_MAX: f32 = 0.8;
 /// Returns the smallest margin.
 pub fn judge_embeddings(v: &[Vec<f32>], dim: usize) -> Result<f32, String> {
     if v.len() != TRIPLES.len() * 3 || v.iter().any(|x| x.len() != dim || dim == 0) {
-        return Err(format!("expected {} vectors of {dim} numbers", TRIPLES.len() * 3));
+        return Err(format!(
+            "expected {} vectors of {dim} numbers",
+            TRIPLES.len() * 3
+        ));
     }
     for x in v {
         let norm: f32 = x.iter().map(|a| a * a).sum::<f32>().sqrt();

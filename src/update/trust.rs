@@ -56,7 +56,9 @@ impl TrustedKeys {
                 keys.add_file(Path::new(k))?;
             } else {
                 let key = minisign::PublicKey::from_base64(k.trim()).map_err(|e| {
-                    UpdateError::Keys(format!("update.extra_keys: `{k}` is not a minisign public key: {e}"))
+                    UpdateError::Keys(format!(
+                        "update.extra_keys: `{k}` is not a minisign public key: {e}"
+                    ))
                 })?;
                 keys.push(key, "update.extra_keys".into());
             }
@@ -70,7 +72,10 @@ impl TrustedKeys {
         let key = minisign::PublicKeyBox::from_string(&text)
             .and_then(|b| b.into_public_key())
             .map_err(|e| {
-                UpdateError::Keys(format!("{} is not a minisign public key: {e}", path.display()))
+                UpdateError::Keys(format!(
+                    "{} is not a minisign public key: {e}",
+                    path.display()
+                ))
             })?;
         self.push(key, path.display().to_string());
         Ok(())
@@ -104,15 +109,8 @@ impl TrustedKeys {
                 trusted: self.ids(),
             });
         };
-        minisign::verify(
-            &k.key,
-            &sig,
-            std::io::Cursor::new(data),
-            true,
-            false,
-            false,
-        )
-        .map_err(|e| UpdateError::Signature(format!("does not match the index: {e}")))?;
+        minisign::verify(&k.key, &sig, std::io::Cursor::new(data), true, false, false)
+            .map_err(|e| UpdateError::Signature(format!("does not match the index: {e}")))?;
         Ok(Signed {
             key_id: signer,
             trusted_comment: sig.trusted_comment().unwrap_or_default(),
@@ -187,7 +185,10 @@ mod tests {
         ));
         assert!(matches!(
             check_fresh(Some(&last), &index(4), "aa"),
-            Err(UpdateError::Replay { serial: 4, accepted: 5 })
+            Err(UpdateError::Replay {
+                serial: 4,
+                accepted: 5
+            })
         ));
     }
 
@@ -207,7 +208,10 @@ mod tests {
             keys.verify(b"{\"format\":2}", &sig),
             Err(UpdateError::Signature(_))
         ));
-        assert!(matches!(keys.verify(data, "garbage"), Err(UpdateError::Signature(_))));
+        assert!(matches!(
+            keys.verify(data, "garbage"),
+            Err(UpdateError::Signature(_))
+        ));
         let mut others = TrustedKeys::default();
         others.push(other.pk.clone(), "test".into());
         assert!(matches!(

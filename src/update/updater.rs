@@ -67,7 +67,11 @@ pub struct StatusCell {
 
 impl StatusCell {
     pub fn get(&self) -> UpdateStatus {
-        let mut s = self.status.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let mut s = self
+            .status
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         let (done, total) = self.progress.get();
         if s.state == "downloading" {
             s.done_bytes = done;
@@ -95,7 +99,16 @@ pub struct Updater {
     pub selftest: Box<dyn SelfTest>,
 }
 
-fn record(kind: &str, name: &str, from: &str, to: &str, result: &str, reason: String, serial: u64, at: i64) -> UpdateRecord {
+fn record(
+    kind: &str,
+    name: &str,
+    from: &str,
+    to: &str,
+    result: &str,
+    reason: String,
+    serial: u64,
+    at: i64,
+) -> UpdateRecord {
     UpdateRecord {
         at,
         kind: kind.into(),
@@ -119,7 +132,11 @@ impl Updater {
         let keys = TrustedKeys::load(Path::new(crate::config::BAKED_KEYS_DIR), &u.extra_keys)?;
         let status = Arc::new(StatusCell::default());
         status.edit(|s| {
-            s.channel = if u.is_configured() { u.channel_url.clone() } else { String::new() };
+            s.channel = if u.is_configured() {
+                u.channel_url.clone()
+            } else {
+                String::new()
+            };
             s.state = "idle".into();
         });
         Ok(Updater {
@@ -198,7 +215,16 @@ impl Updater {
         if let Some(f) = &failure {
             tracing::warn!(channel = %channel.describe(), error = %f, "update check refused");
             if let Ok(mut st) = self.store() {
-                let _ = st.record_update(&record("index", "index", "", "", "refused", f.clone(), 0, now));
+                let _ = st.record_update(&record(
+                    "index",
+                    "index",
+                    "",
+                    "",
+                    "refused",
+                    f.clone(),
+                    0,
+                    now,
+                ));
             }
         }
         let plan = result.as_ref().ok();
@@ -259,7 +285,8 @@ impl Updater {
             } else if a.kind == Kind::System && system.is_none() {
                 Some("not running on the appliance image".to_string())
             } else if a.kind == Kind::System
-                && super::index::version_key(&a.version) <= super::index::version_key(system.as_deref().unwrap_or(""))
+                && super::index::version_key(&a.version)
+                    <= super::index::version_key(system.as_deref().unwrap_or(""))
             {
                 Some("not newer than the running system".to_string())
             } else {
@@ -270,7 +297,12 @@ impl Updater {
                 None => todo.push(a.clone()),
             }
         }
-        Plan { index, signed, todo, skipped }
+        Plan {
+            index,
+            signed,
+            todo,
+            skipped,
+        }
     }
 
     fn available(&self, plan: &Plan) -> Vec<Available> {
@@ -295,7 +327,13 @@ impl Updater {
 
     /// Downloads, verifies and activates every artifact of `plan.todo`, one at
     /// a time; returns one record per artifact (also written to the history).
-    pub fn apply(&self, channel: &Channel, plan: &Plan, now: &dyn Fn() -> i64, cancel: &dyn Fn() -> bool) -> Vec<Applied> {
+    pub fn apply(
+        &self,
+        channel: &Channel,
+        plan: &Plan,
+        now: &dyn Fn() -> i64,
+        cancel: &dyn Fn() -> bool,
+    ) -> Vec<Applied> {
         let mut out = Vec::new();
         for a in &plan.todo {
             let from = match a.kind {
@@ -307,12 +345,26 @@ impl Updater {
             let rec = match result {
                 Ok(r) => r,
                 Err(e) => {
-                    let result = if matches!(e, UpdateError::SizeMismatch { .. } | UpdateError::HashMismatch { .. } | UpdateError::Format { .. }) {
+                    let result = if matches!(
+                        e,
+                        UpdateError::SizeMismatch { .. }
+                            | UpdateError::HashMismatch { .. }
+                            | UpdateError::Format { .. }
+                    ) {
                         "refused"
                     } else {
                         "failed"
                     };
-                    record(a.kind.as_str(), &a.name, &from, &a.version, result, e.to_string(), plan.index.serial, now())
+                    record(
+                        a.kind.as_str(),
+                        &a.name,
+                        &from,
+                        &a.version,
+                        result,
+                        e.to_string(),
+                        plan.index.serial,
+                        now(),
+                    )
                 }
             };
             self.finish(&rec);
@@ -329,14 +381,20 @@ impl Updater {
     }
 
     fn finish(&self, rec: &UpdateRecord) {
-        self.count(names::UPDATE_ARTIFACTS, &[("kind", &rec.kind), ("result", &rec.result)]);
+        self.count(
+            names::UPDATE_ARTIFACTS,
+            &[("kind", &rec.kind), ("result", &rec.result)],
+        );
         let ok = matches!(rec.result.as_str(), "installed" | "staged");
         if ok {
             tracing::info!(kind = %rec.kind, name = %rec.name, from = %rec.from_version, to = %rec.to_version, reason = %rec.reason, "update {}", rec.result);
         } else {
             tracing::warn!(kind = %rec.kind, name = %rec.name, to = %rec.to_version, reason = %rec.reason, "update {}", rec.result);
             self.status.edit(|s| {
-                s.last_failure = Some(format!("{} {} {}: {}", rec.kind, rec.name, rec.to_version, rec.reason));
+                s.last_failure = Some(format!(
+                    "{} {} {}: {}",
+                    rec.kind, rec.name, rec.to_version, rec.reason
+                ));
                 s.last_failure_at = Some(rec.at);
             });
         }
@@ -350,40 +408,88 @@ impl Updater {
         }
     }
 
-    fn apply_one(&self, channel: &Channel, a: &Artifact, serial: u64, from: &str, now: &dyn Fn() -> i64, cancel: &dyn Fn() -> bool) -> Result<UpdateRecord, UpdateError> {
+    fn apply_one(
+        &self,
+        channel: &Channel,
+        a: &Artifact,
+        serial: u64,
+        from: &str,
+        now: &dyn Fn() -> i64,
+        cancel: &dyn Fn() -> bool,
+    ) -> Result<UpdateRecord, UpdateError> {
         let downloads = self.downloads();
-        std::fs::create_dir_all(&downloads).map_err(|source| UpdateError::Io { op: "cannot create", path: downloads.clone(), source })?;
+        std::fs::create_dir_all(&downloads).map_err(|source| UpdateError::Io {
+            op: "cannot create",
+            path: downloads.clone(),
+            source,
+        })?;
         let have: u64 = a
             .files
             .iter()
             .map(|f| {
                 let done = downloads.join(&f.sha256);
                 let part = downloads.join(format!("{}.part", f.sha256));
-                std::fs::metadata(&done).or_else(|_| std::fs::metadata(&part)).map(|m| m.len().min(f.size)).unwrap_or(0)
+                std::fs::metadata(&done)
+                    .or_else(|_| std::fs::metadata(&part))
+                    .map(|m| m.len().min(f.size))
+                    .unwrap_or(0)
             })
             .sum();
-        let install = if a.kind == Kind::Model { a.total_bytes() } else { 0 };
-        let free = crate::system::free_bytes(&downloads).map_err(|source| UpdateError::Io { op: "cannot measure free space on", path: downloads.clone(), source })?;
-        fetch::check_space(free, a.total_bytes() - have, install, self.limits.reserve_bytes)?;
+        let install = if a.kind == Kind::Model {
+            a.total_bytes()
+        } else {
+            0
+        };
+        let free = crate::system::free_bytes(&downloads).map_err(|source| UpdateError::Io {
+            op: "cannot measure free space on",
+            path: downloads.clone(),
+            source,
+        })?;
+        fetch::check_space(
+            free,
+            a.total_bytes() - have,
+            install,
+            self.limits.reserve_bytes,
+        )?;
 
-        self.status.progress.done.store(0, std::sync::atomic::Ordering::Relaxed);
-        self.status.progress.total.store(a.total_bytes(), std::sync::atomic::Ordering::Relaxed);
+        self.status
+            .progress
+            .done
+            .store(0, std::sync::atomic::Ordering::Relaxed);
+        self.status
+            .progress
+            .total
+            .store(a.total_bytes(), std::sync::atomic::Ordering::Relaxed);
         self.status.edit(|s| {
             s.state = "downloading".into();
             s.current = a.label();
         });
         let mut paths = Vec::new();
         for f in &a.files {
-            let p = fetch::download(channel, f, &downloads, &self.limits, &self.status.progress, cancel)?;
+            let p = fetch::download(
+                channel,
+                f,
+                &downloads,
+                &self.limits,
+                &self.status.progress,
+                cancel,
+            )?;
             paths.push(p);
         }
         if let Some(m) = &self.metrics {
-            m.inc(names::UPDATE_DOWNLOADED, &[], (a.total_bytes() - have) as f64);
+            m.inc(
+                names::UPDATE_DOWNLOADED,
+                &[],
+                (a.total_bytes() - have) as f64,
+            );
         }
         self.status.edit(|s| s.state = "installing".into());
         let names: Vec<&str> = a.files.iter().map(|f| f.path.as_str()).collect();
         for (f, p) in a.files.iter().zip(&paths) {
-            formats::check(&f.path, p, &names).map_err(|message| UpdateError::Format { file: f.url.clone(), message })?;
+            formats::check(&f.path, p, &names).map_err(|message| UpdateError::Format {
+                file: f.url.clone(),
+                message,
+            })?;
         }
         let result = match a.kind {
             Kind::Model => self.activate_model(channel, a, serial, from, &paths, now),
@@ -399,21 +505,49 @@ impl Updater {
         result
     }
 
-    fn activate_model(&self, channel: &Channel, a: &Artifact, serial: u64, from: &str, paths: &[PathBuf], now: &dyn Fn() -> i64) -> Result<UpdateRecord, UpdateError> {
+    fn activate_model(
+        &self,
+        channel: &Channel,
+        a: &Artifact,
+        serial: u64,
+        from: &str,
+        paths: &[PathBuf],
+        now: &dyn Fn() -> i64,
+    ) -> Result<UpdateRecord, UpdateError> {
         let mut files: Vec<SourceFile> = a
             .files
             .iter()
             .zip(paths)
-            .map(|(f, p)| SourceFile { src: p.clone(), dest: f.path.clone(), expect_sha256: Some(f.sha256.clone()) })
+            .map(|(f, p)| SourceFile {
+                src: p.clone(),
+                dest: f.path.clone(),
+                expect_sha256: Some(f.sha256.clone()),
+            })
             .collect();
-        let runtime_tmp = self.downloads().join(format!("{}-{}-{RUNTIME_FILE}", a.name, a.version));
+        let runtime_tmp = self
+            .downloads()
+            .join(format!("{}-{}-{RUNTIME_FILE}", a.name, a.version));
         if !a.runtime.is_empty() {
-            let text = serde_json::to_vec_pretty(&a.runtime).map_err(|e| UpdateError::Index(e.to_string()))?;
-            std::fs::write(&runtime_tmp, text).map_err(|source| UpdateError::Io { op: "cannot write", path: runtime_tmp.clone(), source })?;
-            files.push(SourceFile { src: runtime_tmp.clone(), dest: RUNTIME_FILE.into(), expect_sha256: None });
+            let text = serde_json::to_vec_pretty(&a.runtime)
+                .map_err(|e| UpdateError::Index(e.to_string()))?;
+            std::fs::write(&runtime_tmp, text).map_err(|source| UpdateError::Io {
+                op: "cannot write",
+                path: runtime_tmp.clone(),
+                source,
+            })?;
+            files.push(SourceFile {
+                src: runtime_tmp.clone(),
+                dest: RUNTIME_FILE.into(),
+                expect_sha256: None,
+            });
         }
         let mut st = self.store()?;
-        st.set_pending_activation(&PendingActivation { name: a.name.clone(), from_version: from.into(), to_version: a.version.clone(), started_at: now() })?;
+        st.set_pending_activation(&PendingActivation {
+            name: a.name.clone(),
+            from_version: from.into(),
+            to_version: a.version.clone(),
+            started_at: now(),
+        })?;
         let source = format!("update channel {} serial {serial}", channel.describe());
         let installed = self.models().install(&a.name, &a.version, &source, &files);
         let _ = std::fs::remove_file(&runtime_tmp);
@@ -432,18 +566,51 @@ impl Updater {
         let started = std::time::Instant::now();
         let outcome = self.selftest.run(name);
         if let Some(m) = &self.metrics {
-            m.observe(names::UPDATE_SELFTEST_DURATION, &[], started.elapsed().as_secs_f64());
+            m.observe(
+                names::UPDATE_SELFTEST_DURATION,
+                &[],
+                started.elapsed().as_secs_f64(),
+            );
         }
         match outcome {
-            Outcome::Passed(how) => record("model", name, from, to, "installed", format!("self-test passed: {how}"), serial, at),
-            Outcome::Skipped(why) => record("model", name, from, to, "installed", format!("not self-tested: {why}"), serial, at),
+            Outcome::Passed(how) => record(
+                "model",
+                name,
+                from,
+                to,
+                "installed",
+                format!("self-test passed: {how}"),
+                serial,
+                at,
+            ),
+            Outcome::Skipped(why) => record(
+                "model",
+                name,
+                from,
+                to,
+                "installed",
+                format!("not self-tested: {why}"),
+                serial,
+                at,
+            ),
             Outcome::Failed(why) => {
                 let back = match self.models().withdraw(name, to) {
                     Ok(Some(v)) => format!("; {v} is current again"),
-                    Ok(None) => "; no earlier version to return to, the model is uninstalled".into(),
+                    Ok(None) => {
+                        "; no earlier version to return to, the model is uninstalled".into()
+                    }
                     Err(e) => format!("; taking it back failed: {e}"),
                 };
-                record("model", name, from, to, "rolled_back", format!("self-test failed: {why}{back}"), serial, at)
+                record(
+                    "model",
+                    name,
+                    from,
+                    to,
+                    "rolled_back",
+                    format!("self-test failed: {why}{back}"),
+                    serial,
+                    at,
+                )
             }
         }
     }
@@ -464,27 +631,70 @@ impl Updater {
             }
             st.clear_pending_activation(&p.name)?;
         }
-        for name in self.models().list().map(|l| l.into_iter().map(|m| m.name).collect::<Vec<_>>()).unwrap_or_default() {
+        for name in self
+            .models()
+            .list()
+            .map(|l| l.into_iter().map(|m| m.name).collect::<Vec<_>>())
+            .unwrap_or_default()
+        {
             let _ = self.models().clean_staging(&name);
         }
         Ok(out)
     }
 
-    fn stage_system(&self, a: &Artifact, serial: u64, from: &str, bundle: &Path, now: &dyn Fn() -> i64) -> Result<UpdateRecord, UpdateError> {
+    fn stage_system(
+        &self,
+        a: &Artifact,
+        serial: u64,
+        from: &str,
+        bundle: &Path,
+        now: &dyn Fn() -> i64,
+    ) -> Result<UpdateRecord, UpdateError> {
         let out = std::process::Command::new(&self.system_installer)
             .arg(bundle)
             .output()
-            .map_err(|e| UpdateError::System(format!("cannot run {}: {e}", self.system_installer.display())))?;
-        let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-        let tail: String = text.lines().rev().take(3).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join(" / ");
+            .map_err(|e| {
+                UpdateError::System(format!(
+                    "cannot run {}: {e}",
+                    self.system_installer.display()
+                ))
+            })?;
+        let text = String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr);
+        let tail: String = text
+            .lines()
+            .rev()
+            .take(3)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect::<Vec<_>>()
+            .join(" / ");
         if !out.status.success() {
-            return Err(UpdateError::System(format!("{} said: {tail}", self.system_installer.display())));
+            return Err(UpdateError::System(format!(
+                "{} said: {tail}",
+                self.system_installer.display()
+            )));
         }
-        Ok(record("system", &a.name, from, &a.version, "staged", format!("written to the other slot; boots at the next reboot ({tail})"), serial, now()))
+        Ok(record(
+            "system",
+            &a.name,
+            from,
+            &a.version,
+            "staged",
+            format!("written to the other slot; boots at the next reboot ({tail})"),
+            serial,
+            now(),
+        ))
     }
 
     /// `check` then `apply`: what the service's timer and `POST /api/update` run.
-    pub fn run_once(&self, channel: &Channel, now: &dyn Fn() -> i64, cancel: &dyn Fn() -> bool) -> Result<Vec<Applied>, UpdateError> {
+    pub fn run_once(
+        &self,
+        channel: &Channel,
+        now: &dyn Fn() -> i64,
+        cancel: &dyn Fn() -> bool,
+    ) -> Result<Vec<Applied>, UpdateError> {
         let plan = self.check(channel, now())?;
         Ok(self.apply(channel, &plan, now, cancel))
     }
@@ -524,7 +734,11 @@ impl UpdateHandle {
     }
 
     pub fn status(&self) -> UpdateStatus {
-        let mut s = self.updater.as_ref().map(|u| u.status.get()).unwrap_or_default();
+        let mut s = self
+            .updater
+            .as_ref()
+            .map(|u| u.status.get())
+            .unwrap_or_default();
         if let Some(e) = &self.error {
             s.state = "disabled".into();
             s.last_failure = Some(e.clone());
@@ -596,7 +810,10 @@ impl UpdateHandle {
             };
             if apply && !plan.todo.is_empty() {
                 let done = updater.apply(channel, &plan, &now, stopping);
-                if done.iter().any(|r| r.kind == "model" && r.result == "installed") {
+                if done
+                    .iter()
+                    .any(|r| r.kind == "model" && r.result == "installed")
+                {
                     installed();
                 }
             }

@@ -246,7 +246,12 @@ pub(crate) fn request_update(ctx: &AppContext, body: &[u8]) -> Reply {
         match serde_json::from_slice::<Value>(body) {
             Ok(v) => match v.get("action").and_then(|a| a.as_str()) {
                 Some(a) => a.to_string(),
-                None => return Reply::error(400, "the body needs an \"action\": \"check\" or \"apply\""),
+                None => {
+                    return Reply::error(
+                        400,
+                        "the body needs an \"action\": \"check\" or \"apply\"",
+                    )
+                }
             },
             Err(e) => return Reply::error(400, format!("the body is not JSON: {e}")),
         }

@@ -22,7 +22,7 @@ pub fn model_files() -> Vec<(&'static str, PathBuf)> {
     ]
 }
 
-fn refs(files: &[(&'static str, PathBuf)]) -> Vec<(&'static str, &Path)> {
+pub fn refs<'a>(files: &'a [(&'static str, PathBuf)]) -> Vec<(&'static str, &'a Path)> {
     files.iter().map(|(n, p)| (*n, p.as_path())).collect()
 }
 
@@ -75,13 +75,24 @@ fn a_signed_model_update_is_downloaded_verified_installed_and_self_tested() {
     let done = u.apply(&channel, &plan, &now, &|| false);
     assert_eq!(done.len(), 1);
     assert_eq!(done[0].result, "installed", "{}", done[0].reason);
-    assert!(done[0].reason.contains("self-test passed"), "{}", done[0].reason);
+    assert!(
+        done[0].reason.contains("self-test passed"),
+        "{}",
+        done[0].reason
+    );
     assert_eq!(current(&data).as_deref(), Some("9.0.0"));
-    ModelStore::for_data_dir(&data).verify(EMBEDDING_MODEL).unwrap();
+    ModelStore::for_data_dir(&data)
+        .verify(EMBEDDING_MODEL)
+        .unwrap();
     let h = history(&data);
-    assert_eq!((h[0].name.as_str(), h[0].to_version.as_str()), (EMBEDDING_MODEL, "9.0.0"));
+    assert_eq!(
+        (h[0].name.as_str(), h[0].to_version.as_str()),
+        (EMBEDDING_MODEL, "9.0.0")
+    );
     // The downloads were copied into the store and are gone.
-    let left: Vec<_> = std::fs::read_dir(data.join("update/downloads")).unwrap().collect();
+    let left: Vec<_> = std::fs::read_dir(data.join("update/downloads"))
+        .unwrap()
+        .collect();
     assert!(left.is_empty(), "{left:?}");
     // A second check offers nothing: it is installed.
     let again = u.check(&channel, now()).unwrap();
@@ -94,14 +105,22 @@ fn an_index_whose_bytes_do_not_match_its_signature_changes_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let p = Publisher::new(tmp.path(), "a");
-    p.add_model("some-model", "1.0.0", &[("notes.txt", Path::new("Cargo.toml"))]);
+    p.add_model(
+        "some-model",
+        "1.0.0",
+        &[("notes.txt", Path::new("Cargo.toml"))],
+    );
     let bytes = p.publish(10);
     // One byte of the signed index changed: a bigger serial, as an attacker would.
-    let text = String::from_utf8(bytes).unwrap().replace("\"serial\": 10", "\"serial\": 99");
+    let text = String::from_utf8(bytes)
+        .unwrap()
+        .replace("\"serial\": 10", "\"serial\": 99");
     std::fs::write(p.dir.join("index.json"), text).unwrap();
     let server = ChannelServer::start(&p.dir);
     let u = updater(&data, &p.public_key);
-    let e = u.check(&Channel::parse(&server.index_url()), now()).unwrap_err();
+    let e = u
+        .check(&Channel::parse(&server.index_url()), now())
+        .unwrap_err();
     assert!(matches!(e, UpdateError::Signature(_)), "{e}");
     let store = Store::open(&data.join("ojscog.sqlite3")).unwrap();
     assert_eq!(store.accepted_index().unwrap(), None);
@@ -111,7 +130,9 @@ fn an_index_whose_bytes_do_not_match_its_signature_changes_nothing() {
     assert!(u.status.get().last_failure.unwrap().contains("signature"));
     // A channel without any signature is refused the same way.
     std::fs::remove_file(p.dir.join("index.json.minisig")).unwrap();
-    let e = u.check(&Channel::parse(&server.index_url()), now()).unwrap_err();
+    let e = u
+        .check(&Channel::parse(&server.index_url()), now())
+        .unwrap_err();
     assert!(matches!(e, UpdateError::Signature(_)), "{e}");
 }
 
@@ -121,7 +142,11 @@ fn an_index_signed_by_a_key_the_box_does_not_trust_is_refused() {
     let data = tmp.path().join("data");
     let p = Publisher::new(tmp.path(), "a");
     let stranger = Publisher::new(&tmp.path().join("other"), "stranger");
-    p.add_model("some-model", "1.0.0", &[("notes.txt", Path::new("Cargo.toml"))]);
+    p.add_model(
+        "some-model",
+        "1.0.0",
+        &[("notes.txt", Path::new("Cargo.toml"))],
+    );
     p.publish_with(10, &stranger.secret_key);
     let server = ChannelServer::start(&p.dir);
     let e = updater(&data, &p.public_key)
@@ -136,7 +161,11 @@ fn a_replayed_older_index_is_refused_after_a_newer_one_was_accepted() {
     let tmp = tempfile::tempdir().unwrap();
     let data = tmp.path().join("data");
     let p = Publisher::new(tmp.path(), "a");
-    p.add_model("some-model", "1.0.0", &[("notes.txt", Path::new("Cargo.toml"))]);
+    p.add_model(
+        "some-model",
+        "1.0.0",
+        &[("notes.txt", Path::new("Cargo.toml"))],
+    );
     p.publish(5);
     let old = p.snapshot();
     let server = ChannelServer::start(&p.dir);
@@ -149,7 +178,16 @@ fn a_replayed_older_index_is_refused_after_a_newer_one_was_accepted() {
     u.check(&channel, now()).unwrap();
     p.restore(&old);
     let e = u.check(&channel, now()).unwrap_err();
-    assert!(matches!(e, UpdateError::Replay { serial: 5, accepted: 6 }), "{e}");
+    assert!(
+        matches!(
+            e,
+            UpdateError::Replay {
+                serial: 5,
+                accepted: 6
+            }
+        ),
+        "{e}"
+    );
     let store = Store::open(&data.join("ojscog.sqlite3")).unwrap();
     assert_eq!(store.accepted_index().unwrap().unwrap().serial, 6);
 }
@@ -194,7 +232,11 @@ fn a_truncated_onnx_file_is_refused_by_its_format_check() {
     let plan = u.check(&channel, now()).unwrap();
     let done = u.apply(&channel, &plan, &now, &|| false);
     assert_eq!(done[0].result, "refused", "{}", done[0].reason);
-    assert!(done[0].reason.contains("not a valid model file"), "{}", done[0].reason);
+    assert!(
+        done[0].reason.contains("not a valid model file"),
+        "{}",
+        done[0].reason
+    );
     assert_eq!(current(&data), None);
 }
 
@@ -218,7 +260,14 @@ fn a_download_cut_short_again_and_again_is_resumed_with_range_requests() {
         .seen()
         .iter()
         .filter(|s| s.path.ends_with("model.onnx"))
-        .filter_map(|s| s.range.as_deref()?.strip_prefix("bytes=")?.trim_end_matches('-').parse().ok())
+        .filter_map(|s| {
+            s.range
+                .as_deref()?
+                .strip_prefix("bytes=")?
+                .trim_end_matches('-')
+                .parse()
+                .ok()
+        })
         .collect();
     assert!(ranges.len() >= 2, "{:?}", server.seen());
     assert!(ranges.windows(2).all(|w| w[1] > w[0]), "{ranges:?}");
@@ -254,7 +303,10 @@ fn a_server_that_dies_mid_download_is_resumed_from_where_it_stopped_when_it_come
         .filter(|e| e.file_name().to_string_lossy().ends_with(".part"))
         .map(|e| e.metadata().unwrap().len())
         .collect();
-    assert!(parts.iter().any(|&n| n > 0), "a partial download is kept: {parts:?}");
+    assert!(
+        parts.iter().any(|&n| n > 0),
+        "a partial download is kept: {parts:?}"
+    );
 
     let server = ChannelServer::start_on(&p.dir, addr);
     let done = u.apply(&channel, &plan, &now, &|| false);
@@ -279,7 +331,10 @@ fn a_full_data_disk_is_refused_before_downloading_and_the_reserve_is_kept() {
         .arg(&data)
         .status()
         .expect("mount runs");
-    assert!(status.success(), "mounting a tmpfs needs root (CI runs as root)");
+    assert!(
+        status.success(),
+        "mounting a tmpfs needs root (CI runs as root)"
+    );
     struct Unmount<'a>(&'a Path);
     impl Drop for Unmount<'_> {
         fn drop(&mut self) {
@@ -297,8 +352,16 @@ fn a_full_data_disk_is_refused_before_downloading_and_the_reserve_is_kept() {
     let plan = u.check(&channel, now()).unwrap();
     let done = u.apply(&channel, &plan, &now, &|| false);
     assert_eq!(done[0].result, "failed");
-    assert!(done[0].reason.contains("not enough space"), "{}", done[0].reason);
-    let fetched = server.seen().iter().filter(|s| s.path.contains("/models/")).count();
+    assert!(
+        done[0].reason.contains("not enough space"),
+        "{}",
+        done[0].reason
+    );
+    let fetched = server
+        .seen()
+        .iter()
+        .filter(|s| s.path.contains("/models/"))
+        .count();
     assert_eq!(fetched, 0, "nothing was downloaded");
     assert_eq!(current(&data), None);
     // The store (on the same small disk) still works and says why.
@@ -324,22 +387,46 @@ fn a_model_that_fails_its_self_test_is_taken_back_by_itself() {
     let tok: serde_json::Value =
         serde_json::from_slice(&std::fs::read(&files[1].1).unwrap()).unwrap();
     let mut broken = tok.clone();
-    let vocab = broken["model"]["vocab"].as_object_mut().expect("a WordPiece vocab");
+    let vocab = broken["model"]["vocab"]
+        .as_object_mut()
+        .expect("a WordPiece vocab");
     vocab.retain(|k, _| k.starts_with('[') && k.ends_with(']'));
     let broken_path = tmp.path().join("broken-tokenizer.json");
     std::fs::write(&broken_path, serde_json::to_vec(&broken).unwrap()).unwrap();
     p.add_model(
         EMBEDDING_MODEL,
         "2.0.0",
-        &[("model.onnx", files[0].1.as_path()), ("tokenizer.json", broken_path.as_path())],
+        &[
+            ("model.onnx", files[0].1.as_path()),
+            ("tokenizer.json", broken_path.as_path()),
+        ],
     );
     p.publish(11);
     let done = u.run_once(&channel, &now, &|| false).unwrap();
     assert_eq!(done[0].result, "rolled_back", "{}", done[0].reason);
-    assert!(done[0].reason.contains("self-test failed"), "{}", done[0].reason);
-    assert!(done[0].reason.contains("1.0.0 is current again"), "{}", done[0].reason);
+    assert!(
+        done[0].reason.contains("self-test failed"),
+        "{}",
+        done[0].reason
+    );
+    assert!(
+        done[0].reason.contains("1.0.0 is current again"),
+        "{}",
+        done[0].reason
+    );
     assert_eq!(current(&data).as_deref(), Some("1.0.0"));
-    assert!(!data.join("models").join(EMBEDDING_MODEL).join("2.0.0").exists());
-    ModelStore::for_data_dir(&data).verify(EMBEDDING_MODEL).unwrap();
-    assert!(u.status.get().last_failure.unwrap().contains("self-test failed"));
+    assert!(!data
+        .join("models")
+        .join(EMBEDDING_MODEL)
+        .join("2.0.0")
+        .exists());
+    ModelStore::for_data_dir(&data)
+        .verify(EMBEDDING_MODEL)
+        .unwrap();
+    assert!(u
+        .status
+        .get()
+        .last_failure
+        .unwrap()
+        .contains("self-test failed"));
 }

@@ -7,15 +7,11 @@
 use crate::support::channel::{ChannelServer, Publisher};
 use crate::support::web::{start_with, ADMIN_TOKEN, READ_TOKEN};
 use crate::support::{bin, models::store_with_embedding_model};
-use crate::update_channel::model_files;
+use crate::update_channel::{model_files, refs};
 use ojscog::models::{ModelStore, EMBEDDING_MODEL};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn refs(files: &[(&'static str, std::path::PathBuf)]) -> Vec<(&'static str, &Path)> {
-    files.iter().map(|(n, p)| (*n, p.as_path())).collect()
-}
 
 #[test]
 fn the_running_service_installs_a_model_update_on_request_and_uses_it_without_a_restart() {
@@ -38,7 +34,11 @@ fn the_running_service_installs_a_model_update_on_request_and_uses_it_without_a_
     );
     // Before: the service embeds with the developers' model.
     let (before, _) = t.service().ctx.models.embedder();
-    assert!(!before.model_id().ends_with("@7.0.0"), "{}", before.model_id());
+    assert!(
+        !before.model_id().ends_with("@7.0.0"),
+        "{}",
+        before.model_id()
+    );
 
     // Admin only: no credentials 401, the read token 403.
     assert_eq!(t.get_anon("/api/update").status, 401);
@@ -46,7 +46,8 @@ fn the_running_service_installs_a_model_update_on_request_and_uses_it_without_a_
     assert_eq!(t.post("/api/update", None, b"").status, 401);
     assert_eq!(t.post("/api/update", Some(READ_TOKEN), b"").status, 403);
     assert_eq!(
-        t.post("/api/update", Some(ADMIN_TOKEN), br#"{"action":"dance"}"#).status,
+        t.post("/api/update", Some(ADMIN_TOKEN), br#"{"action":"dance"}"#)
+            .status,
         400
     );
     let r = t.post("/api/update", Some(ADMIN_TOKEN), br#"{"action":"apply"}"#);
@@ -78,10 +79,16 @@ fn the_running_service_installs_a_model_update_on_request_and_uses_it_without_a_
     assert!(after.model_id().ends_with("@7.0.0"), "{}", after.model_id());
 
     let page = t.get("/");
-    assert!(page.body.contains(r#"id="updates""#), "the page has an updates card");
+    assert!(
+        page.body.contains(r#"id="updates""#),
+        "the page has an updates card"
+    );
     assert!(page.body.contains(&server.index_url()));
     let metrics = t.get_anon("/metrics").body;
-    assert!(metrics.contains(r#"ojscog_update_checks_total{result="ok"} 1"#), "{metrics}");
+    assert!(
+        metrics.contains(r#"ojscog_update_checks_total{result="ok"} 1"#),
+        "{metrics}"
+    );
     assert!(
         metrics.contains(r#"ojscog_update_artifacts_total{kind="model",result="installed"} 1"#),
         "{metrics}"
@@ -122,10 +129,19 @@ fn update_import_installs_from_a_usb_directory_through_the_same_checks() {
         .arg(&p.dir)
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{text}");
-    assert!(text.contains("refused") && text.contains("tampered"), "{text}");
-    assert_eq!(ModelStore::for_data_dir(&data).current_version(EMBEDDING_MODEL).unwrap(), None);
+    assert!(
+        text.contains("refused") && text.contains("tampered"),
+        "{text}"
+    );
+    assert_eq!(
+        ModelStore::for_data_dir(&data)
+            .current_version(EMBEDDING_MODEL)
+            .unwrap(),
+        None
+    );
 
     std::fs::write(vdir.join("tokenizer.json"), &good).unwrap();
     let out = ojscog(&data, &p.public_key)
@@ -133,12 +149,23 @@ fn update_import_installs_from_a_usb_directory_through_the_same_checks() {
         .arg(&p.dir)
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{text}");
     assert!(text.contains("installed"), "{text}");
-    let out = ojscog(&data, &p.public_key).args(["models", "verify"]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let out = ojscog(&data, &p.public_key).args(["update", "status"]).output().unwrap();
+    let out = ojscog(&data, &p.public_key)
+        .args(["models", "verify"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = ojscog(&data, &p.public_key)
+        .args(["update", "status"])
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("accepted index: serial 1"), "{text}");
     assert!(text.contains("installed"), "{text}");
@@ -185,12 +212,26 @@ fn kill_9_at_fifty_points_of_download_and_activation_never_leaves_a_broken_model
         let _ = child.kill(); // SIGKILL
         let _ = child.wait();
         // What the box does at its next start: finish or take back.
-        let out = ojscog(&data, &p.public_key).args(["update", "status"]).output().unwrap();
-        assert!(out.status.success(), "trial {i}: {}", String::from_utf8_lossy(&out.stderr));
+        let out = ojscog(&data, &p.public_key)
+            .args(["update", "status"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "trial {i}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let store = ModelStore::for_data_dir(&data);
         if store.current_version(EMBEDDING_MODEL).unwrap().is_some() {
-            let out = ojscog(&data, &p.public_key).args(["models", "verify"]).output().unwrap();
-            assert!(out.status.success(), "trial {i} at {at:?}: {}", String::from_utf8_lossy(&out.stderr));
+            let out = ojscog(&data, &p.public_key)
+                .args(["models", "verify"])
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "trial {i} at {at:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         // The model the service would start with works.
         let t = ojscog::update::ModelSelfTest {
@@ -198,11 +239,23 @@ fn kill_9_at_fifty_points_of_download_and_activation_never_leaves_a_broken_model
             llm: Default::default(),
         };
         let outcome = ojscog::update::SelfTest::run(&t, EMBEDDING_MODEL);
-        assert!(matches!(outcome, ojscog::update::Outcome::Passed(_)), "trial {i} at {at:?}: {outcome:?}");
+        assert!(
+            matches!(outcome, ojscog::update::Outcome::Passed(_)),
+            "trial {i} at {at:?}: {outcome:?}"
+        );
         // And the next run completes the update.
-        assert!(run(&data).status().unwrap().success(), "trial {i}: resuming failed");
-        assert_eq!(store.current_version(EMBEDDING_MODEL).unwrap().as_deref(), Some("3.0.0"));
+        assert!(
+            run(&data).status().unwrap().success(),
+            "trial {i}: resuming failed"
+        );
+        assert_eq!(
+            store.current_version(EMBEDDING_MODEL).unwrap().as_deref(),
+            Some("3.0.0")
+        );
         std::fs::remove_dir_all(&data).unwrap();
     }
-    assert!(interrupted >= trials * 3 / 4, "only {interrupted} of {trials} kills hit a running update ({whole:?} per run)");
+    assert!(
+        interrupted >= trials * 3 / 4,
+        "only {interrupted} of {trials} kills hit a running update ({whole:?} per run)"
+    );
 }

@@ -71,7 +71,8 @@ pub(crate) enum ReleaseAction {
 }
 
 fn password_for(key: &std::path::Path) -> Result<Option<String>> {
-    let text = std::fs::read_to_string(key).with_context(|| format!("cannot read {}", key.display()))?;
+    let text =
+        std::fs::read_to_string(key).with_context(|| format!("cannot read {}", key.display()))?;
     let encrypted = minisign::SecretKeyBox::from_string(&text)
         .and_then(|b| b.into_unencrypted_secret_key())
         .map(|k| k.is_encrypted())
@@ -79,34 +80,65 @@ fn password_for(key: &std::path::Path) -> Result<Option<String>> {
     if !encrypted {
         return Ok(None);
     }
-    Ok(Some(
-        rpassword_prompt(&format!("password for {}: ", key.display()))?,
-    ))
+    Ok(Some(rpassword_prompt(&format!(
+        "password for {}: ",
+        key.display()
+    ))?))
 }
 
 fn rpassword_prompt(prompt: &str) -> Result<String> {
     eprint!("{prompt}");
     let mut s = String::new();
-    std::io::stdin().read_line(&mut s).context("cannot read the password")?;
+    std::io::stdin()
+        .read_line(&mut s)
+        .context("cannot read the password")?;
     Ok(s.trim_end_matches(['\r', '\n']).to_string())
 }
 
 pub(crate) fn release_cmd(action: ReleaseAction) -> Result<()> {
     match action {
-        ReleaseAction::Keygen { dir, name, unencrypted } => {
-            let pw = if unencrypted { None } else { Some(rpassword_prompt("password for the new key: ")?) };
+        ReleaseAction::Keygen {
+            dir,
+            name,
+            unencrypted,
+        } => {
+            let pw = if unencrypted {
+                None
+            } else {
+                Some(rpassword_prompt("password for the new key: ")?)
+            };
             let (p, k) = release::keygen(&dir, &name, pw)?;
-            println!("public key (put it in /etc/ojscog/update-keys/ or update.extra_keys): {}", p.display());
+            println!(
+                "public key (put it in /etc/ojscog/update-keys/ or update.extra_keys): {}",
+                p.display()
+            );
             println!("secret key (keep it off the box): {}", k.display());
             Ok(())
         }
-        ReleaseAction::Index { dir, serial, channel, key } => {
+        ReleaseAction::Index {
+            dir,
+            serial,
+            channel,
+            key,
+        } => {
             let now = ojscog::system::unix_now();
-            let index = release::build_index(&dir, serial.unwrap_or(now.max(0) as u64), &channel, now)?;
+            let index =
+                release::build_index(&dir, serial.unwrap_or(now.max(0) as u64), &channel, now)?;
             let path = release::write_index(&dir, &index)?;
-            println!("{}: serial {}, {} artifacts", path.display(), index.serial, index.artifacts.len());
+            println!(
+                "{}: serial {}, {} artifacts",
+                path.display(),
+                index.serial,
+                index.artifacts.len()
+            );
             for a in &index.artifacts {
-                println!("  {:<6} {:<28} {:<14} {:>10.1} MB", a.kind.as_str(), a.name, a.version, a.total_bytes() as f64 / 1e6);
+                println!(
+                    "  {:<6} {:<28} {:<14} {:>10.1} MB",
+                    a.kind.as_str(),
+                    a.name,
+                    a.version,
+                    a.total_bytes() as f64 / 1e6
+                );
             }
             if let Some(key) = key {
                 let sig = release::sign(&dir, &key, password_for(&key)?)?;
@@ -127,25 +159,42 @@ pub(crate) fn update_cmd(cfg: &Config, action: UpdateAction) -> Result<()> {
     let now = ojscog::system::unix_now;
     // A finished activation that a crash interrupted comes first.
     for r in updater.recover(now())? {
-        println!("recovered: {} {} {}: {}", r.name, r.to_version, r.result, r.reason);
+        println!(
+            "recovered: {} {} {}: {}",
+            r.name, r.to_version, r.result, r.reason
+        );
     }
     match action {
         UpdateAction::Check { json } => {
-            let channel = Updater::configured_channel(cfg).ok_or(ojscog::update::UpdateError::NoChannel)?;
+            let channel =
+                Updater::configured_channel(cfg).ok_or(ojscog::update::UpdateError::NoChannel)?;
             let plan = updater.check(&channel, now())?;
             let status = updater.status.get();
             if json {
                 println!("{}", serde_json::to_string_pretty(&status)?);
                 return Ok(());
             }
-            println!("{}: serial {}, signed by {}", channel.describe(), plan.index.serial, plan.signed.key_id);
+            println!(
+                "{}: serial {}, signed by {}",
+                channel.describe(),
+                plan.index.serial,
+                plan.signed.key_id
+            );
             for a in &status.available {
-                println!("  {:<6} {:<28} {:<14} installed {:<14} {}", a.kind, a.name, a.version, a.installed.as_deref().unwrap_or("-"), a.note);
+                println!(
+                    "  {:<6} {:<28} {:<14} installed {:<14} {}",
+                    a.kind,
+                    a.name,
+                    a.version,
+                    a.installed.as_deref().unwrap_or("-"),
+                    a.note
+                );
             }
             Ok(())
         }
         UpdateAction::Apply { quiet } => {
-            let channel = Updater::configured_channel(cfg).ok_or(ojscog::update::UpdateError::NoChannel)?;
+            let channel =
+                Updater::configured_channel(cfg).ok_or(ojscog::update::UpdateError::NoChannel)?;
             run_with_progress(&updater, &channel, quiet)
         }
         UpdateAction::Import { dir, quiet } => {
@@ -170,17 +219,45 @@ pub(crate) fn update_cmd(cfg: &Config, action: UpdateAction) -> Result<()> {
                 println!("{}", serde_json::to_string_pretty(&v)?);
                 return Ok(());
             }
-            println!("channel: {}", if cfg.update.channel_url.is_empty() { "(none configured)" } else { &cfg.update.channel_url });
+            println!(
+                "channel: {}",
+                if cfg.update.channel_url.is_empty() {
+                    "(none configured)"
+                } else {
+                    &cfg.update.channel_url
+                }
+            );
             println!("trusted keys: {}", updater.keys.ids().join(", "));
             match accepted {
-                Some(a) => println!("accepted index: serial {} (key {}, {})", a.serial, a.key_id, ojscog::human::ago(ojscog::system::unix_now() - a.accepted_at)),
+                Some(a) => println!(
+                    "accepted index: serial {} (key {}, {})",
+                    a.serial,
+                    a.key_id,
+                    ojscog::human::ago(ojscog::system::unix_now() - a.accepted_at)
+                ),
                 None => println!("accepted index: none yet"),
             }
             for p in pending {
-                println!("pending activation: {} {} -> {}", p.name, p.from_version, p.to_version);
+                println!(
+                    "pending activation: {} {} -> {}",
+                    p.name, p.from_version, p.to_version
+                );
             }
             for h in history {
-                println!("{} {:<8} {:<6} {:<28} {} -> {}: {}", h.at, h.result, h.kind, h.name, if h.from_version.is_empty() { "-" } else { &h.from_version }, h.to_version, h.reason);
+                println!(
+                    "{} {:<8} {:<6} {:<28} {} -> {}: {}",
+                    h.at,
+                    h.result,
+                    h.kind,
+                    h.name,
+                    if h.from_version.is_empty() {
+                        "-"
+                    } else {
+                        &h.from_version
+                    },
+                    h.to_version,
+                    h.reason
+                );
             }
             Ok(())
         }
@@ -235,7 +312,19 @@ fn run_with_progress(updater: &Updater, channel: &Channel, quiet: bool) -> Resul
     }
     let mut failed = 0;
     for r in &records {
-        println!("{} {} {} -> {}: {} ({})", r.kind, r.name, if r.from_version.is_empty() { "-" } else { &r.from_version }, r.to_version, r.result, r.reason);
+        println!(
+            "{} {} {} -> {}: {} ({})",
+            r.kind,
+            r.name,
+            if r.from_version.is_empty() {
+                "-"
+            } else {
+                &r.from_version
+            },
+            r.to_version,
+            r.result,
+            r.reason
+        );
         if !matches!(r.result.as_str(), "installed" | "staged") {
             failed += 1;
         }

@@ -15,7 +15,11 @@ pub(super) fn update_card(h: &mut String, ctx: &AppContext, now: i64) {
         escape(&s.channel)
     };
     row(h, "update-channel", "Channel", &channel);
-    let state = if s.state.is_empty() { "idle" } else { s.state.as_str() };
+    let state = if s.state.is_empty() {
+        "idle"
+    } else {
+        s.state.as_str()
+    };
     let tone = match state {
         "disabled" => "bad",
         "idle" => "good",
@@ -52,12 +56,19 @@ pub(super) fn update_card(h: &mut String, ctx: &AppContext, now: i64) {
         );
     }
     if let Some(f) = &s.last_failure {
-        let when = s.last_failure_at.map(|t| format::ago(now - t)).unwrap_or_default();
+        let when = s
+            .last_failure_at
+            .map(|t| format::ago(now - t))
+            .unwrap_or_default();
         row(
             h,
             "update-failure",
             "Last failure",
-            &format!(r#"<span class="bad-text">{}</span> <span class="muted">{}</span>"#, escape(f), escape(&when)),
+            &format!(
+                r#"<span class="bad-text">{}</span> <span class="muted">{}</span>"#,
+                escape(f),
+                escape(&when)
+            ),
         );
     }
     h.push_str("</dl>");

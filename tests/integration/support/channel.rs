@@ -15,7 +15,6 @@ use std::time::Duration;
 /// A publisher's channel directory and its signing key.
 pub struct Publisher {
     pub dir: PathBuf,
-    pub keys: PathBuf,
     pub public_key: PathBuf,
     pub secret_key: PathBuf,
 }
@@ -30,7 +29,6 @@ impl Publisher {
             release::keygen(&keys, &format!("TEST-ONLY-{key_name}"), None).unwrap();
         Publisher {
             dir,
-            keys,
             public_key,
             secret_key,
         }
@@ -206,7 +204,10 @@ fn serve(stream: TcpStream, s: &Shared) -> std::io::Result<()> {
     let rel = path.trim_start_matches('/');
     let file = s.root.join(rel);
     if rel.split('/').any(|p| p == "..") || !file.is_file() {
-        write!(out, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")?;
+        write!(
+            out,
+            "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        )?;
         return Ok(());
     }
     let data = std::fs::read(&file)?;
@@ -226,13 +227,25 @@ fn serve(stream: TcpStream, s: &Shared) -> std::io::Result<()> {
     };
     let body = &data[from as usize..];
     if status == 206 {
-        write!(out, "HTTP/1.1 206 Partial Content\r\nContent-Range: bytes {from}-{}/{len}\r\n", len - 1)?;
+        write!(
+            out,
+            "HTTP/1.1 206 Partial Content\r\nContent-Range: bytes {from}-{}/{len}\r\n",
+            len - 1
+        )?;
     } else {
         write!(out, "HTTP/1.1 200 OK\r\n")?;
     }
-    write!(out, "Content-Length: {}\r\nConnection: close\r\n\r\n", body.len())?;
+    write!(
+        out,
+        "Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )?;
     let cut = s.cut_after.load(Ordering::SeqCst);
-    let limit = if cut > 0 { (cut as usize).min(body.len()) } else { body.len() };
+    let limit = if cut > 0 {
+        (cut as usize).min(body.len())
+    } else {
+        body.len()
+    };
     let rate = s.rate.load(Ordering::SeqCst);
     let began = std::time::Instant::now();
     let mut sent = 0usize;
@@ -251,5 +264,4 @@ fn serve(stream: TcpStream, s: &Shared) -> std::io::Result<()> {
     }
     // A cut answer: the connection closes here with the body incomplete.
     out.flush()
-
 }
