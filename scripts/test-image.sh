@@ -68,6 +68,14 @@ sed -i 's/^VERSION="\(.*\)-broken"/VERSION="\1-hang"/' "$tmp/root/etc/ojscog-rel
 sed -i "s/^BUILD=.*/BUILD=$(date -u +%Y%m%dT%H%M%SZ)/" "$tmp/root/etc/ojscog-release"
 mksquashfs "$tmp/root" "$tmp/hang.squashfs" -all-root -noappend -comp zstd -quiet -no-progress >/dev/null
 buildroot/scripts/mkbundle.sh "$tmp/hang.squashfs" "$compat" "$ota_version-hang" "$tmp/hang.raucb"
+# The OTA release is also published as an update channel (signed with a throwaway key made here), which the
+# guest pulls through a forwarded port: the same path a box takes from a vendor's server.
+host_bin="${CARGO_TARGET_DIR:-target}/debug/ojscog"
+[ -x "$host_bin" ] || cargo build --bin ojscog >&2
+mkdir -p "$tmp/channel/system/ojscog-qemu/$ota_version"
+cp "$ota_bundle" "$tmp/channel/system/ojscog-qemu/$ota_version/ota.raucb"
+"$host_bin" release keygen "$tmp/keys" --name TEST-ONLY-image-channel --unencrypted >/dev/null
+"$host_bin" release index "$tmp/channel" --key "$tmp/keys/TEST-ONLY-image-channel.key" >/dev/null
 t_build=$(date +%s)
 
 artifacts="${CARGO_TARGET_DIR:-target}/artifacts"
@@ -77,6 +85,7 @@ rm -rf "$work"
 set +e
 python3 scripts/image/boot_test.py --image-dir "$img" --cmdline buildroot/board/qemu-aarch64-virt/cmdline.txt \
     --ota-bundle "$ota_bundle" --ota-version "$ota_version" --broken-bundle "$tmp/broken.raucb" --hang-bundle "$tmp/hang.raucb" \
+    --channel-dir "$tmp/channel" --channel-key "$tmp/keys/TEST-ONLY-image-channel.pub" \
     --work "$work" --report "$artifacts/image-boot.json" | tee "$work.out"
 rc=${PIPESTATUS[0]}
 set -e

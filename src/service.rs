@@ -131,6 +131,12 @@ impl Service {
                 )
             })?);
         }
+        if ctx.config.watchdog.is_configured() {
+            let (ctx, shutdown) = (ctx.clone(), shutdown.clone());
+            threads.push(spawn("watchdog", move || {
+                pet_watchdog(&ctx, local_addr, &shutdown)
+            })?);
+        }
         let (failed_tx, failed) = tokio::sync::watch::channel(None);
         {
             let (ctx, shutdown) = (ctx.clone(), shutdown.clone());
@@ -198,6 +204,30 @@ impl Service {
         }
         tracing::info!("ojscog stopped");
     }
+}
+
+/// The watchdog thread: opens the device (retrying while another process,
+/// such as the boot-time daemon, still holds it) and pets it while the
+/// service answers its own `/health` on loopback.
+fn pet_watchdog(ctx: &AppContext, addr: SocketAddr, shutdown: &Shutdown) {
+    use crate::system::watchdog::Watchdog;
+    let cfg = &ctx.config.watchdog;
+    let wd = loop {
+        match Watchdog::open(&cfg.device, cfg.timeout_secs) {
+            Ok(wd) => break wd,
+            Err(e) => {
+                tracing::warn!(error = %e, "watchdog not open yet; retrying in 5 s");
+                if !shutdown.sleep(Duration::from_secs(5)) {
+                    return;
+                }
+            }
+        }
+    };
+    tracing::info!(device = %wd.path().display(), timeout_s = wd.timeout.as_secs(), "petting the hardware watchdog while /health answers");
+    let probe_timeout = (wd.timeout / 3).clamp(Duration::from_secs(1), Duration::from_secs(10));
+    wd.run(&|| crate::web::answers_health(addr, probe_timeout), &|| {
+        shutdown.is_triggered()
+    });
 }
 
 /// The sampler thread: one sample at start, then every `sample_interval_secs`.

@@ -8,8 +8,9 @@ unix socket. Checks, in order:
      console asks for a password (no passwordless shell) and the one printed at provisioning logs in, root is
      read-only squashfs, /data is a writable ext4 formatted on first boot and grown to the disk, the admin and read
      tokens are shown on the console only (nothing left for the web page), the watchdog is handed from the initramfs
-     to healthwatch, /run/ojscog/slots.json exists; a marker file is written to /data; reboot (from inside);
-  2. second boot: ready again, the marker and the store are kept, no new token or password;
+     to the service itself after its first healthy answer, /run/ojscog/slots.json exists; a marker file is written to /data; reboot (from inside);
+  2. second boot: ready again, the marker and the store are kept, no new token or password; then the service (and
+     healthwatch) are stopped with SIGSTOP: the watchdog the service pets resets the board, which boots and serves again;
   3. OTA: the signed RAUC bundle (a different release) is installed from a second disk into slot B by ojscog-update;
      reboot: slot B runs the new release, is marked good, /data kept;
   4. fallback: a bundle whose service never starts is installed into slot A with one try; it boots, healthwatch gives
@@ -25,7 +26,7 @@ def free_port():
     s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
 
 class Guest:
-    def __init__(self, args, work, disk, extra_disk=None, name="boot", append=""):
+    def __init__(self, args, work, disk, extra_disk=None, name="boot", append="", channel_port=None):
         self.args, self.work, self.name = args, work, name
         self.port = free_port()
         self.sock = os.path.join(work, f"{name}.sock")
@@ -39,7 +40,8 @@ class Guest:
             "-initrd", os.path.join(args.image_dir, "initrd.img"),
             "-append", (open(args.cmdline).read().strip() + " " + append).strip(),
             "-drive", f"if=none,file={disk},format=raw,id=d0", "-device", "virtio-blk-device,drive=d0",
-            "-netdev", f"user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:{self.port}-:8080",
+            "-netdev", f"user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:{self.port}-:8080"
+                       + (f",guestfwd=tcp:10.0.2.100:8000-tcp:127.0.0.1:{channel_port}" if channel_port else ""),
             "-device", "virtio-net-device,netdev=n0",
             "-chardev", f"socket,id=c0,path={self.sock},server=on,wait=off,logfile={self.log}",
             "-serial", "chardev:c0",
@@ -180,6 +182,8 @@ def main():
     ap.add_argument("--broken-bundle")
     ap.add_argument("--hang-bundle")
     ap.add_argument("--ota-version")
+    ap.add_argument("--channel-dir", help="a signed update channel holding the OTA bundle (ojscog release index)")
+    ap.add_argument("--channel-key", help="the channel's public key")
     ap.add_argument("--work", default=None)
     ap.add_argument("--cpu", default="cortex-a53")
     ap.add_argument("--report")
@@ -227,9 +231,13 @@ def main():
         _, out = g.sh("df -k /data | tail -1")
         size_kib = int(out.split()[1]) if len(out.split()) > 1 and out.split()[1].isdigit() else 0
         check("/data grew to the disk (image 256 MiB data + 512 MiB more)", size_kib > 600 * 1024, out.strip())
-        _, out = g.sh("ls /run/ojscog/boot-watchdog 2>&1; cat /proc/$(cat /run/ojscog/watchdog.pid)/comm; ls /dev/watchdog")
+        _, out = g.sh("for i in $(seq 1 20); do ls -l /proc/$(cat /run/ojscog/service.pid)/fd | grep -q ' /dev/watchdog$' && break; sleep 1; done; "
+                      "ls /run/ojscog/boot-watchdog 2>&1; ls -l /proc/$(cat /run/ojscog/service.pid)/fd | grep -c ' /dev/watchdog$'; "
+                      "ls /run/ojscog/watchdog.pid 2>&1; logread | grep -c 'petting the hardware watchdog'")
         lines = out.strip().splitlines()
-        check("healthwatch took the watchdog over from the initramfs", len(lines) >= 2 and "No such file" in lines[0] and lines[1].strip() == "watchdog", out.strip())
+        check("the watchdog went from the initramfs's daemon to the service itself (no daemon left)",
+              len(lines) >= 4 and "No such file" in lines[0] and lines[1].strip() == "1" and "No such file" in lines[2] and lines[3].strip() != "0",
+              out.strip().replace("\n", " | "))
         _, out = g.sh("ps | grep -v grep | grep '/usr/bin/ojscog'; cat /proc/$(cat /run/ojscog/service.pid)/status | grep -E '^Uid'")
         check("service runs as user ojscog (uid 1000)", "\t1000\t" in out, out.strip())
         _, slots = g.sh("cat /run/ojscog/slots.json")
@@ -252,6 +260,19 @@ def main():
         _, out = g.sh("cat /data/boot-test-marker; ls /data/ojscog")
         check("reboot: /data kept", marker in out and "ojscog.sqlite3" in out, out.strip().replace("\n", " "))
         check("reboot: no token or password is shown again", "Admin token" not in g.text() and "Console login" not in g.text())
+        # 2b. a hung service resets the board: the service pets the watchdog only while it answers its own /health.
+        #     healthwatch is stopped too, so that only the watchdog can act (it would restart the service later).
+        g.sh("for p in /proc/[0-9]*; do grep -q libexec/ojscog/healthwatch $p/cmdline 2>/dev/null && kill -STOP ${p#/proc/}; done; "
+             "kill -STOP $(cat /run/ojscog/service.pid)", check=False)
+        t0 = time.monotonic()
+        g.wait_exit(240)
+        results["hung_service_reset_s"] = round(time.monotonic() - t0, 1)
+        check("watchdog: a hung service reset the board", True, f"{results['hung_service_reset_s']} s after the service was stopped")
+        g = Guest(args, work, disk, name="boot2b")
+        g.wait_ready(args.ready_timeout)
+        _, out = g.sh("cat /run/ojscog/booted-slot; cat /data/boot-test-marker; sleep 1; cat /run/ojscog/slots.json")
+        sj = json.loads(out.strip().splitlines()[-1])
+        check("watchdog: after the reset the same slot serves again, /data kept", out.startswith("A") and marker in out and sj["slots"]["A"]["state"] == "good", out.strip().replace("\n", " | "))
         if args.ota_bundle:
             # 3. OTA into slot B from a second disk (like a USB stick)
             g.reboot()
@@ -263,15 +284,38 @@ def main():
                 shutil.copy(args.broken_bundle, os.path.join(d, "broken.raucb"))
             if args.hang_bundle:
                 shutil.copy(args.hang_bundle, os.path.join(d, "hang.raucb"))
+            if args.channel_dir:
+                shutil.copy(args.channel_key, os.path.join(d, "channel.pub"))
             size = sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d)) // (1 << 20) + 16
             subprocess.run(["mkfs.ext4", "-q", "-F", "-L", "update", "-d", d, upd, f"{size}M"], check=True)
-            g = Guest(args, work, disk, extra_disk=upd, name="boot3")
+            # The OTA comes from the signed channel through a forwarded port (guest 10.0.2.100:8000 -> a host server).
+            server, cport = None, None
+            if args.channel_dir:
+                cport = free_port()
+                server = subprocess.Popen(["python3", "-m", "http.server", "--bind", "127.0.0.1", str(cport)], cwd=args.channel_dir,
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            g = Guest(args, work, disk, extra_disk=upd, name="boot3", channel_port=cport)
             g.wait_ready(args.ready_timeout)
             g.sh("mount -o ro $(findfs LABEL=update) /mnt; ls /mnt")
             t0 = time.monotonic()
-            rc, out = g.sh("ojscog-update /mnt/ota.raucb", timeout=300, check=False)
-            results["ota_install_s"] = round(time.monotonic() - t0, 1)
-            check("OTA: signed bundle installed into slot B", rc == 0 and "slot B installed" in out, out.strip().replace("\n", " | "))
+            if server:
+                lines = ['', '[update]', 'channel_url = "http://10.0.2.100:8000/index.json"',
+                         'extra_keys = ["/data/etc/ojscog/channel.pub"]', 'auto_apply = false', 'reserve_bytes = 67108864']
+                g.sh("mkdir -p /data/etc/ojscog; cp /mnt/channel.pub /data/etc/ojscog/channel.pub; "
+                     "cp /etc/ojscog/config.toml /data/etc/ojscog/update.toml; "
+                     "printf '%s\\n' " + " ".join(f"'{l}'" for l in lines) + " >> /data/etc/ojscog/update.toml")
+                rc, out = g.sh("ojscog --config /data/etc/ojscog/update.toml update check && "
+                               "ojscog --config /data/etc/ojscog/update.toml update apply --quiet", timeout=600, check=False)
+                server.terminate()
+                results["ota_install_s"] = round(time.monotonic() - t0, 1)
+                check("OTA: the signed channel's system bundle was pulled over the network and installed into slot B",
+                      rc == 0 and "staged" in out and "slot B installed" in out, out.strip().replace("\n", " | ")[-600:])
+                _, out = g.sh("ojscog --config /data/etc/ojscog/update.toml update status")
+                check("OTA: the update history records it", "staged" in out and "system" in out, out.strip().replace("\n", " | ")[-400:])
+            else:
+                rc, out = g.sh("ojscog-update /mnt/ota.raucb", timeout=300, check=False)
+                results["ota_install_s"] = round(time.monotonic() - t0, 1)
+                check("OTA: signed bundle installed into slot B", rc == 0 and "slot B installed" in out, out.strip().replace("\n", " | "))
             _, slots = g.sh("cat /run/ojscog/slots.json")
             sj = json.loads(slots.strip())
             check("OTA: slot B is primary before reboot", sj["primary"] == "B", slots.strip())

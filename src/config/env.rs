@@ -99,6 +99,8 @@ impl Config {
                 }
                 "update_system_installer" => self.update.system_installer = PathBuf::from(v),
                 "update_system_release" => self.update.system_release = PathBuf::from(v),
+                "watchdog_device" => self.watchdog.device = PathBuf::from(v),
+                "watchdog_timeout_secs" => self.watchdog.timeout_secs = num(name, v)?,
                 // Settings of the process itself, not of the config.
                 "llm_model_path" => self.llm.model_path = PathBuf::from(v),
                 "llm_n_threads" => self.llm.n_threads = num(name, v)?,

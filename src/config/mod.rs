@@ -7,10 +7,12 @@
 mod env;
 mod llm;
 mod update;
+mod watchdog;
 
 pub use env::{developer_model_dir, ort_dylib_override};
 pub use llm::LlmConfig;
 pub use update::{UpdateConfig, BAKED_KEYS_DIR};
+pub use watchdog::WatchdogConfig;
 
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
@@ -52,6 +54,8 @@ pub struct Config {
     pub llm: LlmConfig,
     /// Over-the-air updates of models and the system.
     pub update: UpdateConfig,
+    /// The hardware watchdog the service pets (off unless set).
+    pub watchdog: WatchdogConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -146,6 +150,7 @@ impl Default for Config {
             metrics: MetricsConfig::default(),
             llm: Default::default(),
             update: Default::default(),
+            watchdog: Default::default(),
         }
     }
 }
@@ -380,6 +385,7 @@ impl Config {
             .validate()
             .map_err(|e| invalid("llm", format!("LLM settings are invalid: {e}")))?;
         self.update.validate()?;
+        self.watchdog.validate()?;
         if self.metrics.sample_interval_secs == 0 {
             return Err(invalid(
                 "metrics.sample_interval_secs",

@@ -1,8 +1,10 @@
 //! The machine: device readings (CPU, memory, disk, temperature, uptime via
-//! `sysinfo`), the clock, and the shutdown signal ([`Shutdown`]).
+//! `sysinfo`), the clock, the shutdown signal ([`Shutdown`]) and the hardware
+//! watchdog ([`watchdog::Watchdog`]).
 
 pub mod appliance;
 mod shutdown;
+pub mod watchdog;
 
 pub use shutdown::Shutdown;
 
@@ -92,6 +94,8 @@ pub fn free_bytes(path: &Path) -> std::io::Result<u64> {
     }
     // SAFETY: statvfs returned 0, so it filled `st`.
     let st = unsafe { st.assume_init() };
+    // The field types differ between targets (u32 on some 32-bit ones).
+    #[allow(clippy::unnecessary_cast)]
     Ok((st.f_bavail as u64).saturating_mul(st.f_frsize as u64))
 }
 

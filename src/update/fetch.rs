@@ -117,12 +117,7 @@ impl Channel {
     /// A reader of `rel` from byte `offset`: the offset the source really
     /// starts at (0 when an HTTP server ignored the Range) and the total size
     /// when known.
-    fn open(
-        &self,
-        rel: &str,
-        offset: u64,
-        limits: &Limits,
-    ) -> Result<(Box<dyn Read + Send>, u64, Option<u64>), UpdateError> {
+    fn open(&self, rel: &str, offset: u64, limits: &Limits) -> Result<Opened, UpdateError> {
         match self {
             Channel::Dir(d) => {
                 let path = d.join(rel);
@@ -176,6 +171,9 @@ impl Channel {
         }
     }
 }
+
+/// A source opened at an offset: the reader, where it really starts, the total size if known.
+type Opened = (Box<dyn Read + Send>, u64, Option<u64>);
 
 /// `bytes START-END/TOTAL` → START.
 fn content_range_start(v: Option<&str>) -> Option<u64> {

@@ -26,19 +26,21 @@
 
 pub mod fetch;
 pub mod formats;
+mod handle;
 pub mod index;
 pub mod release;
 pub mod selftest;
+mod status;
 pub mod trust;
 mod updater;
 
 pub use fetch::{Channel, Limits, Progress};
+pub use handle::{Request, UpdateHandle};
 pub use index::{Artifact, ArtifactFile, Index, Kind};
 pub use selftest::{ModelSelfTest, Outcome, SelfTest};
+pub use status::{Available, StatusCell, UpdateStatus};
 pub use trust::TrustedKeys;
-pub use updater::{
-    Applied, Available, Plan, Request, StatusCell, UpdateHandle, UpdateStatus, Updater,
-};
+pub use updater::{Applied, Plan, Updater};
 
 use std::path::PathBuf;
 

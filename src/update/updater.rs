@@ -2,17 +2,17 @@
 //! take back on failure, record everything. Blocking; the service runs it
 //! on its own thread and the CLI in the foreground.
 
-use super::fetch::{self, Channel, Limits, Progress};
+use super::fetch::{self, Channel, Limits};
 use super::index::{Artifact, Index, Kind, RUNTIME_FILE};
 use super::selftest::{Outcome, SelfTest};
+use super::status::{Available, StatusCell};
 use super::trust::{self, Signed, TrustedKeys};
 use super::{formats, UpdateError};
 use crate::metrics::{names, Metrics};
 use crate::models::{ModelStore, SourceFile};
 use crate::store::{AcceptedIndex, PendingActivation, Store, UpdateRecord};
-use serde::Serialize;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// What a check found: the verified index and what to do about it.
 #[derive(Debug, Clone)]
@@ -28,63 +28,6 @@ pub struct Plan {
 /// One artifact's result.
 pub type Applied = UpdateRecord;
 
-/// An artifact on offer, as the page and the API show it.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct Available {
-    pub kind: String,
-    pub name: String,
-    pub version: String,
-    pub bytes: u64,
-    pub installed: Option<String>,
-    pub note: String,
-}
-
-/// The updater's state for the page, the API and the CLI.
-#[derive(Debug, Clone, Serialize, Default, PartialEq, Eq)]
-pub struct UpdateStatus {
-    pub channel: String,
-    /// `idle`, `checking`, `downloading`, `installing`, `self-testing`.
-    pub state: String,
-    pub last_check_at: Option<i64>,
-    /// `ok`, or the refusal's kind (`bad_signature`, `replay`…).
-    pub last_check_result: String,
-    pub serial: Option<u64>,
-    pub available: Vec<Available>,
-    /// The artifact being downloaded and its bytes done / expected.
-    pub current: String,
-    pub done_bytes: u64,
-    pub total_bytes: u64,
-    pub last_failure: Option<String>,
-    pub last_failure_at: Option<i64>,
-}
-
-/// The status shared between the updater's thread and its readers.
-#[derive(Default)]
-pub struct StatusCell {
-    status: Mutex<UpdateStatus>,
-    pub progress: Progress,
-}
-
-impl StatusCell {
-    pub fn get(&self) -> UpdateStatus {
-        let mut s = self
-            .status
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
-        let (done, total) = self.progress.get();
-        if s.state == "downloading" {
-            s.done_bytes = done;
-            s.total_bytes = total;
-        }
-        s
-    }
-
-    fn edit(&self, f: impl FnOnce(&mut UpdateStatus)) {
-        f(&mut self.status.lock().unwrap_or_else(|p| p.into_inner()));
-    }
-}
-
 pub struct Updater {
     pub data_dir: PathBuf,
     pub store_path: PathBuf,
@@ -99,16 +42,15 @@ pub struct Updater {
     pub selftest: Box<dyn SelfTest>,
 }
 
+/// A history row: `what` is (kind, name, from version, to version).
 fn record(
-    kind: &str,
-    name: &str,
-    from: &str,
-    to: &str,
+    what: (&str, &str, &str, &str),
     result: &str,
     reason: String,
     serial: u64,
     at: i64,
 ) -> UpdateRecord {
+    let (kind, name, from, to) = what;
     UpdateRecord {
         at,
         kind: kind.into(),
@@ -216,10 +158,7 @@ impl Updater {
             tracing::warn!(channel = %channel.describe(), error = %f, "update check refused");
             if let Ok(mut st) = self.store() {
                 let _ = st.record_update(&record(
-                    "index",
-                    "index",
-                    "",
-                    "",
+                    ("index", "index", "", ""),
                     "refused",
                     f.clone(),
                     0,
@@ -284,12 +223,9 @@ impl Updater {
                 Some("installed".to_string())
             } else if a.kind == Kind::System && system.is_none() {
                 Some("not running on the appliance image".to_string())
-            } else if a.kind == Kind::System
-                && super::index::version_key(&a.version)
-                    <= super::index::version_key(system.as_deref().unwrap_or(""))
-            {
-                Some("not newer than the running system".to_string())
             } else {
+                // Whether a different system release is newer (version, then build
+                // time) is the installer's decision: it refuses older ones.
                 None
             };
             match skip {
@@ -356,10 +292,7 @@ impl Updater {
                         "failed"
                     };
                     record(
-                        a.kind.as_str(),
-                        &a.name,
-                        &from,
-                        &a.version,
+                        (a.kind.as_str(), &a.name, &from, &a.version),
                         result,
                         e.to_string(),
                         plan.index.serial,
@@ -496,11 +429,11 @@ impl Updater {
             Kind::System => self.stage_system(a, serial, from, &paths[0], now),
         };
         // Installed (copied into the store) or refused: the downloads are done with.
-        for (f, p) in a.files.iter().zip(&paths) {
-            if result.is_ok() || matches!(result, Err(UpdateError::Format { .. })) {
+        // A failure elsewhere (a self-test, the installer) keeps them for a retry.
+        if result.is_ok() || matches!(result, Err(UpdateError::Format { .. })) {
+            for p in &paths {
                 let _ = std::fs::remove_file(p);
             }
-            let _ = f;
         }
         result
     }
@@ -574,20 +507,14 @@ impl Updater {
         }
         match outcome {
             Outcome::Passed(how) => record(
-                "model",
-                name,
-                from,
-                to,
+                ("model", name, from, to),
                 "installed",
                 format!("self-test passed: {how}"),
                 serial,
                 at,
             ),
             Outcome::Skipped(why) => record(
-                "model",
-                name,
-                from,
-                to,
+                ("model", name, from, to),
                 "installed",
                 format!("not self-tested: {why}"),
                 serial,
@@ -602,10 +529,7 @@ impl Updater {
                     Err(e) => format!("; taking it back failed: {e}"),
                 };
                 record(
-                    "model",
-                    name,
-                    from,
-                    to,
+                    ("model", name, from, to),
                     "rolled_back",
                     format!("self-test failed: {why}{back}"),
                     serial,
@@ -677,10 +601,7 @@ impl Updater {
             )));
         }
         Ok(record(
-            "system",
-            &a.name,
-            from,
-            &a.version,
+            ("system", &a.name, from, &a.version),
             "staged",
             format!("written to the other slot; boots at the next reboot ({tail})"),
             serial,
@@ -697,126 +618,5 @@ impl Updater {
     ) -> Result<Vec<Applied>, UpdateError> {
         let plan = self.check(channel, now())?;
         Ok(self.apply(channel, &plan, now, cancel))
-    }
-}
-
-/// What an admin asked the running service's updater to do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Request {
-    Check,
-    Apply,
-}
-
-/// The running service's updater: its status, and requests from the API
-/// that wake its thread.
-pub struct UpdateHandle {
-    pub updater: Option<Updater>,
-    /// Why there is no updater (the keys did not load).
-    pub error: Option<String>,
-    pub channel: Option<Channel>,
-    request: Mutex<Option<Request>>,
-    wake: std::sync::Condvar,
-}
-
-impl UpdateHandle {
-    pub fn new(config: &crate::config::Config, metrics: Arc<Metrics>) -> UpdateHandle {
-        let (updater, error) = match Updater::from_config(config, Some(metrics)) {
-            Ok(u) => (Some(u), None),
-            Err(e) => (None, Some(e.to_string())),
-        };
-        UpdateHandle {
-            updater,
-            error,
-            channel: Updater::configured_channel(config),
-            request: Mutex::new(None),
-            wake: std::sync::Condvar::new(),
-        }
-    }
-
-    pub fn status(&self) -> UpdateStatus {
-        let mut s = self
-            .updater
-            .as_ref()
-            .map(|u| u.status.get())
-            .unwrap_or_default();
-        if let Some(e) = &self.error {
-            s.state = "disabled".into();
-            s.last_failure = Some(e.clone());
-        }
-        s
-    }
-
-    /// Asks the updater thread to run now; false when nothing can run (no
-    /// channel or no updater).
-    pub fn request(&self, r: Request) -> bool {
-        if self.updater.is_none() || self.channel.is_none() {
-            return false;
-        }
-        let mut slot = self.request.lock().unwrap_or_else(|p| p.into_inner());
-        // Apply wins over check when both were asked.
-        if *slot != Some(Request::Apply) {
-            *slot = Some(r);
-        }
-        self.wake.notify_all();
-        true
-    }
-
-    /// Wakes the thread (to see a shutdown).
-    pub fn notify(&self) {
-        self.wake.notify_all();
-    }
-
-    /// Waits up to `d` for a request; returns it (None: the time passed, or
-    /// `stopping` said stop after a [`UpdateHandle::notify`]).
-    pub fn wait(&self, d: std::time::Duration, stopping: &dyn Fn() -> bool) -> Option<Request> {
-        let slot = self.request.lock().unwrap_or_else(|p| p.into_inner());
-        let (mut slot, _) = self
-            .wake
-            .wait_timeout_while(slot, d, |r| r.is_none() && !stopping())
-            .unwrap_or_else(|p| p.into_inner());
-        slot.take()
-    }
-
-    /// The updater thread's body: finish interrupted activations, then check
-    /// every `interval` (and on request), applying when `auto_apply` or asked.
-    /// `installed` is called after a model was installed (to reload it).
-    pub fn run(
-        &self,
-        interval: std::time::Duration,
-        auto_apply: bool,
-        stopping: &dyn Fn() -> bool,
-        installed: &dyn Fn(),
-    ) {
-        let Some(updater) = &self.updater else { return };
-        match updater.recover(crate::system::unix_now()) {
-            Ok(r) if r.iter().any(|r| r.result == "installed") => installed(),
-            Ok(_) => {}
-            Err(e) => tracing::error!(error = %e, "cannot finish interrupted update activations"),
-        }
-        let Some(channel) = &self.channel else { return };
-        // The first check soon after start, not at once: let the service settle.
-        let mut wait = std::time::Duration::from_secs(30).min(interval);
-        while !stopping() {
-            let asked = self.wait(wait, stopping);
-            if stopping() {
-                return;
-            }
-            wait = interval;
-            let apply = asked == Some(Request::Apply) || (asked.is_none() && auto_apply);
-            let now = crate::system::unix_now;
-            let plan = match updater.check(channel, now()) {
-                Ok(p) => p,
-                Err(_) => continue, // recorded and shown by `check`
-            };
-            if apply && !plan.todo.is_empty() {
-                let done = updater.apply(channel, &plan, &now, stopping);
-                if done
-                    .iter()
-                    .any(|r| r.kind == "model" && r.result == "installed")
-                {
-                    installed();
-                }
-            }
-        }
     }
 }

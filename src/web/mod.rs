@@ -32,6 +32,31 @@ mod signin;
 
 pub use server::{bind, serve, WebError};
 
+/// Whether the server at `addr` answers `GET /health` at all (any status: a
+/// broken data disk is reported as 503, not a hang) within `timeout`. The
+/// watchdog's probe: the service asks itself, as the box's health watcher
+/// does; loopback connections have their own reserve.
+pub fn answers_health(addr: std::net::SocketAddr, timeout: std::time::Duration) -> bool {
+    use std::io::{Read, Write};
+    let addr = if addr.ip().is_unspecified() {
+        std::net::SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), addr.port())
+    } else {
+        addr
+    };
+    let Ok(mut s) = std::net::TcpStream::connect_timeout(&addr, timeout) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(timeout));
+    let _ = s.set_write_timeout(Some(timeout));
+    if s.write_all(b"GET /health HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        .is_err()
+    {
+        return false;
+    }
+    let mut head = [0u8; 12];
+    s.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.")
+}
+
 use crate::context::AppContext;
 use auth::{Gate, Role};
 pub(crate) use route::{Need, Route};
