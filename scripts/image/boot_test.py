@@ -299,27 +299,46 @@ def main():
             g.sh("mount -o ro $(findfs LABEL=update) /mnt; ls /mnt")
             t0 = time.monotonic()
             if server:
+                # The running service (user ojscog, auto_apply off) is told by the admin to apply; it verifies the
+                # index and the bundle and hands it to healthwatch, which installs it as root into slot B.
                 lines = ['', '[update]', 'channel_url = "http://10.0.2.100:8000/index.json"',
                          'extra_keys = ["/data/etc/ojscog/channel.pub"]', 'auto_apply = false', 'reserve_bytes = 67108864']
-                g.sh("mkdir -p /data/etc/ojscog; cp /mnt/channel.pub /data/etc/ojscog/channel.pub; "
-                     "cp /etc/ojscog/config.toml /data/etc/ojscog/update.toml; "
-                     "printf '%s\\n' " + " ".join(f"'{l}'" for l in lines) + " >> /data/etc/ojscog/update.toml")
-                rc, out = g.sh("ojscog --config /data/etc/ojscog/update.toml update check && "
-                               "ojscog --config /data/etc/ojscog/update.toml update apply --quiet", timeout=600, check=False)
+                g.sh("mkdir -p /data/etc/ojscog; cp /mnt/channel.pub /data/etc/ojscog/channel.pub; chmod 0644 /data/etc/ojscog/channel.pub; "
+                     "cp /etc/ojscog/config.toml /data/etc/ojscog/config.toml; "
+                     "printf '%s\\n' " + " ".join(f"'{l}'" for l in lines) + " >> /data/etc/ojscog/config.toml; "
+                     "kill $(cat /run/ojscog/service.pid); sleep 4")
+                g.wait_ready(args.ready_timeout)
+                def api(body):
+                    req = urllib.request.Request(f"http://127.0.0.1:{g.port}/api/update", data=body, method="POST",
+                                                 headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+                    with urllib.request.urlopen(req, timeout=30) as r:
+                        return r.status
+                check("OTA: POST /api/update (admin) starts the update", api(b'{"action":"apply"}') == 202)
+                _, out = g.sh("for i in $(seq 1 600); do [ -f /run/ojscog/system-update.result ] && break; sleep 1; done; "
+                              "cat /run/ojscog/system-update.result; cat /run/ojscog/slots.json", timeout=700, check=False)
                 server.terminate()
                 results["ota_install_s"] = round(time.monotonic() - t0, 1)
-                check("OTA: the signed channel's system bundle was pulled over the network and installed into slot B",
-                      rc == 0 and "staged" in out and "slot B installed" in out, out.strip().replace("\n", " | ")[-600:])
-                _, out = g.sh("ojscog --config /data/etc/ojscog/update.toml update status")
-                check("OTA: the update history records it", "staged" in out and "system" in out, out.strip().replace("\n", " | ")[-400:])
+                check("OTA: the service pulled the signed channel's bundle, healthwatch installed it into slot B",
+                      out.startswith("0 ") and "slot B installed" in out, out.strip().replace("\n", " | ")[-600:])
+                with urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{g.port}/api/update",
+                                            headers={"Authorization": f"Bearer {token}"}), timeout=30) as r:
+                    hist = json.loads(r.read())["history"]
+                check("OTA: the update history records the system bundle as staged",
+                      any(h["kind"] == "system" and h["result"] == "staged" for h in hist), json.dumps(hist)[:400])
+                _, slots = g.sh("cat /run/ojscog/slots.json")
+                sj = json.loads(slots.strip())
+                check("OTA: slot B is primary before reboot", sj["primary"] == "B", slots.strip())
+                check("OTA: the admin asks for the reboot", api(b'{"action":"reboot"}') == 202)
+                g.wait_exit(120)
+                g = None
             else:
                 rc, out = g.sh("ojscog-update /mnt/ota.raucb", timeout=300, check=False)
                 results["ota_install_s"] = round(time.monotonic() - t0, 1)
                 check("OTA: signed bundle installed into slot B", rc == 0 and "slot B installed" in out, out.strip().replace("\n", " | "))
-            _, slots = g.sh("cat /run/ojscog/slots.json")
-            sj = json.loads(slots.strip())
-            check("OTA: slot B is primary before reboot", sj["primary"] == "B", slots.strip())
-            g.reboot()
+                _, slots = g.sh("cat /run/ojscog/slots.json")
+                sj = json.loads(slots.strip())
+                check("OTA: slot B is primary before reboot", sj["primary"] == "B", slots.strip())
+                g.reboot()
             g = Guest(args, work, disk, extra_disk=upd, name="boot4")
             t, _ = g.wait_ready(args.ready_timeout)
             _, out = g.sh("cat /run/ojscog/booted-slot; cat /etc/ojscog-release; cat /data/boot-test-marker; sleep 1; cat /run/ojscog/slots.json")

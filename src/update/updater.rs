@@ -574,6 +574,10 @@ impl Updater {
         bundle: &Path,
         now: &dyn Fn() -> i64,
     ) -> Result<UpdateRecord, UpdateError> {
+        // SAFETY: geteuid(2) cannot fail and touches no memory.
+        if unsafe { libc::geteuid() } != 0 {
+            return self.hand_over_system(a, serial, from, bundle, now);
+        }
         let out = std::process::Command::new(&self.system_installer)
             .arg(bundle)
             .output()
@@ -607,6 +611,63 @@ impl Updater {
             serial,
             now(),
         ))
+    }
+
+    /// Where the (unprivileged) service leaves a verified system bundle for
+    /// the appliance's root installer (healthwatch runs `ojscog-update` on it,
+    /// which checks the bundle's own RAUC signature again as root).
+    pub fn system_handover_dir(&self) -> PathBuf {
+        self.data_dir.join("update").join("system")
+    }
+
+    /// The service does not run as root: the verified bundle is moved to
+    /// [`Updater::system_handover_dir`] with a `request` file naming its version.
+    fn hand_over_system(
+        &self,
+        a: &Artifact,
+        serial: u64,
+        from: &str,
+        bundle: &Path,
+        now: &dyn Fn() -> i64,
+    ) -> Result<UpdateRecord, UpdateError> {
+        let dir = self.system_handover_dir();
+        let io = |op: &'static str, path: &Path| {
+            let path = path.to_path_buf();
+            move |source| UpdateError::Io { op, path, source }
+        };
+        std::fs::create_dir_all(&dir).map_err(io("cannot create", &dir))?;
+        let dest = dir.join("bundle.raucb");
+        std::fs::rename(bundle, &dest).map_err(io("cannot move the bundle to", &dest))?;
+        let tmp = dir.join(".request.tmp");
+        std::fs::write(&tmp, format!("{}\n", a.version)).map_err(io("cannot write", &tmp))?;
+        std::fs::File::open(&tmp)
+            .and_then(|f| f.sync_all())
+            .map_err(io("cannot fsync", &tmp))?;
+        let req = dir.join("request");
+        std::fs::rename(&tmp, &req).map_err(io("cannot rename", &tmp))?;
+        std::fs::File::open(&dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io("cannot fsync", &dir))?;
+        Ok(record(
+            ("system", &a.name, from, &a.version),
+            "staged",
+            "verified and handed to the appliance's root installer, which writes it to the other slot; it boots at the maintenance window or on the admin's request (POST /api/update {\"action\": \"reboot\"})".into(),
+            serial,
+            now(),
+        ))
+    }
+
+    /// Asks the appliance's root side to reboot (the admin's request).
+    pub fn request_reboot(&self) -> Result<(), UpdateError> {
+        let dir = self.system_handover_dir();
+        let path = dir.join("reboot");
+        std::fs::create_dir_all(&dir)
+            .and_then(|_| std::fs::write(&path, b"1\n"))
+            .map_err(|source| UpdateError::Io {
+                op: "cannot write",
+                path,
+                source,
+            })
     }
 
     /// `check` then `apply`: what the service's timer and `POST /api/update` run.

@@ -237,7 +237,8 @@ pub(crate) fn update_status(ctx: &AppContext) -> Reply {
 }
 
 /// `POST /api/update` (admin): `{"action": "check"}` or `{"action": "apply"}`
-/// (the default) wakes the updater thread; the answer comes at once (202) and
+/// (the default) wakes the updater thread; `{"action": "reboot"}` asks the
+/// appliance to reboot (into an installed system update); the answer comes at once (202) and
 /// progress shows in `GET /api/update` and on the page.
 pub(crate) fn request_update(ctx: &AppContext, body: &[u8]) -> Reply {
     let action = if body.iter().all(|b| b.is_ascii_whitespace()) {
@@ -259,7 +260,23 @@ pub(crate) fn request_update(ctx: &AppContext, body: &[u8]) -> Reply {
     let request = match action.as_str() {
         "check" => crate::update::Request::Check,
         "apply" => crate::update::Request::Apply,
-        other => return Reply::error(400, format!("unknown action `{other}`: use check or apply")),
+        "reboot" => {
+            // Into an installed system update, now (the root side reboots).
+            return match ctx.updates.updater.as_ref().map(|u| u.request_reboot()) {
+                Some(Ok(())) => Reply::json(202, &json!({ "started": true, "action": "reboot" })),
+                Some(Err(e)) => Reply::error(500, format!("cannot ask for a reboot: {e}")),
+                None => Reply::json(
+                    409,
+                    &json!({ "started": false, "error": ctx.updates.error }),
+                ),
+            };
+        }
+        other => {
+            return Reply::error(
+                400,
+                format!("unknown action `{other}`: use check, apply or reboot"),
+            )
+        }
     };
     if ctx.updates.request(request) {
         Reply::json(202, &json!({ "started": true, "action": action }))

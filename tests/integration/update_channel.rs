@@ -430,3 +430,48 @@ fn a_model_that_fails_its_self_test_is_taken_back_by_itself() {
         .unwrap()
         .contains("self-test failed"));
 }
+
+#[test]
+fn the_bandwidth_limit_holds_a_download_below_its_rate() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let p = Publisher::new(tmp.path(), "a");
+    let blob = tmp.path().join("blob.bin");
+    std::fs::write(&blob, vec![42u8; 3 << 20]).unwrap();
+    p.add_model("some-model", "1.0.0", &[("weights.bin", blob.as_path())]);
+    p.publish(1);
+    let server = ChannelServer::start(&p.dir);
+    let mut u = updater(&data, &p.public_key);
+    u.limits.bytes_per_second = 1 << 20;
+    let started = std::time::Instant::now();
+    let done = u
+        .run_once(&Channel::parse(&server.index_url()), &now, &|| false)
+        .unwrap();
+    let took = started.elapsed();
+    assert_eq!(done[0].result, "installed", "{}", done[0].reason);
+    // 3 MiB at 1 MiB/s cannot take less than about 3 s (a lower bound only:
+    // a slow machine may take longer, never shorter).
+    assert!(took >= Duration::from_millis(2800), "took {took:?}");
+    assert!(
+        done[0].reason.contains("not self-tested"),
+        "{}",
+        done[0].reason
+    );
+}
+
+#[cfg(feature = "llm")]
+#[test]
+fn the_llm_self_test_runs_the_real_model_under_a_grammar() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A scratch data directory resolves to the developers' store, as a box
+    // resolves to its own: the self-test loads what the service would load.
+    let t = ojscog::update::ModelSelfTest {
+        data_dir: tmp.path().to_path_buf(),
+        llm: Default::default(),
+    };
+    let outcome = ojscog::update::SelfTest::run(&t, ojscog::models::LLM_MODEL);
+    match outcome {
+        ojscog::update::Outcome::Passed(how) => assert!(how.contains("answer"), "{how}"),
+        other => panic!("the LLM self-test did not pass: {other:?}"),
+    }
+}
