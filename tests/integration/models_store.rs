@@ -619,3 +619,38 @@ fn verify_all_passes_after_a_first_install_was_interrupted() {
     let (ok, out) = run(&["verify"]);
     assert!(ok && out.contains("ok "), "{out}");
 }
+
+#[test]
+fn models_gc_removes_leftovers_and_stray_versions_but_keeps_current_and_previous() {
+    let (d, store, files) = with_version_1("w.bin", b"one");
+    let f2 = write(&files, "v2-source", b"two");
+    store.install("m", "2", "t", &[src("w.bin", &f2)]).unwrap();
+    let mdir = store.root().join("m");
+    // What crashes and hand copies leave: a staging dir, a trash dir, a stray version.
+    fs::create_dir_all(mdir.join(".staging-3-1-1")).unwrap();
+    fs::create_dir_all(mdir.join(".trash-0-1-1")).unwrap();
+    fs::create_dir_all(mdir.join("0")).unwrap();
+    fs::copy(mdir.join("1/manifest.json"), mdir.join("0/manifest.json")).unwrap();
+    fs::copy(mdir.join("1/w.bin"), mdir.join("0/w.bin")).unwrap();
+    let out = Command::new(crate::support::bin())
+        .env("OJSCOG_DATA_DIR", d.path())
+        .args(["models", "gc"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("m: removed 3"), "{text}");
+    let mut left: Vec<String> = fs::read_dir(&mdir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n != ".lock")
+        .collect();
+    left.sort();
+    assert_eq!(left, ["1", "2", "current", "previous"]);
+    store.verify("m").unwrap();
+}
