@@ -271,6 +271,24 @@ impl Updater {
         cancel: &dyn Fn() -> bool,
     ) -> Vec<Applied> {
         let mut out = Vec::new();
+        let lock = match self.try_lock() {
+            Ok(Some(l)) => l,
+            busy => {
+                let why = match busy {
+                    Err(e) => e.to_string(),
+                    _ => "another ojscog process is applying updates now; nothing was done".into(),
+                };
+                let rec = record(
+                    ("index", "index", "", ""),
+                    "failed",
+                    why,
+                    plan.index.serial,
+                    now(),
+                );
+                self.finish(&rec);
+                return vec![rec];
+            }
+        };
         for a in &plan.todo {
             let from = match a.kind {
                 Kind::Model => self.models().current_version(&a.name).ok().flatten(),
@@ -310,6 +328,7 @@ impl Updater {
             s.state = "idle".into();
             s.current.clear();
         });
+        drop(lock);
         out
     }
 
@@ -539,10 +558,43 @@ impl Updater {
         }
     }
 
+    /// The update lock (`<data_dir>/update/.lock`, an exclusive `flock`): one
+    /// process applies or recovers at a time — the service's updater thread or
+    /// a CLI run. None when another process holds it. A killed process
+    /// releases it with its descriptor.
+    fn try_lock(&self) -> Result<Option<std::fs::File>, UpdateError> {
+        use std::os::fd::AsRawFd;
+        let dir = self.data_dir.join("update");
+        let path = dir.join(".lock");
+        let file = std::fs::create_dir_all(&dir)
+            .and_then(|_| {
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .truncate(false)
+                    .write(true)
+                    .open(&path)
+            })
+            .map_err(|source| UpdateError::Io {
+                op: "cannot open",
+                path: path.clone(),
+                source,
+            })?;
+        // SAFETY: flock(2) on a descriptor `file` owns for the whole call.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+            Ok(Some(file))
+        } else {
+            Ok(None)
+        }
+    }
+
     /// Finishes activations a crash interrupted: a model made current whose
     /// self-test never ended is tested now (and taken back if it fails); one
     /// whose install never switched is simply forgotten.
     pub fn recover(&self, now: i64) -> Result<Vec<UpdateRecord>, UpdateError> {
+        // Another process is applying: its activation is its own to finish.
+        let Some(_lock) = self.try_lock()? else {
+            return Ok(Vec::new());
+        };
         let mut st = self.store()?;
         let mut out = Vec::new();
         for p in st.pending_activations()? {

@@ -475,3 +475,41 @@ fn the_llm_self_test_runs_the_real_model_under_a_grammar() {
         other => panic!("the LLM self-test did not pass: {other:?}"),
     }
 }
+
+#[test]
+fn while_another_process_applies_updates_a_second_one_changes_nothing() {
+    use std::os::fd::AsRawFd;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let p = Publisher::new(tmp.path(), "a");
+    p.add_model(
+        "some-model",
+        "1.0.0",
+        &[("notes.txt", Path::new("Cargo.toml"))],
+    );
+    p.publish(1);
+    let server = ChannelServer::start(&p.dir);
+    let u = updater(&data, &p.public_key);
+    let channel = Channel::parse(&server.index_url());
+    let plan = u.check(&channel, now()).unwrap();
+    // The lock another process (the service's updater thread) would hold.
+    std::fs::create_dir_all(data.join("update")).unwrap();
+    let held = std::fs::File::create(data.join("update/.lock")).unwrap();
+    assert_eq!(unsafe { libc::flock(held.as_raw_fd(), libc::LOCK_EX) }, 0);
+    let done = u.apply(&channel, &plan, &now, &|| false);
+    assert_eq!(done[0].result, "failed");
+    assert!(
+        done[0].reason.contains("another ojscog process"),
+        "{}",
+        done[0].reason
+    );
+    assert_eq!(
+        ModelStore::for_data_dir(&data)
+            .current_version("some-model")
+            .unwrap(),
+        None
+    );
+    drop(held);
+    let done = u.apply(&channel, &plan, &now, &|| false);
+    assert_eq!(done[0].result, "installed", "{}", done[0].reason);
+}
