@@ -2,7 +2,9 @@
 //! without a restart, `/api/update` is for the admin only, the page and
 //! `/metrics` show it; the real binary's `update import` reads a USB-stick
 //! directory; and `kill -9` at many points of download and activation never
-//! leaves a broken model.
+//! leaves a broken model. Each installs the embedding model, whose self-test
+//! runs it through ONNX Runtime: built with the `embeddings` feature only.
+#![cfg(feature = "embeddings")]
 
 use crate::support::channel::{ChannelServer, Publisher};
 use crate::support::web::{start_with, ADMIN_TOKEN, READ_TOKEN};

@@ -86,11 +86,9 @@ fn absurd_content_lengths_leak_no_fds_or_threads() {
         );
     }
     eventually("fds back to where they were", || open_fds() <= fds + 4);
-    assert!(
-        threads() <= thr + 4,
-        "threads grew from {thr} to {}",
-        threads()
-    );
+    // Idle runtime threads linger a while before they exit (slowly under
+    // qemu-user: "threads grew from 10 to 15" on the aarch64 run, 2026-11-30).
+    eventually(&format!("threads back near {thr}"), || threads() <= thr + 4);
     assert_eq!(t.get("/health").status, 200);
     t.stop();
 }

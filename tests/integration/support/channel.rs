@@ -4,6 +4,10 @@
 //! be told to cut answers short or to go away and come back (fault injection,
 //! named so).
 
+// The fault-injection half is used by tests that install the embedding model
+// (built with the `embeddings` feature only).
+#![cfg_attr(not(feature = "embeddings"), allow(dead_code))]
+
 use ojscog::update::release;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
