@@ -618,6 +618,10 @@ impl Updater {
         Ok(out)
     }
 
+    /// A verified system bundle goes to the RAUC path: run as root (the CLI),
+    /// the installer writes it to the other slot now; run as the service's
+    /// user, it is handed to the appliance's root side
+    /// ([`Updater::system_handover_dir`]).
     fn stage_system(
         &self,
         a: &Artifact,
@@ -627,41 +631,36 @@ impl Updater {
         now: &dyn Fn() -> i64,
     ) -> Result<UpdateRecord, UpdateError> {
         // SAFETY: geteuid(2) cannot fail and touches no memory.
-        if unsafe { libc::geteuid() } != 0 {
-            return self.hand_over_system(a, serial, from, bundle, now);
-        }
-        let out = std::process::Command::new(&self.system_installer)
-            .arg(bundle)
-            .output()
-            .map_err(|e| {
-                UpdateError::System(format!(
-                    "cannot run {}: {e}",
-                    self.system_installer.display()
-                ))
-            })?;
-        let text = String::from_utf8_lossy(&out.stdout).to_string()
-            + &String::from_utf8_lossy(&out.stderr);
-        let tail: String = text
-            .lines()
-            .rev()
-            .take(3)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect::<Vec<_>>()
-            .join(" / ");
-        if !out.status.success() {
-            return Err(UpdateError::System(format!(
-                "{} said: {tail}",
-                self.system_installer.display()
-            )));
-        }
+        let reason = if unsafe { libc::geteuid() } == 0 {
+            self.run_installer(bundle)?
+        } else {
+            self.hand_over_system(&a.version, bundle)?
+        };
         Ok(record(
             ("system", &a.name, from, &a.version),
             "staged",
-            format!("written to the other slot; boots at the next reboot ({tail})"),
+            reason,
             serial,
             now(),
+        ))
+    }
+
+    fn run_installer(&self, bundle: &Path) -> Result<String, UpdateError> {
+        let installer = self.system_installer.display();
+        let out = std::process::Command::new(&self.system_installer)
+            .arg(bundle)
+            .output()
+            .map_err(|e| UpdateError::System(format!("cannot run {installer}: {e}")))?;
+        let text = String::from_utf8_lossy(&out.stdout).to_string()
+            + &String::from_utf8_lossy(&out.stderr);
+        let mut last: Vec<&str> = text.lines().rev().take(3).collect();
+        last.reverse();
+        let tail = last.join(" / ");
+        if !out.status.success() {
+            return Err(UpdateError::System(format!("{installer} said: {tail}")));
+        }
+        Ok(format!(
+            "written to the other slot; boots at the next reboot ({tail})"
         ))
     }
 
@@ -672,16 +671,9 @@ impl Updater {
         self.data_dir.join("update").join("system")
     }
 
-    /// The service does not run as root: the verified bundle is moved to
-    /// [`Updater::system_handover_dir`] with a `request` file naming its version.
-    fn hand_over_system(
-        &self,
-        a: &Artifact,
-        serial: u64,
-        from: &str,
-        bundle: &Path,
-        now: &dyn Fn() -> i64,
-    ) -> Result<UpdateRecord, UpdateError> {
+    /// Moves the verified bundle to [`Updater::system_handover_dir`] with a
+    /// `request` file naming its version (written, fsynced, renamed).
+    fn hand_over_system(&self, version: &str, bundle: &Path) -> Result<String, UpdateError> {
         let dir = self.system_handover_dir();
         let io = |op: &'static str, path: &Path| {
             let path = path.to_path_buf();
@@ -691,7 +683,7 @@ impl Updater {
         let dest = dir.join("bundle.raucb");
         std::fs::rename(bundle, &dest).map_err(io("cannot move the bundle to", &dest))?;
         let tmp = dir.join(".request.tmp");
-        std::fs::write(&tmp, format!("{}\n", a.version)).map_err(io("cannot write", &tmp))?;
+        std::fs::write(&tmp, format!("{version}\n")).map_err(io("cannot write", &tmp))?;
         std::fs::File::open(&tmp)
             .and_then(|f| f.sync_all())
             .map_err(io("cannot fsync", &tmp))?;
@@ -700,13 +692,7 @@ impl Updater {
         std::fs::File::open(&dir)
             .and_then(|d| d.sync_all())
             .map_err(io("cannot fsync", &dir))?;
-        Ok(record(
-            ("system", &a.name, from, &a.version),
-            "staged",
-            "verified and handed to the appliance's root installer, which writes it to the other slot; it boots at the maintenance window or on the admin's request (POST /api/update {\"action\": \"reboot\"})".into(),
-            serial,
-            now(),
-        ))
+        Ok("verified and handed to the appliance's root installer, which writes it to the other slot; it boots in the maintenance hour or on the admin's request (POST /api/update {\"action\": \"reboot\"})".into())
     }
 
     /// Asks the appliance's root side to reboot (the admin's request).

@@ -41,6 +41,28 @@ pub fn updater(data: &Path, key: &Path) -> Updater {
     u
 }
 
+/// A scratch directory holding a box's data directory and a publisher's channel.
+struct Setup {
+    tmp: tempfile::TempDir,
+    data: PathBuf,
+    p: Publisher,
+}
+
+fn setup() -> Setup {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let p = Publisher::new(tmp.path(), "a");
+    Setup { tmp, data, p }
+}
+
+/// Serves `p`'s channel on loopback; the box's updater and the channel's URL.
+fn serve(data: &Path, p: &Publisher) -> (ChannelServer, Updater, Channel) {
+    let server = ChannelServer::start(&p.dir);
+    let u = updater(data, &p.public_key);
+    let channel = Channel::parse(&server.index_url());
+    (server, u, channel)
+}
+
 fn now() -> i64 {
     ojscog::system::unix_now()
 }
@@ -62,15 +84,11 @@ fn history(data: &Path) -> Vec<ojscog::store::UpdateRecord> {
 #[cfg(feature = "embeddings")]
 #[test]
 fn a_signed_model_update_is_downloaded_verified_installed_and_self_tested() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    let p = Publisher::new(tmp.path(), "a");
+    let Setup { tmp: _tmp, data, p } = setup();
     let files = model_files();
     p.add_model(EMBEDDING_MODEL, "9.0.0", &refs(&files));
     p.publish(10);
-    let server = ChannelServer::start(&p.dir);
-    let u = updater(&data, &p.public_key);
-    let channel = Channel::parse(&server.index_url());
+    let (_server, u, channel) = serve(&data, &p);
 
     let plan = u.check(&channel, now()).unwrap();
     assert_eq!(plan.todo.len(), 1, "{:?}", plan.skipped);
@@ -104,9 +122,7 @@ fn a_signed_model_update_is_downloaded_verified_installed_and_self_tested() {
 
 #[test]
 fn an_index_whose_bytes_do_not_match_its_signature_changes_nothing() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    let p = Publisher::new(tmp.path(), "a");
+    let Setup { tmp: _tmp, data, p } = setup();
     p.add_model(
         "some-model",
         "1.0.0",
@@ -140,9 +156,7 @@ fn an_index_whose_bytes_do_not_match_its_signature_changes_nothing() {
 
 #[test]
 fn an_index_signed_by_a_key_the_box_does_not_trust_is_refused() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    let p = Publisher::new(tmp.path(), "a");
+    let Setup { tmp, data, p } = setup();
     let stranger = Publisher::new(&tmp.path().join("other"), "stranger");
     p.add_model(
         "some-model",
@@ -160,9 +174,7 @@ fn an_index_signed_by_a_key_the_box_does_not_trust_is_refused() {
 
 #[test]
 fn a_replayed_older_index_is_refused_after_a_newer_one_was_accepted() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    let p = Publisher::new(tmp.path(), "a");
+    let Setup { tmp: _tmp, data, p } = setup();
     p.add_model(
         "some-model",
         "1.0.0",
@@ -170,9 +182,7 @@ fn a_replayed_older_index_is_refused_after_a_newer_one_was_accepted() {
     );
     p.publish(5);
     let old = p.snapshot();
-    let server = ChannelServer::start(&p.dir);
-    let u = updater(&data, &p.public_key);
-    let channel = Channel::parse(&server.index_url());
+    let (_server, u, channel) = serve(&data, &p);
     u.check(&channel, now()).unwrap();
     // The same publication again is fine (a re-check).
     u.check(&channel, now()).unwrap();
@@ -196,9 +206,7 @@ fn a_replayed_older_index_is_refused_after_a_newer_one_was_accepted() {
 
 #[test]
 fn a_tampered_file_on_the_server_is_refused_and_nothing_is_installed() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    let p = Publisher::new(tmp.path(), "a");
+    let Setup { tmp: _tmp, data, p } = setup();
     let files = model_files();
     let vdir = p.add_model(EMBEDDING_MODEL, "9.0.0", &refs(&files));
     p.publish(10);
@@ -207,9 +215,7 @@ fn a_tampered_file_on_the_server_is_refused_and_nothing_is_installed() {
     let i = bytes.len() / 2;
     bytes[i] ^= 0x20;
     std::fs::write(vdir.join("tokenizer.json"), bytes).unwrap();
-    let server = ChannelServer::start(&p.dir);
-    let u = updater(&data, &p.public_key);
-    let channel = Channel::parse(&server.index_url());
+    let (_server, u, channel) = serve(&data, &p);
     let plan = u.check(&channel, now()).unwrap();
     let done = u.apply(&channel, &plan, &now, &|| false);
     assert_eq!(done[0].result, "refused", "{}", done[0].reason);
@@ -219,18 +225,14 @@ fn a_tampered_file_on_the_server_is_refused_and_nothing_is_installed() {
 
 #[test]
 fn a_truncated_onnx_file_is_refused_by_its_format_check() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    let p = Publisher::new(tmp.path(), "a");
+    let Setup { tmp: _tmp, data, p } = setup();
     let files = model_files();
     let vdir = p.add_model(EMBEDDING_MODEL, "9.0.0", &refs(&files));
     // Truncated before publishing: size and hash match the index, the format does not.
     let bytes = std::fs::read(vdir.join("model.onnx")).unwrap();
     std::fs::write(vdir.join("model.onnx"), &bytes[..bytes.len() / 3]).unwrap();
     p.publish(10);
-    let server = ChannelServer::start(&p.dir);
-    let u = updater(&data, &p.public_key);
-    let channel = Channel::parse(&server.index_url());
+    let (_server, u, channel) = serve(&data, &p);
     let plan = u.check(&channel, now()).unwrap();
     let done = u.apply(&channel, &plan, &now, &|| false);
     assert_eq!(done[0].result, "refused", "{}", done[0].reason);
@@ -246,9 +248,7 @@ fn a_truncated_onnx_file_is_refused_by_its_format_check() {
 #[cfg(feature = "embeddings")]
 #[test]
 fn a_download_cut_short_again_and_again_is_resumed_with_range_requests() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    let p = Publisher::new(tmp.path(), "a");
+    let Setup { tmp: _tmp, data, p } = setup();
     let files = model_files();
     p.add_model(EMBEDDING_MODEL, "9.0.0", &refs(&files));
     p.publish(10);
@@ -282,9 +282,7 @@ fn a_download_cut_short_again_and_again_is_resumed_with_range_requests() {
 #[cfg(feature = "embeddings")]
 #[test]
 fn a_server_that_dies_mid_download_is_resumed_from_where_it_stopped_when_it_comes_back() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    let p = Publisher::new(tmp.path(), "a");
+    let Setup { tmp: _tmp, data, p } = setup();
     let files = model_files();
     p.add_model(EMBEDDING_MODEL, "9.0.0", &refs(&files));
     p.publish(10);
@@ -352,9 +350,7 @@ fn a_full_data_disk_is_refused_before_downloading_and_the_reserve_is_kept() {
     let files = model_files();
     p.add_model(EMBEDDING_MODEL, "9.0.0", &refs(&files));
     p.publish(10);
-    let server = ChannelServer::start(&p.dir);
-    let u = updater(&data, &p.public_key);
-    let channel = Channel::parse(&server.index_url());
+    let (server, u, channel) = serve(&data, &p);
     let plan = u.check(&channel, now()).unwrap();
     let done = u.apply(&channel, &plan, &now, &|| false);
     assert_eq!(done[0].result, "failed");
@@ -378,15 +374,11 @@ fn a_full_data_disk_is_refused_before_downloading_and_the_reserve_is_kept() {
 #[cfg(feature = "embeddings")]
 #[test]
 fn a_model_that_fails_its_self_test_is_taken_back_by_itself() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    let p = Publisher::new(tmp.path(), "a");
+    let Setup { tmp, data, p } = setup();
     let files = model_files();
     p.add_model(EMBEDDING_MODEL, "1.0.0", &refs(&files));
     p.publish(10);
-    let server = ChannelServer::start(&p.dir);
-    let u = updater(&data, &p.public_key);
-    let channel = Channel::parse(&server.index_url());
+    let (_server, u, channel) = serve(&data, &p);
     let done = u.run_once(&channel, &now, &|| false).unwrap();
     assert_eq!(done[0].result, "installed", "{}", done[0].reason);
 
@@ -441,9 +433,7 @@ fn a_model_that_fails_its_self_test_is_taken_back_by_itself() {
 
 #[test]
 fn the_bandwidth_limit_holds_a_download_below_its_rate() {
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    let p = Publisher::new(tmp.path(), "a");
+    let Setup { tmp, data, p } = setup();
     let blob = tmp.path().join("blob.bin");
     std::fs::write(&blob, vec![42u8; 3 << 20]).unwrap();
     p.add_model("some-model", "1.0.0", &[("weights.bin", blob.as_path())]);
@@ -491,18 +481,14 @@ fn the_llm_self_test_runs_the_real_model_under_a_grammar() {
 #[test]
 fn while_another_process_applies_updates_a_second_one_changes_nothing() {
     use std::os::fd::AsRawFd;
-    let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("data");
-    let p = Publisher::new(tmp.path(), "a");
+    let Setup { tmp: _tmp, data, p } = setup();
     p.add_model(
         "some-model",
         "1.0.0",
         &[("notes.txt", Path::new("Cargo.toml"))],
     );
     p.publish(1);
-    let server = ChannelServer::start(&p.dir);
-    let u = updater(&data, &p.public_key);
-    let channel = Channel::parse(&server.index_url());
+    let (_server, u, channel) = serve(&data, &p);
     let plan = u.check(&channel, now()).unwrap();
     // The lock another process (the service's updater thread) would hold.
     std::fs::create_dir_all(data.join("update")).unwrap();

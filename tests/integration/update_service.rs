@@ -122,6 +122,18 @@ fn ojscog(data: &Path, key: &Path) -> Command {
     c
 }
 
+/// `ojscog update import <channel dir>`: its exit code and all it printed.
+fn import(data: &Path, p: &Publisher) -> (Option<i32>, String) {
+    let out = ojscog(data, &p.public_key)
+        .args(["update", "import", "--quiet"])
+        .arg(&p.dir)
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.code(), text)
+}
+
 #[test]
 fn update_import_installs_from_a_usb_directory_through_the_same_checks() {
     let tmp = tempfile::tempdir().unwrap();
@@ -135,14 +147,8 @@ fn update_import_installs_from_a_usb_directory_through_the_same_checks() {
     let mut bad = good.clone();
     bad[100] ^= 1;
     std::fs::write(vdir.join("tokenizer.json"), &bad).unwrap();
-    let out = ojscog(&data, &p.public_key)
-        .args(["update", "import", "--quiet"])
-        .arg(&p.dir)
-        .output()
-        .unwrap();
-    let text =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{text}");
+    let (code, text) = import(&data, &p);
+    assert_eq!(code, Some(1), "{text}");
     assert!(
         text.contains("refused") && text.contains("tampered"),
         "{text}"
@@ -155,14 +161,8 @@ fn update_import_installs_from_a_usb_directory_through_the_same_checks() {
     );
 
     std::fs::write(vdir.join("tokenizer.json"), &good).unwrap();
-    let out = ojscog(&data, &p.public_key)
-        .args(["update", "import", "--quiet"])
-        .arg(&p.dir)
-        .output()
-        .unwrap();
-    let text =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{text}");
+    let (code, text) = import(&data, &p);
+    assert_eq!(code, Some(0), "{text}");
     assert!(text.contains("installed"), "{text}");
     let out = ojscog(&data, &p.public_key)
         .args(["models", "verify"])

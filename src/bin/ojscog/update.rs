@@ -244,20 +244,7 @@ pub(crate) fn update_cmd(cfg: &Config, action: UpdateAction) -> Result<()> {
                 );
             }
             for h in history {
-                println!(
-                    "{} {:<8} {:<6} {:<28} {} -> {}: {}",
-                    h.at,
-                    h.result,
-                    h.kind,
-                    h.name,
-                    if h.from_version.is_empty() {
-                        "-"
-                    } else {
-                        &h.from_version
-                    },
-                    h.to_version,
-                    h.reason
-                );
+                println!("{} {}", ojscog::human::utc(h.at), describe(&h));
             }
             Ok(())
         }
@@ -312,19 +299,7 @@ fn run_with_progress(updater: &Updater, channel: &Channel, quiet: bool) -> Resul
     }
     let mut failed = 0;
     for r in &records {
-        println!(
-            "{} {} {} -> {}: {} ({})",
-            r.kind,
-            r.name,
-            if r.from_version.is_empty() {
-                "-"
-            } else {
-                &r.from_version
-            },
-            r.to_version,
-            r.result,
-            r.reason
-        );
+        println!("{}", describe(r));
         if !matches!(r.result.as_str(), "installed" | "staged") {
             failed += 1;
         }
@@ -333,4 +308,17 @@ fn run_with_progress(updater: &Updater, channel: &Channel, quiet: bool) -> Resul
         bail!("{failed} of {} updates did not install", records.len());
     }
     Ok(())
+}
+
+/// One history row for people: `model minilm 1.0.0 -> 2.0.0: installed (why)`.
+fn describe(r: &ojscog::store::UpdateRecord) -> String {
+    let from = if r.from_version.is_empty() {
+        "-"
+    } else {
+        &r.from_version
+    };
+    format!(
+        "{} {} {from} -> {}: {} ({})",
+        r.kind, r.name, r.to_version, r.result, r.reason
+    )
 }
