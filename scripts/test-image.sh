@@ -23,7 +23,7 @@ if ! command -v qemu-system-aarch64 >/dev/null; then
         ensure_pkgs qemu-system-arm
     fi
 fi
-ensure_pkgs python3 e2fsprogs squashfs-tools genimage dosfstools mtools fdisk bmap-tools busybox-static openssl util-linux cpio
+ensure_pkgs python3 e2fsprogs squashfs-tools genimage dosfstools mtools fdisk bmap-tools busybox-static openssl util-linux cpio socat
 
 # Static checks of the Buildroot external tree (buildroot/: board/, rootfs-overlay/, scripts/) and the scripts;
 # flash.sh and the appliance scripts (provisioning, boot state, updates, service start, healthwatch) against loop

@@ -41,7 +41,8 @@ class Guest:
             "-append", (open(args.cmdline).read().strip() + " " + append).strip(),
             "-drive", f"if=none,file={disk},format=raw,id=d0", "-device", "virtio-blk-device,drive=d0",
             "-netdev", f"user,id=n0,restrict=on,hostfwd=tcp:127.0.0.1:{self.port}-:8080"
-                       + (f",guestfwd=tcp:10.0.2.100:8000-tcp:127.0.0.1:{channel_port}" if channel_port else ""),
+                       # cmd: a socat per guest connection (a tcp: chardev is one connection, made at start).
+                       + (f",guestfwd=tcp:10.0.2.100:8000-cmd:socat - TCP:127.0.0.1:{channel_port}" if channel_port else ""),
             "-device", "virtio-net-device,netdev=n0",
             "-chardev", f"socket,id=c0,path={self.sock},server=on,wait=off,logfile={self.log}",
             "-serial", "chardev:c0",
