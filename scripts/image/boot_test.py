@@ -320,7 +320,8 @@ def main():
                 server.terminate()
                 results["ota_install_s"] = round(time.monotonic() - t0, 1)
                 check("OTA: the service pulled the signed channel's bundle, healthwatch installed it into slot B",
-                      out.startswith("0 ") and "slot B installed" in out, out.strip().replace("\n", " | ")[-600:])
+                      # (the console's own messages may come first in the output)
+                      re.search(r"^0 ojscog-update: slot B installed", out, re.M) is not None, out.strip().replace("\n", " | ")[-600:])
                 with urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{g.port}/api/update",
                                             headers={"Authorization": f"Bearer {token}"}), timeout=30) as r:
                     hist = json.loads(r.read())["history"]
