@@ -31,6 +31,7 @@ pub mod index;
 pub mod release;
 pub mod selftest;
 mod status;
+mod system;
 pub mod trust;
 mod updater;
 

@@ -122,16 +122,19 @@ fn ojscog(data: &Path, key: &Path) -> Command {
     c
 }
 
-/// `ojscog update import <channel dir>`: its exit code and all it printed.
-fn import(data: &Path, p: &Publisher) -> (Option<i32>, String) {
-    let out = ojscog(data, &p.public_key)
-        .args(["update", "import", "--quiet"])
-        .arg(&p.dir)
-        .output()
-        .unwrap();
+/// The real binary on the box `data` (trusting `p`'s key) with `args`: its
+/// exit code and all it printed.
+fn run(data: &Path, p: &Publisher, args: &[&str]) -> (Option<i32>, String) {
+    let out = ojscog(data, &p.public_key).args(args).output().unwrap();
     let text =
         String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     (out.status.code(), text)
+}
+
+/// `ojscog update import <channel dir>`.
+fn import(data: &Path, p: &Publisher) -> (Option<i32>, String) {
+    let dir = p.dir.display().to_string();
+    run(data, p, &["update", "import", "--quiet", &dir])
 }
 
 #[test]
@@ -164,20 +167,10 @@ fn update_import_installs_from_a_usb_directory_through_the_same_checks() {
     let (code, text) = import(&data, &p);
     assert_eq!(code, Some(0), "{text}");
     assert!(text.contains("installed"), "{text}");
-    let out = ojscog(&data, &p.public_key)
-        .args(["models", "verify"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let out = ojscog(&data, &p.public_key)
-        .args(["update", "status"])
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
+    let (code, text) = run(&data, &p, &["models", "verify"]);
+    assert_eq!(code, Some(0), "{text}");
+    let (code, text) = run(&data, &p, &["update", "status"]);
+    assert_eq!(code, Some(0), "{text}");
     assert!(text.contains("accepted index: serial 1"), "{text}");
     assert!(text.contains("installed"), "{text}");
 }
@@ -196,7 +189,7 @@ fn kill_9_at_fifty_points_of_download_and_activation_never_leaves_a_broken_model
     let server = ChannelServer::start(&p.dir);
     // Slow enough that the download takes a measurable while.
     server.limit_rate(16 << 20);
-    let run = |data: &Path| {
+    let apply = |data: &Path| {
         let mut c = ojscog(data, &p.public_key);
         c.env("OJSCOG_UPDATE_CHANNEL_URL", server.index_url())
             .args(["update", "apply", "--quiet"])
@@ -207,7 +200,7 @@ fn kill_9_at_fifty_points_of_download_and_activation_never_leaves_a_broken_model
     // Measure one whole run.
     let data = tmp.path().join("measure");
     let started = Instant::now();
-    assert!(run(&data).status().unwrap().success());
+    assert!(apply(&data).status().unwrap().success());
     let whole = started.elapsed();
 
     let trials = 50;
@@ -215,7 +208,7 @@ fn kill_9_at_fifty_points_of_download_and_activation_never_leaves_a_broken_model
     for i in 0..trials {
         let data = tmp.path().join(format!("trial-{i}"));
         let at = whole.mul_f64((i as f64 + 0.5) / trials as f64);
-        let mut child = run(&data).spawn().unwrap();
+        let mut child = apply(&data).spawn().unwrap();
         std::thread::sleep(at);
         if child.try_wait().unwrap().is_none() {
             interrupted += 1;
@@ -223,26 +216,12 @@ fn kill_9_at_fifty_points_of_download_and_activation_never_leaves_a_broken_model
         let _ = child.kill(); // SIGKILL
         let _ = child.wait();
         // What the box does at its next start: finish or take back.
-        let out = ojscog(&data, &p.public_key)
-            .args(["update", "status"])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "trial {i}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let (code, text) = run(&data, &p, &["update", "status"]);
+        assert_eq!(code, Some(0), "trial {i}: {text}");
         let store = ModelStore::for_data_dir(&data);
         if store.current_version(EMBEDDING_MODEL).unwrap().is_some() {
-            let out = ojscog(&data, &p.public_key)
-                .args(["models", "verify"])
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "trial {i} at {at:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            let (code, text) = run(&data, &p, &["models", "verify"]);
+            assert_eq!(code, Some(0), "trial {i} at {at:?}: {text}");
         }
         // The model the service would start with works.
         let t = ojscog::update::ModelSelfTest {
@@ -256,7 +235,7 @@ fn kill_9_at_fifty_points_of_download_and_activation_never_leaves_a_broken_model
         );
         // And the next run completes the update.
         assert!(
-            run(&data).status().unwrap().success(),
+            apply(&data).status().unwrap().success(),
             "trial {i}: resuming failed"
         );
         assert_eq!(
