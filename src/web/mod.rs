@@ -146,6 +146,11 @@ pub(crate) fn dispatch(ctx: &AppContext, gate: &Gate, req: &Req, route: Route) -
     }
     let role = match gate.identify(ctx, req, now) {
         Ok(role) => role,
+        // Credentials that are not the admin token, on an admin route: 403,
+        // whatever they were (the read token or no token at all).
+        Err(reply) if reply.status == 401 && need == Need::Admin => {
+            return Reply::error(403, "this action needs the admin token; the one sent is not it")
+        }
         // A wrong token is refused even on open routes, so that a client
         // cannot probe tokens there without being counted.
         Err(reply) => return reply,

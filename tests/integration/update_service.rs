@@ -42,17 +42,17 @@ fn the_running_service_installs_a_model_update_on_request_and_uses_it_without_a_
         before.model_id()
     );
 
-    // Admin only: no credentials 401, the read token 403.
+    // Admin only: no credentials 401, a wrong token or the read token 403.
     assert_eq!(t.get_anon("/api/update").status, 401);
     assert_eq!(t.get("/api/update").status, 403);
-    // A token that is no token at all is a failed sign-in, as on every route.
+    // A token that is no token at all: 403 as well (and a failed sign-in).
     assert_eq!(
         t.get_with(
             "/api/update",
             &[("Authorization", "Bearer not-a-token-0123456789")]
         )
         .status,
-        401
+        403
     );
     assert_eq!(t.post("/api/update", None, b"").status, 401);
     assert_eq!(t.post("/api/update", Some(READ_TOKEN), b"").status, 403);
