@@ -10,6 +10,8 @@
 #
 # --release   a release build (OJSCOG_RELEASE=1): OJSCOG_RAUC_KEY, OJSCOG_RAUC_CERT, OJSCOG_RAUC_KEYRING are required
 #             and must not be the development CA (buildroot/scripts/keys.sh); without it development keys are used.
+#             OJSCOG_UPDATE_KEYS too: a directory of the update channel's minisign public keys (*.pub), baked into
+#             /etc/ojscog/update-keys/; without --release the development key of buildroot/scripts/update-keys.sh.
 # --bin       an already built aarch64 ojscog (else scripts/build-aarch64.sh builds one; --core by default here)
 # Output (default $OJSCOG_CACHE/image/qemu-aarch64-virt): disk.img, Image, initrd.img, rootfs.squashfs,
 # ojscog-<version>.raucb (signed with the test keys of buildroot/scripts/rauc-keys.sh), release.
@@ -40,7 +42,7 @@ out=${out:-$OJSCOG_CACHE/image/$board}
 t0=$(date +%s)
 
 ensure_arm64_arch
-ensure_pkgs genimage squashfs-tools dosfstools mtools e2fsprogs cpio rauc openssl qemu-user-static python3
+ensure_pkgs genimage squashfs-tools dosfstools mtools e2fsprogs cpio rauc openssl qemu-user-static python3 minisign
 
 if [ -z "$bin" ]; then
     bin=$(scripts/build-aarch64.sh "$build_mode" | tail -1)
@@ -105,11 +107,12 @@ mkdir -p "$root/usr/lib/ojscog"
 if [ -d "$libdir" ] && ls "$libdir"/*.so* >/dev/null 2>&1; then cp -a "$libdir"/*.so* "$root/usr/lib/ojscog/"; fi
 . "$ext/scripts/keys.sh"
 rauc_keys
+update_keys
 pkgver=$(sed -n 's/^version *= *"\(.*\)"/\1/p' Cargo.toml | head -1)
 gitrev=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo nogit)
 binhash=$(sha256sum < "$bin" | cut -c1-8)
 version="$pkgver+$gitrev.$binhash${tag:+-$tag}"
-"$ext/board/common/finalize-rootfs.sh" "$root" "$board" "$version" "$RAUC_KEYRING"
+"$ext/board/common/finalize-rootfs.sh" "$root" "$board" "$version" "$RAUC_KEYRING" "$UPDATE_KEYS"
 echo "KERNEL=$kver" >> "$root/etc/ojscog-release"
 compat=$("$ext/scripts/board.sh" "$board" get RAUC_COMPATIBLE)
 

@@ -23,12 +23,17 @@ if ! command -v qemu-system-aarch64 >/dev/null; then
         ensure_pkgs qemu-system-arm
     fi
 fi
-ensure_pkgs python3 e2fsprogs squashfs-tools genimage dosfstools mtools fdisk bmap-tools busybox-static openssl util-linux cpio socat
+ensure_pkgs python3 e2fsprogs squashfs-tools genimage dosfstools mtools fdisk bmap-tools busybox-static openssl util-linux cpio socat minisign
 
 # Static checks of the Buildroot external tree (buildroot/: board/, rootfs-overlay/, scripts/) and the scripts;
 # flash.sh and the appliance scripts (provisioning, boot state, updates, service start, healthwatch) against loop
 # devices.
 mkdir -p "$OJSCOG_CACHE"
+# The host binary: the channel cases of the appliance test publish and import a signed channel with it, and the
+# boot test's channel is indexed and signed by it.
+host_bin="${CARGO_TARGET_DIR:-target}/debug/ojscog"
+[ -x "$host_bin" ] || cargo build --bin ojscog >&2
+export OJSCOG_HOST_BIN=$(realpath "$host_bin")
 static_rc=0
 python3 tests/image/check_tree.py > "$OJSCOG_CACHE/check-tree.out" 2>&1 || static_rc=1
 grep -E '^(FAIL|tree:)' "$OJSCOG_CACHE/check-tree.out" || true
@@ -68,14 +73,13 @@ sed -i 's/^VERSION="\(.*\)-broken"/VERSION="\1-hang"/' "$tmp/root/etc/ojscog-rel
 sed -i "s/^BUILD=.*/BUILD=$(date -u +%Y%m%dT%H%M%SZ)/" "$tmp/root/etc/ojscog-release"
 mksquashfs "$tmp/root" "$tmp/hang.squashfs" -all-root -noappend -comp zstd -quiet -no-progress >/dev/null
 buildroot/scripts/mkbundle.sh "$tmp/hang.squashfs" "$compat" "$ota_version-hang" "$tmp/hang.raucb"
-# The OTA release is also published as an update channel (signed with a throwaway key made here), which the
-# guest pulls through a forwarded port: the same path a box takes from a vendor's server.
-host_bin="${CARGO_TARGET_DIR:-target}/debug/ojscog"
-[ -x "$host_bin" ] || cargo build --bin ojscog >&2
+# The OTA release is also published as an update channel, signed with the development update key that
+# build-image.sh baked into the image (/etc/ojscog/update-keys/), which the guest pulls through a forwarded port:
+# the same path a box takes from a vendor's server.
+ukeys=$(buildroot/scripts/update-keys.sh)
 mkdir -p "$tmp/channel/system/ojscog-qemu/$ota_version"
 cp "$ota_bundle" "$tmp/channel/system/ojscog-qemu/$ota_version/ota.raucb"
-"$host_bin" release keygen "$tmp/keys" --name TEST-ONLY-image-channel --unencrypted >/dev/null
-"$host_bin" release index "$tmp/channel" --key "$tmp/keys/TEST-ONLY-image-channel.key" >/dev/null
+"$host_bin" release index "$tmp/channel" --key "$ukeys/ojscog-development.key" >/dev/null
 t_build=$(date +%s)
 
 artifacts="${CARGO_TARGET_DIR:-target}/artifacts"
@@ -85,7 +89,7 @@ rm -rf "$work"
 set +e
 python3 scripts/image/boot_test.py --image-dir "$img" --cmdline buildroot/board/qemu-aarch64-virt/cmdline.txt \
     --ota-bundle "$ota_bundle" --ota-version "$ota_version" --broken-bundle "$tmp/broken.raucb" --hang-bundle "$tmp/hang.raucb" \
-    --channel-dir "$tmp/channel" --channel-key "$tmp/keys/TEST-ONLY-image-channel.pub" \
+    --channel-dir "$tmp/channel" --channel-key "$ukeys/ojscog-development.pub" \
     --work "$work" --report "$artifacts/image-boot.json" | tee "$work.out"
 rc=${PIPESTATUS[0]}
 set -e

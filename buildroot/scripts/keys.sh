@@ -1,6 +1,9 @@
 # shellcheck shell=bash
-# Chooses the RAUC keys for a build (sourced by mkbundle.sh, build-image.sh, the Buildroot post scripts).
+# Chooses the RAUC keys and the update channel's keys for a build (sourced by mkbundle.sh, build-image.sh, the
+# Buildroot post scripts).
 #   rauc_keys   sets RAUC_KEY RAUC_CERT RAUC_KEYRING RAUC_KEYS_KIND (production|development)
+#   update_keys sets UPDATE_KEYS (a directory of minisign *.pub files, baked into /etc/ojscog/update-keys) and
+#               UPDATE_KEYS_KIND (production|development)
 # OJSCOG_RELEASE=1 (a release build): OJSCOG_RAUC_KEY, OJSCOG_RAUC_CERT and OJSCOG_RAUC_KEYRING must all be set,
 # and the keyring must not be the development CA; there is no fallback to development keys.
 # Otherwise: those variables where set, else the development keys of buildroot/scripts/rauc-keys.sh.
@@ -25,5 +28,28 @@ rauc_keys() {
     RAUC_KEYRING=${OJSCOG_RAUC_KEYRING:-$dev/keyring.pem}
     RAUC_KEYS_KIND=production
     is_dev_keyring "$RAUC_KEYRING" && RAUC_KEYS_KIND=development
+    return 0
+}
+
+# A minisign public key file made by update-keys.sh (its comment says DEVELOPMENT).
+is_dev_update_key() { head -n 1 "$1" | grep -q 'DEVELOPMENT'; }
+update_keys() {
+    local here f n=0
+    here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+    if [ "${OJSCOG_RELEASE:-0}" = 1 ] && [ -z "${OJSCOG_UPDATE_KEYS:-}" ]; then
+        die "release build (OJSCOG_RELEASE=1) without update channel keys: set OJSCOG_UPDATE_KEYS to a directory of minisign .pub files"
+    fi
+    UPDATE_KEYS=${OJSCOG_UPDATE_KEYS:-}
+    [ -n "$UPDATE_KEYS" ] || UPDATE_KEYS=$("$here/update-keys.sh")
+    UPDATE_KEYS_KIND=production
+    for f in "$UPDATE_KEYS"/*.pub; do
+        [ -f "$f" ] || continue
+        n=$((n + 1))
+        is_dev_update_key "$f" && UPDATE_KEYS_KIND=development
+    done
+    [ "$n" -gt 0 ] || die "no update channel keys (*.pub) in $UPDATE_KEYS"
+    if [ "${OJSCOG_RELEASE:-0}" = 1 ] && [ "$UPDATE_KEYS_KIND" = development ]; then
+        die "release build: $UPDATE_KEYS holds the development update key"
+    fi
     return 0
 }

@@ -184,7 +184,7 @@ def main():
     ap.add_argument("--hang-bundle")
     ap.add_argument("--ota-version")
     ap.add_argument("--channel-dir", help="a signed update channel holding the OTA bundle (ojscog release index)")
-    ap.add_argument("--channel-key", help="the channel's public key")
+    ap.add_argument("--channel-key", help="the channel's public key (the one baked into the image)")
     ap.add_argument("--work", default=None)
     ap.add_argument("--cpu", default="cortex-a53")
     ap.add_argument("--report")
@@ -285,8 +285,6 @@ def main():
                 shutil.copy(args.broken_bundle, os.path.join(d, "broken.raucb"))
             if args.hang_bundle:
                 shutil.copy(args.hang_bundle, os.path.join(d, "hang.raucb"))
-            if args.channel_dir:
-                shutil.copy(args.channel_key, os.path.join(d, "channel.pub"))
             size = sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d)) // (1 << 20) + 16
             subprocess.run(["mkfs.ext4", "-q", "-F", "-L", "update", "-d", d, upd, f"{size}M"], check=True)
             # The OTA comes from the signed channel through a forwarded port (guest 10.0.2.100:8000 -> a host server).
@@ -302,9 +300,13 @@ def main():
             if server:
                 # The running service (user ojscog, auto_apply off) is told by the admin to apply; it verifies the
                 # index and the bundle and hands it to healthwatch, which installs it as root into slot B.
+                # The channel's key is not given to the box: it is the one baked into the read-only image.
+                key_line = open(args.channel_key).read().split("\n")[1].strip()
+                _, baked = g.sh("cat /etc/ojscog/update-keys/*.pub")
+                check("OTA: the image trusts the channel's key, baked into /etc/ojscog/update-keys", key_line in baked, baked[-300:])
                 lines = ['', '[update]', 'channel_url = "http://10.0.2.100:8000/index.json"',
-                         'extra_keys = ["/data/etc/ojscog/channel.pub"]', 'auto_apply = false', 'reserve_bytes = 67108864']
-                g.sh("mkdir -p /data/etc/ojscog; cp /mnt/channel.pub /data/etc/ojscog/channel.pub; chmod 0644 /data/etc/ojscog/channel.pub; "
+                         'auto_apply = false', 'reserve_bytes = 67108864']
+                g.sh("mkdir -p /data/etc/ojscog; "
                      "cp /etc/ojscog/config.toml /data/etc/ojscog/config.toml; "
                      "printf '%s\\n' " + " ".join(f"'{l}'" for l in lines) + " >> /data/etc/ojscog/config.toml; "
                      "kill $(cat /run/ojscog/service.pid); sleep 4")

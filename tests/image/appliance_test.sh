@@ -2,6 +2,7 @@
 # Host-side tests of the appliance scripts (buildroot/rootfs-overlay/, buildroot/board/common/) against loop devices
 # and scratch directories; needs root, losetup, partx, sfdisk, e2fsprogs, openssl and busybox (Debian's
 # busybox-static: the scripts run under the same BusyBox sh and applets as on the qemu image). No real disk is touched.
+# The update group also needs minisign and the host ojscog binary in OJSCOG_HOST_BIN (tests/image/channel_cases.sh).
 #   tests/image/appliance_test.sh [GROUP...]     groups: provision bootstate update service   (default: all)
 # Prints "ok"/"FAIL" lines and "appliance: N passed, M failed"; exit 1 on failure.
 set -uo pipefail
@@ -200,6 +201,7 @@ fi
 
 if want update; then
     . tests/image/update_cases.sh
+    . tests/image/channel_cases.sh
 fi
 if want service; then
     . tests/image/service_cases.sh

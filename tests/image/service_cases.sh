@@ -52,6 +52,34 @@ if grep -q OJSCOG_REBOOT "$LIBEXEC/healthwatch"; then
     hw
     umount "$BOX/data" 2>/dev/null
     check "healthwatch.conf on /data is parsed, never run" [ ! -e "$BOX/pwned" ]
+    # The maintenance window: an installed system update boots only in REBOOT_HOUR (a healthy service answers
+    # /health here: a small HTTP server on loopback).
+    mkdir -p "$tmp/healthsrv"; echo '{"status":"ok"}' > "$tmp/healthsrv/health"
+    hport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    python3 -m http.server --bind 127.0.0.1 "$hport" --directory "$tmp/healthsrv" > /dev/null 2>&1 &
+    hsrv=$!
+    for _ in $(seq 1 50); do (echo > /dev/tcp/127.0.0.1/$hport) 2> /dev/null && break; sleep 0.1; done
+    rm -f "$BOX/rebooted" "$BOX/data/etc/ojscog/healthwatch.conf"
+    echo 5 > "$BOX/run/ready"
+    touch "$BOX/run/system-update-installed"
+    hour=$(date +%H | sed 's/^0//')
+    printf 'HEALTH_PORT=%s\nREBOOT_HOUR=%s\n' "$hport" $(( (hour + 12) % 24 )) > "$BOX/etc/ojscog/healthwatch.conf"
+    hw
+    check "an installed system update outside the maintenance hour: no reboot" [ ! -e "$BOX/rebooted" ]
+    printf 'HEALTH_PORT=%s\nREBOOT_HOUR=24\n' "$hport" > "$BOX/etc/ojscog/healthwatch.conf"
+    hw
+    check "REBOOT_HOUR=24: an installed system update waits for the admin" [ ! -e "$BOX/rebooted" ]
+    printf 'HEALTH_PORT=%s\nREBOOT_HOUR=%s\n' "$hport" "$(date +%H | sed 's/^0//')" > "$BOX/etc/ojscog/healthwatch.conf"
+    hw
+    check "in the maintenance hour (healthwatch.conf REBOOT_HOUR) the box reboots into the installed update" \
+        bash -c "[ -e '$BOX/rebooted' ] && grep -q 'maintenance hour' '$BOX/console'"
+    rm -f "$BOX/rebooted" "$BOX/run/system-update-installed"
+    printf 'HEALTH_PORT=%s\nREBOOT_HOUR=24\n' "$hport" > "$BOX/etc/ojscog/healthwatch.conf"
+    mkdir -p "$BOX/data/ojscog/update/system"; echo 1 > "$BOX/data/ojscog/update/system/reboot"
+    hw
+    check "the admin's reboot request (update/system/reboot) reboots at once and is used up" \
+        bash -c "[ -e '$BOX/rebooted' ] && [ ! -e '$BOX/data/ojscog/update/system/reboot' ]"
+    kill "$hsrv" 2> /dev/null; wait "$hsrv" 2> /dev/null
 else
     bad "healthwatch has no test seam (OJSCOG_REBOOT): not run, it would reboot this machine"
 fi
