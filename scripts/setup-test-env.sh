@@ -3,8 +3,20 @@
 # (run as root, as CI does). Idempotent: a warm machine skips every step.
 set -euo pipefail
 
+# axe-core (accessibility checks in the browser tests), outside the checkout;
+# the tests find it at $AXE_DIR/node_modules/axe-core/axe.min.js (or $OJSCOG_AXE).
+AXE_VERSION=4.14.1
+AXE_DIR=/var/cache/ojscog/npm
+have_axe() {
+    [ -f "$AXE_DIR/node_modules/axe-core/axe.min.js" ] &&
+        grep -q "\"version\": \"$AXE_VERSION\"" "$AXE_DIR/node_modules/axe-core/package.json" 2>/dev/null
+}
+
 need_apt=()
+# The browser tests: headless Chromium driven through chromedriver (WebDriver).
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+[ -x /usr/bin/chromedriver ] || need_apt+=(chromium-driver)
+have_axe || command -v npm >/dev/null 2>&1 || need_apt+=(npm)
 command -v promtool >/dev/null 2>&1 || need_apt+=(prometheus)
 command -v mariadbd >/dev/null 2>&1 || need_apt+=(mariadb-server)
 # Native builds (llama.cpp via llama-cpp-2: cmake + bindgen).
@@ -19,6 +31,13 @@ if [ ${#need_apt[@]} -gt 0 ]; then
     apt-get update -qq
     # The prometheus package would start a server; nothing needs it, only promtool.
     apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+fi
+
+if ! have_axe; then
+    echo "setup: installing axe-core@$AXE_VERSION into $AXE_DIR"
+    mkdir -p "$AXE_DIR"
+    npm install --prefix "$AXE_DIR" --no-save --no-audit --no-fund --loglevel=error "axe-core@$AXE_VERSION" >/dev/null
+    have_axe
 fi
 
 # MariaDB: start it if it is not answering (the machine image starts it; CI may not).

@@ -244,6 +244,13 @@ impl Indexer {
         })
     }
 
+    /// The submissions closest in meaning to submission `id`, from the current
+    /// snapshot's vectors (no model call). `None` before the first build or
+    /// while the submission has no vector.
+    pub fn similar(&self, id: i64, limit: usize) -> Option<Vec<(i64, String, f32)>> {
+        self.snapshot()?.similar_submissions(id, limit)
+    }
+
     /// Builds the index from the stored vectors of `embedder`'s model (no model
     /// call) and swaps it in.
     pub fn refresh(

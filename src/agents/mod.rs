@@ -3,6 +3,7 @@
 //! what they compute in the store's own tables.
 
 pub mod indexer;
+pub mod jobs;
 pub mod matching;
 pub mod screening;
 pub mod search;

@@ -105,6 +105,17 @@ impl PackedVectors {
         self.scales.push(scale);
     }
 
+    /// Vector `i`, decoded (approximately: the stored codes times the scale).
+    pub fn get(&self, i: usize) -> Vec<f32> {
+        let Some(scale) = self.scales.get(i) else {
+            return vec![0.0; self.dim];
+        };
+        self.data[i * self.dim..(i + 1) * self.dim]
+            .iter()
+            .map(|c| f32::from(*c) * scale)
+            .collect()
+    }
+
     /// Approximate dot product of `q` with every vector.
     pub fn scan(&self, q: &[f32]) -> Vec<f32> {
         let mut q = q.to_vec();
@@ -318,6 +329,33 @@ impl SearchIndex {
         self.embedded > 0
             && embedder.model_sha256() == self.model_sha256
             && embedder.dim() == self.vectors.dim()
+    }
+
+    /// The submissions closest in meaning to submission `id`, best first, by
+    /// the vectors the index holds: no model call. `None` when the submission
+    /// has no vector in this index (not embedded yet, or unknown).
+    pub fn similar_submissions(&self, id: i64, limit: usize) -> Option<Vec<(i64, String, f32)>> {
+        let at = self
+            .docs
+            .iter()
+            .position(|d| d.kind == HitKind::Submission && d.id == id)
+            .filter(|&i| self.has_vector[i])?;
+        let q = self.vectors.get(at);
+        let cosines = self.vectors.scan(&q);
+        let mut near: Vec<(usize, f32)> = cosines
+            .into_iter()
+            .enumerate()
+            .filter(|&(i, _)| {
+                i != at && self.has_vector[i] && self.docs[i].kind == HitKind::Submission
+            })
+            .collect();
+        near.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        near.truncate(limit);
+        Some(
+            near.into_iter()
+                .map(|(i, c)| (self.docs[i].id, self.docs[i].title.clone(), c))
+                .collect(),
+        )
     }
 
     /// The best `limit` hits. Embeds the query (one text) when the index has

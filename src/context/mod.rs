@@ -31,6 +31,8 @@ pub struct AppContext {
     pub indexer: Arc<crate::agents::indexer::Indexer>,
     /// Over-the-air updates: status, and requests to the updater thread.
     pub updates: crate::update::UpdateHandle,
+    /// Screening reports the pages asked for, made in the background.
+    pub screening_jobs: Arc<crate::agents::jobs::Jobs>,
 }
 
 impl AppContext {

@@ -3,12 +3,14 @@
 //! migrations. Only this module writes SQL.
 
 pub mod agents;
+mod pages;
 mod queries;
 pub mod records;
 mod screening;
 mod sessions;
 mod updates;
 
+pub use pages::{assignment_state, ReviewOfReviewer, ReviewerLoad, ReviewerSort};
 pub use queries::*;
 use records::*;
 use rusqlite::{

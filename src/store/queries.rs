@@ -80,8 +80,8 @@ pub struct QueueSummary {
     pub published: i64,
     pub declined: i64,
     pub reviewers: i64,
-    /// Reviewers with the most open reviews: (name, open reviews).
-    pub busiest_reviewers: Vec<(String, i64)>,
+    /// Reviewers with the most open reviews: (reviewer id, name, open reviews).
+    pub busiest_reviewers: Vec<(i64, String, i64)>,
     /// Submissions with the least recent activity among the pending ones.
     pub oldest_pending: Vec<SubmissionSummary>,
 }
@@ -153,11 +153,45 @@ pub fn recommendation_name(r: i64) -> &'static str {
     }
 }
 
+/// An editorial decision's name (OJS's `Decision` constants, 3.3-3.5).
+pub fn decision_name(decision: i64) -> &'static str {
+    match decision {
+        1 => "Sent to internal review",
+        2 => "Accepted",
+        3 => "Sent to external review",
+        4 => "Revisions requested",
+        5 => "Resubmit for review",
+        6 => "Declined",
+        7 => "Sent to production",
+        8 => "Declined before review",
+        9 => "Recommended: accept",
+        10 => "Recommended: revisions",
+        11 => "Recommended: resubmit",
+        12 => "Recommended: decline",
+        14 => "New review round",
+        15 => "Decline reverted",
+        16 => "Initial decline reverted",
+        17 => "External review skipped",
+        29 => "Back from production",
+        30 => "Back from copyediting",
+        31 => "Review round cancelled",
+        _ => "Other decision",
+    }
+}
+
 const SUMMARY_COLUMNS: &str =
     "s.id, s.journal_id, sec.title, s.title, s.status, s.stage_id, s.submitted,
      s.date_submitted, s.date_last_activity";
 
 impl Store {
+    pub(super) fn summary_row(&self, r: &Row) -> rusqlite::Result<SubmissionSummary> {
+        self.summary_from_row(r)
+    }
+
+    pub(super) fn fill_summary(&self, s: &mut SubmissionSummary) -> Result<()> {
+        self.fill_people_and_terms(s)
+    }
+
     fn summary_from_row(&self, r: &Row) -> rusqlite::Result<SubmissionSummary> {
         let id: i64 = r.get(0)?;
         let status: i64 = r.get(4)?;
@@ -424,10 +458,10 @@ impl Store {
         q.reviewers = c.query_row("SELECT COUNT(*) FROM reviewers", [], |r| r.get(0))?;
         q.busiest_reviewers = c
             .prepare_cached(
-                "SELECT name, active FROM v_reviewer_performance WHERE active > 0
+                "SELECT reviewer_id, name, active FROM v_reviewer_performance WHERE active > 0
                  ORDER BY active DESC, name LIMIT 5",
             )?
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
             .collect::<Result<_, _>>()?;
         let mut stmt = c.prepare_cached(&format!(
             "SELECT {SUMMARY_COLUMNS} FROM submissions s LEFT JOIN sections sec ON sec.id = s.section_id

@@ -161,9 +161,16 @@ impl Gate {
             else {
                 return refuse("the Origin is not a web origin of this box");
             };
+            let https = origin.starts_with("https://");
             let origin_host = host_part(rest);
-            let request_host = req.header("host").map(host_part).unwrap_or_default();
-            if !self.host_allowed(&origin_host, req.local) || origin_host != request_host {
+            let request = req.header("host").unwrap_or_default();
+            let request_host = host_part(request);
+            // Another port of the same host is another origin (another service).
+            let same_port = port_of(rest, https) == port_of(request, https);
+            if !self.host_allowed(&origin_host, req.local)
+                || origin_host != request_host
+                || !same_port
+            {
                 return refuse("the Origin is another site");
             }
             return Ok(());
@@ -294,6 +301,17 @@ pub(crate) fn host_part(authority: &str) -> String {
     host.to_ascii_lowercase()
 }
 
+/// The port of an authority (`host:port`, `[v6]:port`), or the scheme's default.
+fn port_of(authority: &str, https: bool) -> u16 {
+    let a = authority.trim().split('/').next().unwrap_or("");
+    let port = match a.strip_prefix('[') {
+        Some(rest) => rest.split_once("]:").map(|(_, p)| p),
+        None => a.rsplit_once(':').map(|(_, p)| p),
+    };
+    port.and_then(|p| p.parse().ok())
+        .unwrap_or(if https { 443 } else { 80 })
+}
+
 fn same_ip(a: IpAddr, b: IpAddr) -> bool {
     let canon = |ip: IpAddr| match ip {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
@@ -389,6 +407,16 @@ impl FailureLimiter {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn an_authority_without_a_port_has_its_scheme_default() {
+        assert_eq!(super::port_of("box.local", false), 80);
+        assert_eq!(super::port_of("box.local", true), 443);
+        assert_eq!(super::port_of("box.local:8080", false), 8080);
+        assert_eq!(super::port_of("[::1]:8080", false), 8080);
+        assert_eq!(super::port_of("[::1]", false), 80);
+        assert_eq!(super::port_of("10.0.0.2:80/x", false), 80);
+    }
+
     use super::*;
 
     #[test]

@@ -100,7 +100,7 @@ pub(crate) fn render(c: &Chart, start: i64, end: i64, gap: i64) -> String {
     let _ = write!(
         out,
         r#"<figure class="chart" id="{id}" data-metric="{metric}" data-samples="{n}">
-<figcaption><span class="chart-title">{title}</span><span class="chart-value" style="color:{color}">{latest}</span></figcaption>
+<figcaption><span class="chart-title">{title}</span><span class="chart-value" style="border-bottom:3px solid {color}">{latest}</span></figcaption>
 <svg viewBox="0 0 {W} {H}" role="img" aria-label="{title}, last 24 hours" preserveAspectRatio="xMidYMid meet">"#,
         id = format::escape(c.id),
         metric = format::escape(c.metric),

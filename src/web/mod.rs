@@ -107,8 +107,32 @@ impl Req {
     }
 }
 
-/// The production handler: the checks that apply to every route, then the route.
+/// The production handler: the checks that apply to every route, then the
+/// route. A browser gets the errors of page routes as pages.
 pub(crate) fn dispatch(ctx: &AppContext, gate: &Gate, req: &Req, route: Route) -> Reply {
+    let reply = checked(ctx, gate, req, route);
+    if route.is_page() && reply.status >= 400 && reply.content_type == JSON && req.wants_html() {
+        let mut page = page::Page::from_reply(Reply {
+            status: reply.status,
+            content_type: reply.content_type,
+            body: reply.body.clone(),
+            headers: Vec::new(),
+            close: false,
+        })
+        .render(ctx, Role::Anonymous);
+        page.headers.extend(
+            reply
+                .headers
+                .into_iter()
+                .filter(|(n, _)| *n != "Content-Security-Policy"),
+        );
+        page.close = reply.close;
+        return page;
+    }
+    reply
+}
+
+fn checked(ctx: &AppContext, gate: &Gate, req: &Req, route: Route) -> Reply {
     if let Err(r) = gate.check_host(req) {
         return r;
     }
@@ -149,7 +173,10 @@ pub(crate) fn dispatch(ctx: &AppContext, gate: &Gate, req: &Req, route: Route) -
         // Credentials that are not the admin token, on an admin route: 403,
         // whatever they were (the read token or no token at all).
         Err(reply) if reply.status == 401 && need == Need::Admin => {
-            return Reply::error(403, "this action needs the admin token; the one sent is not it")
+            return Reply::error(
+                403,
+                "this action needs the admin token; the one sent is not it",
+            )
         }
         // A wrong token is refused even on open routes, so that a client
         // cannot probe tokens there without being counted.
@@ -165,7 +192,7 @@ pub(crate) fn dispatch(ctx: &AppContext, gate: &Gate, req: &Req, route: Route) -
     }
     let read = role >= gate.read_role();
     match (route, req.method.as_str()) {
-        (Route::Page, _) => page::render(ctx, role),
+        (Route::Page, _) => page::render(ctx, role, page::auto_refresh(&req.query)),
         (Route::Health, _) => api::health(ctx, read),
         (Route::Metrics, _) => api::metrics(ctx),
         (Route::SignIn, "POST") => signin::submit(ctx, gate, req, now),
@@ -188,8 +215,38 @@ pub(crate) fn dispatch(ctx: &AppContext, gate: &Gate, req: &Req, route: Route) -
         (Route::Sync, _) => api::sync_status(ctx),
         (Route::Update, "POST") => api::request_update(ctx, &req.body),
         (Route::Update, _) => api::update_status(ctx),
+        (Route::SubmissionsPage, _) => {
+            page_or_error(ctx, role, page::submission::list(ctx, role, &req.query))
+        }
+        (Route::SubmissionPage, _) => page_or_error(
+            ctx,
+            role,
+            page::submission::show(ctx, role, route.id(&req.path), &req.query),
+        ),
+        (Route::ScreeningAction, _) => page_or_error(
+            ctx,
+            role,
+            page::actions::make_screening(ctx, route.id(&req.path)),
+        ),
+        (Route::SearchPage, _) => {
+            page_or_error(ctx, role, page::search::show(ctx, role, &req.query))
+        }
+        (Route::ReviewersPage, _) => {
+            page_or_error(ctx, role, page::reviewers::list(ctx, role, &req.query))
+        }
+        (Route::ReviewerPage, _) => page_or_error(
+            ctx,
+            role,
+            page::reviewers::show(ctx, role, route.id(&req.path)),
+        ),
+        (Route::SyncAction, _) => page_or_error(ctx, role, page::actions::sync_now(ctx)),
         (Route::Other, _) => Reply::error(404, "nothing here"),
     }
+}
+
+/// A page, or its error as a page.
+fn page_or_error(ctx: &AppContext, role: Role, r: Result<Reply, page::Page>) -> Reply {
+    r.unwrap_or_else(|p| p.render(ctx, role))
 }
 
 /// What a handler answers: `Err` is an error reply, so handlers can use `?`.
@@ -267,6 +324,12 @@ impl Reply {
         Reply::json(status, &serde_json::json!({ "error": message.into() }))
     }
 
+    /// The message of an error reply made by [`Reply::error`].
+    pub(crate) fn error_message(&self) -> Option<String> {
+        let v: serde_json::Value = serde_json::from_slice(&self.body).ok()?;
+        v.get("error")?.as_str().map(str::to_string)
+    }
+
     pub(crate) fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Reply {
         self.headers.push((name, value.into()));
         self
@@ -284,7 +347,9 @@ impl Reply {
             ("Content-Type", self.content_type),
             ("Cache-Control", "no-store"),
             ("X-Content-Type-Options", "nosniff"),
-            ("Referrer-Policy", "no-referrer"),
+            // `same-origin`: a browser sends its real `Origin` on same-site form
+            // POSTs (under `no-referrer` Chromium sends `Origin: null`).
+            ("Referrer-Policy", "same-origin"),
             ("X-Frame-Options", "DENY"),
         ]
         .into_iter()

@@ -38,6 +38,14 @@ pub(crate) enum Route {
     Search,
     Sync,
     Update,
+    /// The editors' pages (HTML) and their form actions.
+    SubmissionsPage,
+    SubmissionPage,
+    ScreeningAction,
+    SearchPage,
+    ReviewersPage,
+    ReviewerPage,
+    SyncAction,
     Other,
 }
 
@@ -57,6 +65,11 @@ impl Route {
         "/api/search",
         "/api/sync",
         "/api/update",
+        "/submissions",
+        "/submissions/{id}",
+        "/search",
+        "/reviewers",
+        "/reviewers/{id}",
     ];
 
     pub(crate) fn of_path(path: &str) -> Route {
@@ -71,6 +84,20 @@ impl Route {
             "/api/search" => Route::Search,
             "/api/sync" => Route::Sync,
             "/api/update" => Route::Update,
+            "/submissions" => Route::SubmissionsPage,
+            "/search" => Route::SearchPage,
+            "/reviewers" => Route::ReviewersPage,
+            "/sync" => Route::SyncAction,
+            p if one_segment(p, "/reviewers/") => Route::ReviewerPage,
+            p if one_segment(p, "/submissions/") => Route::SubmissionPage,
+            p if p.starts_with("/submissions/") && p.ends_with("/screening") => {
+                match p.split('/').collect::<Vec<_>>().as_slice() {
+                    ["", "submissions", id, "screening"] if !id.is_empty() => {
+                        Route::ScreeningAction
+                    }
+                    _ => Route::Other,
+                }
+            }
             p => match p.strip_prefix("/api/submissions/") {
                 Some(id) if !id.is_empty() && !id.contains('/') => Route::Submission,
                 Some(rest) => match rest.split_once('/') {
@@ -83,9 +110,12 @@ impl Route {
         }
     }
 
-    /// The `{id}` of `/api/submissions/{id}[/…]`.
+    /// The `{id}` of `/api/submissions/{id}[/…]`, `/submissions/{id}[/…]`,
+    /// `/reviewers/{id}`.
     pub(crate) fn id(self, path: &str) -> &str {
-        path.strip_prefix("/api/submissions/")
+        ["/api/submissions/", "/submissions/", "/reviewers/"]
+            .iter()
+            .find_map(|p| path.strip_prefix(p))
             .and_then(|rest| rest.split('/').next())
             .unwrap_or_default()
     }
@@ -105,6 +135,13 @@ impl Route {
             Route::Search => "/api/search",
             Route::Sync => "/api/sync",
             Route::Update => "/api/update",
+            Route::SubmissionsPage => "/submissions",
+            Route::SubmissionPage => "/submissions/{id}",
+            Route::ScreeningAction => "/submissions/{id}/screening",
+            Route::SearchPage => "/search",
+            Route::ReviewersPage => "/reviewers",
+            Route::ReviewerPage => "/reviewers/{id}",
+            Route::SyncAction => "/sync",
             Route::Other => "other",
         }
     }
@@ -113,17 +150,26 @@ impl Route {
     pub(crate) fn allow(self) -> &'static str {
         match self {
             Route::Sync | Route::Update | Route::Assessment | Route::SignIn => "GET, HEAD, POST",
-            Route::SignOut => "POST",
+            Route::SignOut | Route::ScreeningAction | Route::SyncAction => "POST",
             _ => "GET, HEAD",
         }
     }
 
     pub(crate) fn allows(self, method: &str) -> bool {
         match method {
-            "GET" | "HEAD" => self != Route::SignOut,
+            "GET" | "HEAD" => !matches!(
+                self,
+                Route::SignOut | Route::ScreeningAction | Route::SyncAction
+            ),
             "POST" => matches!(
                 self,
-                Route::Sync | Route::Update | Route::Assessment | Route::SignIn | Route::SignOut
+                Route::Sync
+                    | Route::Update
+                    | Route::Assessment
+                    | Route::SignIn
+                    | Route::SignOut
+                    | Route::ScreeningAction
+                    | Route::SyncAction
             ),
             _ => false,
         }
@@ -133,6 +179,7 @@ impl Route {
         match (self, method) {
             (Route::Health | Route::Metrics | Route::SignIn | Route::SignOut, _) => Need::Nothing,
             (Route::Sync | Route::Assessment, "POST") => Need::Admin,
+            (Route::ScreeningAction | Route::SyncAction, _) => Need::Admin,
             // What is installed, from where, and the failures: the admin's business.
             (Route::Update, _) => Need::Admin,
             _ => Need::Read,
@@ -142,9 +189,38 @@ impl Route {
     pub(crate) fn cost(self, method: &str) -> Cost {
         match (self, method) {
             (Route::Health | Route::Metrics | Route::Page, _) => Cost::Essential,
-            (Route::SubmissionReviewers | Route::Search, _) => Cost::Model,
+            (
+                Route::SubmissionReviewers
+                | Route::Search
+                | Route::SubmissionPage
+                | Route::SearchPage,
+                _,
+            ) => Cost::Model,
             (Route::Assessment, "POST") => Cost::Model,
             _ => Cost::Ordinary,
         }
+    }
+}
+
+/// Whether `path` is `prefix` followed by one non-empty segment.
+fn one_segment(path: &str, prefix: &str) -> bool {
+    path.strip_prefix(prefix)
+        .is_some_and(|rest| !rest.is_empty() && !rest.contains('/'))
+}
+
+impl Route {
+    /// An HTML page (or a page's form action): errors are answered as pages.
+    pub(crate) fn is_page(self) -> bool {
+        matches!(
+            self,
+            Route::Page
+                | Route::SubmissionsPage
+                | Route::SubmissionPage
+                | Route::ScreeningAction
+                | Route::SearchPage
+                | Route::ReviewersPage
+                | Route::ReviewerPage
+                | Route::SyncAction
+        )
     }
 }

@@ -649,6 +649,7 @@ mod tests {
             device: std::sync::Mutex::new(crate::system::Device::new(dir.path())),
             models: crate::context::LazyModels::new(&config, metrics.clone()),
             updates: crate::update::UpdateHandle::new(&config, metrics.clone()),
+            screening_jobs: crate::agents::jobs::Jobs::new("screening", 1),
             config,
             store_path,
             metrics,

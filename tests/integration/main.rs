@@ -6,6 +6,7 @@
 mod support;
 
 mod architecture;
+mod browser_harness;
 mod cli;
 mod crash_trials;
 mod eval_product_path;
@@ -34,3 +35,5 @@ mod web_api;
 mod web_appliance;
 mod web_limits;
 mod web_page;
+mod web_pages;
+mod web_pages_browser;

@@ -1,35 +1,18 @@
 //! The status page: in a real headless Chromium (the numbers a managing
 //! editor reads must be the store's), and over plain HTTP.
 
+use crate::support::browser::artifacts_dir;
 use crate::support::web;
 
 use ojscog::metrics::names;
 use ojscog::store::records::{Author, LocalizedText, ReviewAssignment, Reviewer, SubmissionRecord};
 use ojscog::store::{Batch, QueueSummary};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use web::*;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
-
-/// Where test artifacts go: `$OJSCOG_ARTIFACTS`, else `<target dir>/artifacts`.
-fn artifacts_dir() -> PathBuf {
-    if let Some(d) = std::env::var_os("OJSCOG_ARTIFACTS") {
-        return PathBuf::from(d);
-    }
-    if let Some(d) = std::env::var_os("CARGO_TARGET_DIR") {
-        return PathBuf::from(d).join("artifacts");
-    }
-    // The test binary lives in <target>/<profile>/deps/.
-    if let Some(target) = std::env::current_exe()
-        .ok()
-        .and_then(|p| p.parent()?.parent()?.parent().map(Path::to_path_buf))
-    {
-        return target.join("artifacts");
-    }
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/artifacts")
-}
 
 /// Runs headless Chromium with `args` plus the flags every run needs, killing
 /// it if it hangs. Returns stdout.
@@ -206,7 +189,7 @@ fn status_page_in_headless_chromium_shows_the_store_numbers() {
             s.id
         );
     }
-    for (name, _) in &q.busiest_reviewers {
+    for (_, name, _) in &q.busiest_reviewers {
         assert!(dom.contains(name.as_str()), "{name} listed");
     }
     for id in [
@@ -274,12 +257,19 @@ fn fresh_service_charts_say_collecting_data() {
 }
 
 #[test]
-fn page_is_self_contained_and_refreshes() {
+fn page_is_self_contained_and_refreshes_only_when_asked() {
     let t = start_demo();
+    let auto = t.get("/?auto=1").body;
+    assert!(auto.contains(r#"<meta http-equiv="refresh" content="30">"#));
+    assert!(auto.contains("Stop reloading"));
     let r = t.get("/");
     assert_eq!(r.content_type, "text/html; charset=utf-8");
     let html = &r.body;
-    assert!(html.contains(r#"<meta http-equiv="refresh" content="30">"#));
+    assert!(
+        !html.contains("http-equiv=\"refresh\""),
+        "no reload the reader did not ask for"
+    );
+    assert!(html.contains("href=\"/?auto=1\""));
     assert!(!html.contains("<script"), "no scripts");
     assert!(!html.contains("src=\""), "no external images or scripts");
     assert!(!html.contains("href=\"http"), "no external links or styles");

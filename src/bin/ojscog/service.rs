@@ -134,7 +134,7 @@ pub(crate) fn status(cfg: Config) -> Result<()> {
         let b: Vec<String> = q
             .busiest_reviewers
             .iter()
-            .map(|(n, c)| format!("{n} ({c})"))
+            .map(|(_, n, c)| format!("{n} ({c})"))
             .collect();
         println!("busiest      {}", b.join(", "));
     }

@@ -1,28 +1,131 @@
-//! `GET /`: the status page a managing editor glances at. Self-contained
-//! HTML (inline CSS and SVG, no scripts), refreshing itself every 30 s.
+//! The LAN pages, server-rendered HTML: `GET /`, the status page a managing
+//! editor glances at (reloading itself every 30 s when asked: `/?auto=1`), and the editors' pages
+//! where the work happens: submissions ([`submission`]), reviewers
+//! ([`reviewers`]), search ([`search`]) and their form actions ([`actions`]).
+//! Self-contained (inline CSS and SVG, no scripts: [`shell::CSP`]).
 //!
 //! Elements that tests and scripts read carry stable ids and `data-value`
 //! attributes (`pending-total`, `stage-review`, `reviews-overdue`, …).
 
+pub(crate) mod actions;
 mod device;
+mod paging;
+pub(crate) mod reviewers;
+pub(crate) mod search;
+pub(crate) mod shell;
+pub(crate) mod submission;
 mod updates;
 use super::auth::Role;
 use super::chart::{self, Chart, Unit};
 use super::format::{self, escape};
-use super::{Reply, HTML};
+use super::Reply;
 use crate::context::AppContext;
-use crate::health::{self, Level};
+use crate::health;
 use crate::metrics::names;
 use crate::store::{QueueSummary, Store};
 use crate::sync::{Source, SyncState, SyncStatus};
 use crate::system::{unix_now, DeviceStatus};
 use device::{appliance_card, device_card};
+use shell::{Nav, Shell};
 use std::fmt::Write as _;
 
 const REFRESH_SECONDS: u32 = 30;
+
+/// A page that could not be made: answered as an error page with a way back.
+#[derive(Debug)]
+pub(crate) struct Page {
+    pub status: u16,
+    pub heading: String,
+    pub message: String,
+    /// Where "back" goes (`/` when None).
+    pub back: Option<String>,
+}
+
+impl Page {
+    pub(crate) fn not_found(message: String) -> Page {
+        Page {
+            status: 404,
+            heading: "Not found".into(),
+            message,
+            back: None,
+        }
+    }
+
+    pub(crate) fn bad_request(message: String) -> Page {
+        Page {
+            status: 400,
+            heading: "That address is not right".into(),
+            message,
+            back: None,
+        }
+    }
+
+    pub(crate) fn store(e: crate::store::StoreError) -> Page {
+        Page {
+            status: 503,
+            heading: "The local store cannot be read".into(),
+            message: e.to_string(),
+            back: None,
+        }
+    }
+
+    /// An API-style error reply (`{"error": …}`) as a page.
+    pub(crate) fn from_reply(r: Reply) -> Page {
+        let message = r
+            .error_message()
+            .unwrap_or_else(|| "Something went wrong.".into());
+        let heading = match r.status {
+            400 => "That address is not right",
+            401 => "Sign in first",
+            403 => "Not allowed",
+            404 => "Not found",
+            405 => "Not allowed here",
+            413 | 414 | 431 => "Too large",
+            429 => "Too many attempts",
+            503 => "Busy or unavailable",
+            _ => "Something went wrong",
+        };
+        Page {
+            status: r.status,
+            heading: heading.into(),
+            message,
+            back: None,
+        }
+    }
+
+    /// The error page (headers such as `Retry-After` are the caller's).
+    pub(crate) fn render(self, ctx: &AppContext, role: Role) -> Reply {
+        let back = self.back.as_deref().unwrap_or("/");
+        let label = if back == "/" {
+            "Back to the status page"
+        } else {
+            "Go back"
+        };
+        shell::error_page(
+            ctx,
+            role,
+            self.status,
+            &self.heading,
+            &self.message,
+            (back, label),
+        )
+    }
+}
+
+/// A read-only store for a page.
+fn open(ctx: &AppContext) -> Result<Store, Page> {
+    ctx.open_store().map_err(Page::store)
+}
 const WINDOW: i64 = 24 * 3600;
 
-pub(crate) fn render(ctx: &AppContext, role: Role) -> Reply {
+/// Whether `/` reloads itself (`/?auto=1`): the editor's choice, for a wall
+/// display. Off by default: a page that reloads under a reader who did not ask
+/// for it fails WCAG 2.2.1.
+pub(crate) fn auto_refresh(query: &str) -> bool {
+    query.split('&').any(|kv| kv == "auto=1")
+}
+
+pub(crate) fn render(ctx: &AppContext, role: Role, auto: bool) -> Reply {
     let now = unix_now();
     let device = ctx.read_device();
     let sync = ctx.sync.status();
@@ -41,30 +144,37 @@ pub(crate) fn render(ctx: &AppContext, role: Role) -> Reply {
     let journal = journal.unwrap_or_else(|| "Editorial office".into());
 
     let mut h = String::with_capacity(48 * 1024);
-    let _ = write!(
-        h,
-        r#"<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="refresh" content="{REFRESH_SECONDS}">
-<title>{title} · ojscog</title>
-<link rel="icon" href="data:,">
-<style>{CSS}</style>
-</head>
-<body>
-"#,
-        title = escape(&journal),
+    shell::open(
+        &mut h,
+        &Shell {
+            title: &journal,
+            journal: &journal,
+            role,
+            nav: Nav::Status,
+            refresh: auto.then_some(REFRESH_SECONDS),
+            query: "",
+            overall: Some(health.status),
+            now,
+        },
     );
-    header(&mut h, &journal, health.status, now, role);
+    h.push_str(r#"<h1 class="sr-only">Status of the editorial office</h1>"#);
+    if auto {
+        let _ = write!(
+            h,
+            r#"<p class="refresh-note" id="auto-refresh" data-value="on">This page reloads itself every {REFRESH_SECONDS} s. <a href="/">Stop reloading</a></p>"#
+        );
+    } else {
+        let _ = write!(
+            h,
+            r#"<p class="refresh-note" id="auto-refresh" data-value="off"><a href="/?auto=1">Reload this page every {REFRESH_SECONDS} s</a> (for a wall display)</p>"#
+        );
+    }
     if sync.source == Source::Demo {
         h.push_str(
-            r#"<div class="demo" id="demo-banner"><div class="wrap"><strong>Demo mode.</strong> This box shows a built-in example journal, not your OJS data. Configure <code>ojs.url</code> and restart without <code>--demo</code> to see your journal.</div></div>
+            r#"<div class="demo" id="demo-banner"><strong>Demo mode.</strong> This box shows a built-in example journal, not your OJS data. Configure <code>ojs.url</code> and restart without <code>--demo</code> to see your journal.</div>
 "#,
         );
     }
-    h.push_str("<main class=\"wrap\">\n");
     if !health.problems.is_empty() {
         h.push_str(r#"<section class="alerts" id="problems"><h2>Needs attention</h2><ul>"#);
         for p in &health.problems {
@@ -76,58 +186,15 @@ pub(crate) fn render(ctx: &AppContext, role: Role) -> Reply {
     h.push_str("<div class=\"grid\">\n");
     queue_card(&mut h, &queue, now);
     h.push_str("<div class=\"side\">\n");
-    sync_card(&mut h, &sync, ctx, now);
+    sync_card(&mut h, &sync, ctx, role, now);
     device_card(&mut h, &device);
     appliance_card(&mut h, ctx);
     updates::update_card(&mut h, ctx, now);
     h.push_str("</div>\n</div>\n");
     charts_card(&mut h, store.as_ref().ok(), &device, ctx, now);
-    h.push_str("</main>\n");
-    let _ = write!(
-        h,
-        r#"<footer class="wrap">ojscog {version} · page made {time} · refreshes every {REFRESH_SECONDS} s · <a href="/health">health</a> · <a href="/metrics">metrics</a> · <a href="/api/submissions">submissions API</a> · <a href="/api/reviewers">reviewers API</a> · <a href="/api/sync">sync API</a></footer>
-</body>
-</html>
-"#,
-        version = env!("CARGO_PKG_VERSION"),
-        time = format::utc(now),
-    );
+    shell::close(&mut h, now);
     let status = if store.is_err() { 503 } else { 200 };
-    Reply::new(status, HTML, h).with_header(
-        "Content-Security-Policy",
-        "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
-    )
-}
-
-fn header(h: &mut String, journal: &str, level: Level, now: i64, role: Role) {
-    let label = match level {
-        Level::Ok => "All systems normal",
-        Level::Degraded => "Needs attention",
-        Level::Down => "Not working",
-    };
-    let _ = write!(
-        h,
-        r#"<header class="top"><div class="wrap top-row">
-<div><div class="brand">ojscog · editorial office</div><h1 id="journal">{journal}</h1></div>
-<div class="top-right"><div class="overall {cls}" id="overall" data-status="{cls}"><span class="dot"></span>{label}</div><div class="updated">Updated {time}</div>{session}</div>
-</div></header>
-"#,
-        journal = escape(journal),
-        cls = level.as_str(),
-        time = format::utc_time(now),
-        session = session_box(role),
-    );
-}
-
-/// Who is signed in, and the sign-out button (a POST form: no script needed).
-fn session_box(role: Role) -> String {
-    match role {
-        Role::Anonymous => String::new(),
-        r => format!(
-            r#"<form class="session" method="post" action="/signout"><span id="signed-in-as">signed in ({})</span> <button type="submit">Sign out</button></form>"#,
-            r.as_str()
-        ),
-    }
+    shell::reply(status, h)
 }
 
 fn tile(h: &mut String, id: &str, label: &str, value: &str, data: &str, note: &str, tone: &str) {
@@ -318,7 +385,7 @@ fn queue_card(h: &mut String, queue: &Result<QueueSummary, String>, now: i64) {
             };
             let _ = write!(
                 h,
-                r#"<tr data-id="{id}"><td><div class="title"><span class="sid">#{id}</span> {title}</div>{authors}</td><td><span class="badge">{stage}</span></td><td title="{st}" class="when">{sa}</td><td title="{at}" class="when {stale}">{aa}</td></tr>"#,
+                r#"<tr data-id="{id}"><td><div class="title"><a href="/submissions/{id}"><span class="sid">#{id}</span> {title}</a></div>{authors}</td><td><span class="badge">{stage}</span></td><td title="{st}" class="when">{sa}</td><td title="{at}" class="when {stale}">{aa}</td></tr>"#,
                 id = s.id,
                 title = escape(title),
                 stage = escape(&stage_label(&s.stage)),
@@ -344,10 +411,10 @@ fn queue_card(h: &mut String, queue: &Result<QueueSummary, String>, now: i64) {
         h.push_str(r#"<p class="muted">No reviewer has an open review.</p>"#);
     } else {
         h.push_str(r#"<table class="list" id="busiest-reviewers"><tbody>"#);
-        for (name, n) in &q.busiest_reviewers {
+        for (id, name, n) in &q.busiest_reviewers {
             let _ = write!(
                 h,
-                r#"<tr><td>{name}</td><td class="num" data-value="{n}">{n} open</td></tr>"#,
+                r#"<tr><td><a href="/reviewers/{id}">{name}</a></td><td class="num" data-value="{n}">{n} open</td></tr>"#,
                 name = escape(name),
             );
         }
@@ -374,7 +441,7 @@ fn row_with_value(h: &mut String, id: &str, label: &str, data: &str, value_html:
     );
 }
 
-fn sync_card(h: &mut String, sync: &SyncStatus, ctx: &AppContext, now: i64) {
+fn sync_card(h: &mut String, sync: &SyncStatus, ctx: &AppContext, role: Role, now: i64) {
     h.push_str(r#"<section class="card" id="sync"><h2>OJS sync</h2><dl>"#);
     let state = sync.state(now);
     let (source_key, source) = match sync.source {
@@ -491,7 +558,11 @@ fn sync_card(h: &mut String, sync: &SyncStatus, ctx: &AppContext, now: i64) {
             )),
         );
     }
-    h.push_str("</dl></section>\n");
+    h.push_str("</dl>");
+    if role == Role::Admin && sync.configured {
+        h.push_str(r#"<form method="post" action="/sync" class="actions"><button type="submit" class="primary" id="sync-now">Sync now</button></form>"#);
+    }
+    h.push_str("</section>\n");
 }
 
 fn charts_card(

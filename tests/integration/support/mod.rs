@@ -1,6 +1,7 @@
 //! Shared test support: the shared data directory, throwaway MariaDB
 //! databases loaded with PKP's real OJS test datasets, and the fault-injecting proxy.
 
+pub mod browser;
 pub mod channel;
 pub mod faulty_proxy;
 pub mod fuzzing;
