@@ -6,7 +6,7 @@ use super::super::auth::Role;
 use super::super::format::{self, escape};
 use super::super::Reply;
 use super::shell::{self, Nav, Shell};
-use super::submission::short_date;
+use super::submission::review_row;
 use super::{paging, Page};
 use crate::context::AppContext;
 use crate::store::{ReviewerLoad, ReviewerSort};
@@ -71,16 +71,7 @@ pub(crate) fn list(ctx: &AppContext, role: Role, query: &str) -> Result<Reply, P
     let mut h = String::with_capacity(32 * 1024);
     shell::open(
         &mut h,
-        &Shell {
-            title: "Reviewers",
-            journal: &journal,
-            role,
-            nav: Nav::Reviewers,
-            refresh: None,
-            query: "",
-            overall: None,
-            now,
-        },
+        &Shell::new("Reviewers", &journal, role, Nav::Reviewers, now),
     );
     h.push_str("<h1>Reviewers</h1>");
     h.push_str(&synced_note(ctx, now));
@@ -172,16 +163,7 @@ pub(crate) fn show(ctx: &AppContext, role: Role, id: &str) -> Result<Reply, Page
     let mut h = String::with_capacity(24 * 1024);
     shell::open(
         &mut h,
-        &Shell {
-            title: &r.name,
-            journal: &journal,
-            role,
-            nav: Nav::Reviewers,
-            refresh: None,
-            query: "",
-            overall: None,
-            now,
-        },
+        &Shell::new(&r.name, &journal, role, Nav::Reviewers, now),
     );
     let _ = write!(
         h,
@@ -257,16 +239,17 @@ pub(crate) fn show(ctx: &AppContext, role: Role, id: &str) -> Result<Reply, Page
     } else {
         h.push_str(r#"<table class="list"><thead><tr><th scope="col">Submission</th><th scope="col">State</th><th scope="col">Requested</th><th scope="col">Due</th><th scope="col">Completed</th><th scope="col">Recommendation</th></tr></thead><tbody>"#);
         for a in &recent {
-            let _ = write!(
-                h,
-                r#"<tr><td><a href="/submissions/{sid}"><span class="sid">#{sid}</span> {title}</a></td><td>{state}</td><td class="when">{req}</td><td class="when">{due}</td><td class="when">{done}</td><td>{rec}</td></tr>"#,
-                sid = a.submission_id,
-                title = escape(&a.title),
-                state = escape(&a.state.replace('_', " ")),
-                req = escape(short_date(a.date_assigned.as_deref())),
-                due = escape(short_date(a.date_due.as_deref())),
-                done = escape(short_date(a.date_completed.as_deref())),
-                rec = escape(&a.recommendation.as_deref().unwrap_or("–").replace('_', " ")),
+            let which = format!(
+                r#"<a href="/submissions/{sid}"><span class="sid">#{sid}</span> {}</a>"#,
+                escape(&a.title),
+                sid = a.submission_id
+            );
+            review_row(
+                &mut h,
+                &which,
+                &a.state,
+                (&a.date_assigned, &a.date_due, &a.date_completed),
+                a.recommendation.as_deref(),
             );
         }
         h.push_str("</tbody></table>");

@@ -41,6 +41,22 @@ pub(crate) struct Shell<'a> {
     pub now: i64,
 }
 
+impl<'a> Shell<'a> {
+    /// A page with no reload, an empty search box and no status pill.
+    pub fn new(title: &'a str, journal: &'a str, role: Role, nav: Nav, now: i64) -> Shell<'a> {
+        Shell {
+            title,
+            journal,
+            role,
+            nav,
+            refresh: None,
+            query: "",
+            overall: None,
+            now,
+        }
+    }
+}
+
 /// The journal's name for the header: the first mirrored journal's.
 pub(crate) fn journal_name(ctx: &AppContext) -> String {
     ctx.open_store()
@@ -161,19 +177,7 @@ pub(crate) fn error_page(
     let now = crate::system::unix_now();
     let journal = journal_name(ctx);
     let mut h = String::with_capacity(8 * 1024);
-    open(
-        &mut h,
-        &Shell {
-            title: heading,
-            journal: &journal,
-            role,
-            nav: Nav::None,
-            refresh: None,
-            query: "",
-            overall: None,
-            now,
-        },
-    );
+    open(&mut h, &Shell::new(heading, &journal, role, Nav::None, now));
     let _ = writeln!(
         h,
         r#"<section class="card notice" id="error" data-status="{status}"><h1>{heading}</h1><p>{message}</p><p><a href="{href}">{label}</a></p></section>"#,

@@ -56,16 +56,7 @@ pub(crate) fn list(ctx: &AppContext, role: Role, query: &str) -> Result<Reply, P
     let mut h = String::with_capacity(32 * 1024);
     shell::open(
         &mut h,
-        &Shell {
-            title: "Submissions",
-            journal: &journal,
-            role,
-            nav: Nav::Submissions,
-            refresh: None,
-            query: "",
-            overall: None,
-            now,
-        },
+        &Shell::new("Submissions", &journal, role, Nav::Submissions, now),
     );
     h.push_str(r#"<h1>Submissions</h1><nav class="filters" aria-label="Filter by stage">"#);
     for (key, label) in [
@@ -283,23 +274,17 @@ fn reviews(h: &mut String, d: &SubmissionDetail) {
             round.map(|r| r.to_string()).unwrap_or_else(|| "?".into())
         );
         for a in d.review_assignments.iter().filter(|a| a.round == round) {
-            let tone = match a.state.as_str() {
-                "overdue" => "bad",
-                "completed" => "good",
-                "declined" | "cancelled" => "neutral",
-                _ => "warn",
-            };
-            let _ = write!(
+            let who = format!(
+                r#"<a href="/reviewers/{}">{}</a>"#,
+                a.reviewer_id,
+                escape(a.reviewer_name.as_deref().unwrap_or("(former reviewer)"))
+            );
+            review_row(
                 h,
-                r#"<tr class="assignment" data-state="{state}"><td><a href="/reviewers/{rid}">{name}</a></td><td><span class="pill {tone}">{label}</span></td><td class="when">{req}</td><td class="when">{due}</td><td class="when">{done}</td><td>{rec}</td></tr>"#,
-                state = escape(&a.state),
-                rid = a.reviewer_id,
-                name = escape(a.reviewer_name.as_deref().unwrap_or("(former reviewer)")),
-                label = escape(&a.state.replace('_', " ")),
-                req = escape(short_date(a.date_assigned.as_deref())),
-                due = escape(short_date(a.date_due.as_deref())),
-                done = escape(short_date(a.date_completed.as_deref())),
-                rec = escape(&a.recommendation.as_deref().unwrap_or("–").replace('_', " ")),
+                &who,
+                &a.state,
+                (&a.date_assigned, &a.date_due, &a.date_completed),
+                a.recommendation.as_deref(),
             );
         }
         h.push_str("</tbody></table>");
@@ -321,6 +306,33 @@ fn reviews(h: &mut String, d: &SubmissionDetail) {
         h.push_str("</ul>");
     }
     h.push_str("</section>");
+}
+
+/// One review as a table row (a submission's rounds, a reviewer's history):
+/// `first` is the first cell's HTML (who, or which submission).
+pub(super) fn review_row(
+    h: &mut String,
+    first: &str,
+    state: &str,
+    (assigned, due, completed): (&Option<String>, &Option<String>, &Option<String>),
+    recommendation: Option<&str>,
+) {
+    let tone = match state {
+        "overdue" => "bad",
+        "completed" => "good",
+        "declined" | "cancelled" => "neutral",
+        _ => "warn",
+    };
+    let _ = write!(
+        h,
+        r#"<tr class="assignment" data-state="{state}"><td>{first}</td><td><span class="pill {tone}">{label}</span></td><td class="when">{req}</td><td class="when">{due}</td><td class="when">{done}</td><td>{rec}</td></tr>"#,
+        state = escape(state),
+        label = escape(&state.replace('_', " ")),
+        req = escape(short_date(assigned.as_deref())),
+        due = escape(short_date(due.as_deref())),
+        done = escape(short_date(completed.as_deref())),
+        rec = escape(&recommendation.unwrap_or("–").replace('_', " ")),
+    );
 }
 
 fn suggestions(h: &mut String, ctx: &AppContext, id: i64) {
