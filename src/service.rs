@@ -83,6 +83,7 @@ impl Service {
             device: Mutex::new(Device::new(&config.data_dir)),
             updates: crate::update::UpdateHandle::new(&config, metrics.clone()),
             screening_jobs: crate::agents::jobs::Jobs::new("screening", 1),
+            matches: Arc::new(crate::agents::matching::MatchMemo::new()),
             config,
             store_path,
             metrics,

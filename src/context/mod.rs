@@ -33,6 +33,8 @@ pub struct AppContext {
     pub updates: crate::update::UpdateHandle,
     /// Screening reports the pages asked for, made in the background.
     pub screening_jobs: Arc<crate::agents::jobs::Jobs>,
+    /// Recent reviewer rankings (keyed on the mirror generation and the model).
+    pub matches: Arc<crate::agents::matching::MatchMemo>,
 }
 
 impl AppContext {

@@ -283,8 +283,26 @@ impl Store {
                 params![k, v],
             )?;
         }
+        if out.rows_changed + out.rows_deleted > 0 {
+            // What in-memory caches of mirror-derived answers are keyed on.
+            tx.execute(
+                "INSERT INTO sync_state(key, value) VALUES ('mirror_generation', '1')
+                 ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1",
+                [],
+            )?;
+        }
         tx.commit()?;
         Ok(out)
+    }
+
+    /// A number that changes whenever [`Store::apply`] changes the mirror
+    /// (0 before the first change): a cheap key for caches of what is
+    /// computed from it.
+    pub fn mirror_generation(&self) -> Result<i64> {
+        Ok(self
+            .state("mirror_generation")?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0))
     }
 
     // ---- metrics history ----------------------------------------------------

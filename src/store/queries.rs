@@ -458,8 +458,15 @@ impl Store {
         q.reviewers = c.query_row("SELECT COUNT(*) FROM reviewers", [], |r| r.get(0))?;
         q.busiest_reviewers = c
             .prepare_cached(
-                "SELECT reviewer_id, name, active FROM v_reviewer_performance WHERE active > 0
-                 ORDER BY active DESC, name LIMIT 5",
+                // Only the open assignments are aggregated (the performance
+                // view aggregates every reviewer's whole history).
+                "SELECT r.id, trim(r.given_name || ' ' || r.family_name) AS name, COUNT(*) AS active
+                 FROM review_assignments ra
+                 JOIN submissions s ON s.id = ra.submission_id
+                 JOIN reviewers r ON r.id = ra.reviewer_id
+                 WHERE ra.date_completed IS NULL AND ra.declined = 0 AND ra.cancelled = 0
+                   AND s.status = 1
+                 GROUP BY r.id ORDER BY active DESC, name LIMIT 5",
             )?
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
             .collect::<Result<_, _>>()?;

@@ -4,7 +4,7 @@
 
 use super::{Handled, Reply};
 use crate::agents::screening::ScreeningError;
-use crate::agents::{matching, AgentError};
+use crate::agents::AgentError;
 use crate::context::AppContext;
 use crate::inference::InferenceError;
 use crate::store::Store;
@@ -89,7 +89,9 @@ pub(crate) fn reviewers_for(ctx: &AppContext, id: &str, query: &str) -> Handled 
     let skip = number(&p, "offset", 0, 0..=MAX_OFFSET)?;
     let store = open_rw(ctx)?;
     let (embedder, warning) = ctx.models.embedder();
-    let mut r = matching::match_reviewers_indexed(&store, embedder.as_ref(), id, skip + n)
+    let mut r = ctx
+        .matches
+        .ranking(&store, embedder.as_ref(), id, skip + n)
         .map_err(|e| agent_error(&e))?;
     r.candidates.drain(..skip.min(r.candidates.len()));
     let v = serde_json::to_value(&r).map_err(|e| Reply::error(500, e.to_string()))?;

@@ -650,6 +650,7 @@ mod tests {
             models: crate::context::LazyModels::new(&config, metrics.clone()),
             updates: crate::update::UpdateHandle::new(&config, metrics.clone()),
             screening_jobs: crate::agents::jobs::Jobs::new("screening", 1),
+            matches: Arc::new(crate::agents::matching::MatchMemo::new()),
             config,
             store_path,
             metrics,

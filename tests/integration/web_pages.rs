@@ -392,3 +392,39 @@ fn a_screening_report_asked_for_on_the_page_is_made_in_the_background_and_then_s
     assert_eq!(runs, vec!["ok".to_string()], "the job ran once");
     t.stop();
 }
+
+#[test]
+fn a_ranking_asked_again_comes_from_memory_until_a_sync_changes_the_mirror() {
+    let t = start_demo();
+    t.wait_for_index();
+    let generation = t.store().mirror_generation().unwrap();
+    assert!(generation > 0, "loading the demo changed the mirror");
+    let first = t.get("/api/submissions/6/reviewers?limit=5").json();
+    let again = t.get("/api/submissions/6/reviewers?limit=5").json();
+    assert_eq!(again["cached"], true, "{again}");
+    assert_eq!(first["candidates"], again["candidates"]);
+    // A batch that changes nothing leaves the generation alone.
+    t.writable_store()
+        .apply(&ojscog::store::Batch::default())
+        .unwrap();
+    assert_eq!(t.store().mirror_generation().unwrap(), generation);
+    // A new submission changes the journal every ranking is calibrated on.
+    grow::grow(&mut t.writable_store(), 5000, 1);
+    t.service().ctx.indexer.notify(); // as the sync loop does after a change
+    assert!(t.store().mirror_generation().unwrap() > generation);
+    // (503 while the background indexer embeds the new submission.)
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let after = loop {
+        let r = t.get("/api/submissions/6/reviewers?limit=5");
+        if r.status == 200 {
+            break r.json();
+        }
+        assert_eq!(r.status, 503, "{}", r.body);
+        assert!(std::time::Instant::now() < deadline, "{}", r.body);
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    assert_eq!(
+        after["cached"], false,
+        "recomputed after the change: {after}"
+    );
+}

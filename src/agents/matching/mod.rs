@@ -36,6 +36,7 @@ mod cache;
 mod conflicts;
 mod expertise;
 mod factors;
+mod memo;
 mod reasons;
 mod scoring;
 
@@ -44,6 +45,7 @@ pub use expertise::{
     doc_text, expertise_of, interests_text, sample_key, term_key, Affinity, Aggregation,
     Calibration, ExpertiseModel, Moments, ProfileDoc,
 };
+pub use memo::{MatchMemo, MEMO_ENTRIES};
 pub use reasons::{Reason, ReasonCode};
 
 use super::AgentError;

@@ -13,7 +13,7 @@ use super::super::Reply;
 use super::shell::{self, Nav, Shell};
 use super::{paging, stage_label, Page};
 use crate::agents::jobs::JobState;
-use crate::agents::matching::{self, MatchResult};
+use crate::agents::matching::MatchResult;
 use crate::agents::screening::{Assessment, ScreeningError};
 use crate::agents::AgentError;
 use crate::context::AppContext;
@@ -348,7 +348,7 @@ fn suggestions(h: &mut String, ctx: &AppContext, id: i64) {
     let result = ctx
         .open_store_rw()
         .map_err(AgentError::from)
-        .and_then(|s| matching::match_reviewers_indexed(&s, embedder.as_ref(), id, SUGGESTIONS));
+        .and_then(|s| ctx.matches.ranking(&s, embedder.as_ref(), id, SUGGESTIONS));
     match result {
         Ok(r) => suggestion_list(h, &r),
         Err(AgentError::Indexing { done, total }) => {
