@@ -19,4 +19,5 @@ pub mod sync;
 pub mod system;
 pub mod text;
 pub mod update;
+pub mod voice;
 pub mod web;

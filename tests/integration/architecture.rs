@@ -22,6 +22,7 @@ const LAYERS: &[&[&str]] = &[
     &["agents", "update"],
     &["eval", "health"],
     &["context"],
+    &["voice"],
     &["web"],
     &["service"],
 ];

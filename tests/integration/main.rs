@@ -29,6 +29,7 @@ mod store_writers;
 mod sync_errors;
 mod update_channel;
 mod update_service;
+mod voice_intents;
 mod web_access;
 mod web_ai;
 mod web_api;
