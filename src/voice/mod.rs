@@ -8,6 +8,7 @@
 //! OJS: the box says what the editor has to confirm in OJS, and logs it.
 
 pub mod answers;
+pub mod audio;
 pub mod intents;
 pub mod numbers;
 
