@@ -173,7 +173,7 @@ pub fn has_speech(clip: &Clip) -> bool {
         let floor = sorted[sorted.len() / 10];
         // Well above the floor (capped, so a steady loud clip counts), and above
         // an absolute minimum that hiss stays under.
-        let threshold = (floor * 4.0).min(0.1).max(0.02);
+        let threshold = (floor * 4.0).clamp(0.02, 0.1);
         levels.retain(|l| *l > threshold);
         levels.len()
     };
