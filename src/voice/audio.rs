@@ -108,7 +108,16 @@ fn read_samples(
     match (spec.sample_format, spec.bits_per_sample) {
         (hound::SampleFormat::Float, 32) => reader
             .samples::<f32>()
-            .map(|s| s.map(|x| x.clamp(-1.0, 1.0)).map_err(err))
+            .map(|s| {
+                s.map(|x| {
+                    if x.is_finite() {
+                        x.clamp(-1.0, 1.0)
+                    } else {
+                        0.0
+                    }
+                })
+                .map_err(err)
+            })
             .collect(),
         (hound::SampleFormat::Int, bits @ (8 | 16 | 24 | 32)) => {
             let scale = (1i64 << (bits - 1)) as f32;
