@@ -204,6 +204,30 @@ pub fn write_index(dir: &Path, index: &Index) -> Result<PathBuf, UpdateError> {
     Ok(path)
 }
 
+/// A secret key as `minisign -G -W` (the minisign tool, 0.11) writes it:
+/// unencrypted, with its checksum left zero, which the `minisign` crate
+/// refuses as corrupted. Taken only when it is unencrypted, the checksum is
+/// all zero, and its secret half really belongs to its public half.
+fn unencrypted_without_checksum(text: &str) -> Option<minisign::SecretKey> {
+    use base64::Engine as _;
+    let line = text.lines().nth(1)?.trim();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(line)
+        .ok()?;
+    // sig_alg 2, kdf_alg 2, chk_alg 2, salt 32, opslimit 8, memlimit 8,
+    // keynum 8, secret key 64 (seed and public key), checksum 32.
+    if bytes.len() != 158 || bytes[2..4] != [0, 0] || bytes[126..].iter().any(|b| *b != 0) {
+        return None;
+    }
+    let sk = minisign::SecretKey::from_bytes(&bytes).ok()?;
+    // The public key derived from the seed must be the one stored beside it.
+    let pk = minisign::PublicKey::from_secret_key(&sk).ok()?;
+    let probe = b"ojscog key check";
+    let sig = minisign::sign(None, &sk, std::io::Cursor::new(probe), None, None).ok()?;
+    minisign::verify(&pk, &sig, std::io::Cursor::new(probe), true, false, false).ok()?;
+    Some(sk)
+}
+
 /// Signs `<dir>/index.json` with the secret key file `key` into
 /// `index.json.minisig`. An encrypted key needs `password`.
 pub fn sign(dir: &Path, key: &Path, password: Option<String>) -> Result<PathBuf, UpdateError> {
@@ -213,7 +237,9 @@ pub fn sign(dir: &Path, key: &Path, password: Option<String>) -> Result<PathBuf,
     let sk_box = minisign::SecretKeyBox::from_string(&text).map_err(sign_err)?;
     let sk = match password {
         Some(pw) => sk_box.into_secret_key(Some(pw)),
-        None => sk_box.into_unencrypted_secret_key(),
+        None => sk_box
+            .into_unencrypted_secret_key()
+            .or_else(|e| unencrypted_without_checksum(&text).ok_or(e)),
     }
     .map_err(|e| UpdateError::Keys(format!("{}: {e}", key.display())))?;
     let serial = serde_json::from_slice::<serde_json::Value>(&data)

@@ -32,11 +32,13 @@ if [ -z "$bin" ] || [ ! -x "$bin" ]; then
     bad "channel: no host ojscog binary (OJSCOG_HOST_BIN='$bin'): the CLI's system update path was not tested"
     return 0 2> /dev/null || exit 0
 fi
+# ojscog refuses OJSCOG_* variables it does not know (this test's own are exported): a clean environment.
+ojscog() { env -i PATH="$PATH" HOME="${HOME:-/root}" "$bin" "$@"; }
 # A channel with one system bundle for this box, indexed and signed by `ojscog release` with the development key.
 ch=$tmp/channel
 mkdir -p "$ch/system/ojscog-test/1.4.0+channel"
 mk_bundle "$ch/system/ojscog-test/1.4.0+channel/ojscog.raucb" 1.4.0+channel 20260401T000000Z "the channel release"
-"$bin" release index "$ch" --key "$ukeys/ojscog-development.key" > "$tmp/release.out" 2>&1; rc=$?
+ojscog release index "$ch" --key "$ukeys/ojscog-development.key" > "$tmp/release.out" 2>&1; rc=$?
 check "ojscog release index signs a channel with a key made by the minisign tool (rc $rc)" [ "$rc" = 0 ]
 check "the minisign tool verifies the index ojscog signed" minisign -Vq -m "$ch/index.json" -p "$ukeys/ojscog-development.pub"
 # Signed again by the minisign tool itself: the box must take that too (a journal may publish with it).
@@ -62,16 +64,16 @@ system_installer = "$tmp/box-installer"
 system_release = "$BOX/etc/ojscog-release"
 reserve_bytes = 0
 TOML
-"$bin" --config "$tmp/cli.toml" update import "$ch" > "$tmp/import.out" 2>&1; rc=$?
+ojscog --config "$tmp/cli.toml" update import "$ch" > "$tmp/import.out" 2>&1; rc=$?
 got=$(unsquashfs -cat "$ROOTB" release.txt 2> /dev/null)
 check "ojscog update import as root: the minisign-signed channel's bundle is written to slot B (rc $rc, slot B: '$got')" \
     bash -c "[ $rc = 0 ] && [ '$got' = 'the channel release' ]"
 check "slot B is primary and unconfirmed with the channel's version" [ "$(boxenv busybox sh "$SBIN/ojscog-slot" status | head -1 | awk '{print $4}')" = B ]
-"$bin" --config "$tmp/cli.toml" update status > "$tmp/status.out" 2>&1
+ojscog --config "$tmp/cli.toml" update status > "$tmp/status.out" 2>&1
 check "ojscog update status records the system update as installed by the installer" grep -q "1.4.0+channel" "$tmp/status.out"
 # The same channel with its bundle tampered with after signing: refused before the installer runs.
 dd if=/dev/zero of="$ROOTB" bs=1M count=8 conv=fsync status=none
 printf 'X' | dd of="$ch/system/ojscog-test/1.4.0+channel/ojscog.raucb" bs=1 seek=3000 conv=notrunc status=none
-"$bin" --config "$tmp/cli.toml" update import "$ch" > "$tmp/import2.out" 2>&1; rc=$?
+ojscog --config "$tmp/cli.toml" update import "$ch" > "$tmp/import2.out" 2>&1; rc=$?
 check "a tampered bundle in a signed channel is refused and the installer never runs (rc $rc)" \
     bash -c "[ $rc != 0 ] && grep -qi sha256 '$tmp/import2.out' && [ -z \"\$(unsquashfs -cat $ROOTB release.txt 2>/dev/null)\" ]"
