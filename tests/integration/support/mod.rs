@@ -5,7 +5,6 @@ pub mod browser;
 pub mod channel;
 pub mod faulty_proxy;
 pub mod fuzzing;
-#[cfg(feature = "embeddings")]
 pub mod grow;
 pub mod models;
 pub mod probe;
