@@ -38,6 +38,10 @@ pub(crate) fn make_screening(ctx: &AppContext, id: &str) -> Result<Reply, Page> 
     let started = ctx
         .screening_jobs
         .start(id, crate::system::unix_now, move || {
+            // Never recreate a store that vanished under the service.
+            if !path.exists() {
+                return Err(format!("the local store {} is gone", path.display()));
+            }
             let store = Store::open(&path).map_err(|e| e.to_string())?;
             agent
                 .assess(&store, id)
