@@ -119,6 +119,16 @@ pub fn utc(ts: i64) -> String {
 }
 
 /// "14:03:27 UTC".
+/// `ts` the way OJS writes dates (`2026-11-30 06:00:00`, UTC), for comparing
+/// with the mirrored OJS dates.
+pub fn ojs_datetime(ts: i64) -> String {
+    format!(
+        "{}:{:02}",
+        utc(ts).trim_end_matches(" UTC"),
+        ts.rem_euclid(60)
+    )
+}
+
 pub fn utc_time(ts: i64) -> String {
     let secs = ts.rem_euclid(86_400);
     format!(
@@ -180,6 +190,12 @@ pub fn count(n: i64) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_time_is_written_the_way_ojs_writes_dates() {
+        assert_eq!(super::ojs_datetime(0), "1970-01-01 00:00:00");
+        assert_eq!(super::ojs_datetime(86_400 + 3_725), "1970-01-02 01:02:05");
+    }
+
     use super::*;
 
     #[test]

@@ -329,19 +329,13 @@ impl Store {
                 let completed: Option<String> = r.get(6)?;
                 let confirmed: Option<String> = r.get(7)?;
                 let overdue: Option<bool> = r.get(8)?;
-                let state = if cancelled {
-                    "cancelled"
-                } else if declined {
-                    "declined"
-                } else if completed.is_some() {
-                    "completed"
-                } else if overdue == Some(true) {
-                    "overdue"
-                } else if confirmed.is_some() {
-                    "accepted"
-                } else {
-                    "awaiting_response"
-                };
+                let state = super::assignment_state(
+                    declined,
+                    cancelled,
+                    completed.is_some(),
+                    confirmed.is_some(),
+                    overdue == Some(true),
+                );
                 Ok(AssignmentOut {
                     id: r.get(0)?,
                     reviewer_id: r.get(1)?,

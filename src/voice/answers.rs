@@ -203,11 +203,7 @@ fn waiting(store: &Store, stage: Option<&str>) -> String {
 }
 
 fn overdue(store: &Store, now: i64) -> String {
-    let today = format!(
-        "{}:{:02}",
-        crate::human::utc(now).trim_end_matches(" UTC"),
-        now.rem_euclid(60)
-    );
+    let today = crate::human::ojs_datetime(now);
     let (rows, _) = match store.reviewer_loads(&today, ReviewerSort::Load, 200, 0) {
         Ok(r) => r,
         Err(e) => return format!("I cannot read the reviews: {e}."),

@@ -17,15 +17,6 @@ pub(crate) const PER_PAGE: usize = 50;
 /// Reviews listed on a reviewer's page.
 const RECENT: usize = 20;
 
-/// OJS's date format for `now`, which the store compares dates with.
-fn ojs_now(now: i64) -> String {
-    format!(
-        "{}:{:02}",
-        format::utc(now).trim_end_matches(" UTC"),
-        now.rem_euclid(60)
-    )
-}
-
 /// When the data was last synced, for the page's reader.
 fn synced_note(ctx: &AppContext, now: i64) -> String {
     let sync = ctx.sync.status();
@@ -65,7 +56,12 @@ pub(crate) fn list(ctx: &AppContext, role: Role, query: &str) -> Result<Reply, P
     let now = crate::system::unix_now();
     let store = super::open(ctx)?;
     let (rows, total) = store
-        .reviewer_loads(&ojs_now(now), sort, PER_PAGE, (page - 1) * PER_PAGE)
+        .reviewer_loads(
+            &format::ojs_datetime(now),
+            sort,
+            PER_PAGE,
+            (page - 1) * PER_PAGE,
+        )
         .map_err(Page::store)?;
     let journal = shell::journal_name(ctx);
     let mut h = String::with_capacity(32 * 1024);
@@ -152,7 +148,7 @@ pub(crate) fn show(ctx: &AppContext, role: Role, id: &str) -> Result<Reply, Page
         .ok_or_else(|| Page::bad_request("A reviewer id is a positive whole number.".into()))?;
     let now = crate::system::unix_now();
     let store = super::open(ctx)?;
-    let today = ojs_now(now);
+    let today = format::ojs_datetime(now);
     let Some(r) = store.reviewer_load(id, &today).map_err(Page::store)? else {
         return Err(Page::not_found(format!(
             "There is no reviewer with id {id} (or they are not a reviewer in this journal)."
@@ -257,12 +253,4 @@ pub(crate) fn show(ctx: &AppContext, role: Role, id: &str) -> Result<Reply, Page
     h.push_str("</section>");
     shell::close(&mut h, now);
     Ok(shell::reply(200, h))
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn now_is_written_the_way_ojs_writes_dates() {
-        assert_eq!(super::ojs_now(0), "1970-01-01 00:00:00");
-    }
 }
