@@ -46,12 +46,12 @@ install_toolchain() {
     /usr/bin/rustc --version >/dev/null
 }
 
-needs_native() { [ "$mode" = all ] || [[ ",$features," == *,llm,* ]] || [[ ",$features," == *,embeddings,* ]]; }
+needs_native() { [ "$mode" = all ] || [[ ",$features," == *,llm,* ]] || [[ ",$features," == *,embeddings,* ]] || [[ ",$features," == *,voice,* ]]; }
 wants() { [ "$mode" = all ] || [[ ",$features," == *,"$1",* ]]; }
 
 install_native_tools() {
     # llama-cpp-sys-2: cmake + bindgen (libclang) against the aarch64 cross headers.
-    wants llm && ensure_pkgs clang libclang-dev
+    { wants llm || wants voice; } && ensure_pkgs clang libclang-dev
     return 0
 }
 
@@ -106,9 +106,20 @@ if wants llm; then
     # A Pi 4 is a Cortex-A72 (armv8.0-a); a portable baseline keeps one binary for Pi 4 and 5.
     export GGML_NATIVE=OFF
 fi
-if wants embeddings; then
+if wants embeddings || wants voice; then
     ortlib=$(fetch_onnxruntime)
     cp -a "$ortlib"/libonnxruntime.so* "$out/lib/"
+fi
+if wants voice; then
+    # sherpa-onnx's C API and its own ONNX Runtime (1.17, soname libonnxruntime.so) from the aarch64 wheel, in a
+    # directory of their own: ort's libonnxruntime.so (1.24) must not be shadowed. The binary's rpath
+    # $ORIGIN/../lib/ojscog/sherpa finds them in the image; the C API's own rpath $ORIGIN finds its runtime.
+    sherpa=$(bash scripts/native-libs.sh --arch aarch64 | tail -n1)
+    export SHERPA_LIB_PATH="$sherpa"
+    mkdir -p "$out/lib/sherpa"
+    cp "$sherpa"/lib/libsherpa-onnx-c-api.so "$sherpa"/lib/libonnxruntime.so "$out/lib/sherpa/"
+    # piper-rs's espeak-ng is built with the cross compilers by cmake, against the arm64 sonic.
+    export PKG_CONFIG_ALLOW_CROSS=1
 fi
 
 cfg=()

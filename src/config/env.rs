@@ -101,6 +101,15 @@ impl Config {
                 "update_system_release" => self.update.system_release = PathBuf::from(v),
                 "watchdog_device" => self.watchdog.device = PathBuf::from(v),
                 "watchdog_timeout_secs" => self.watchdog.timeout_secs = num(name, v)?,
+                "voice_espeak_data_dir" => self.voice.espeak_data_dir = PathBuf::from(v),
+                "voice_threads" => self.voice.threads = num(name, v)?,
+                "voice_speak" => {
+                    self.voice.speak = match v.trim() {
+                        "true" | "1" | "yes" => true,
+                        "false" | "0" | "no" => false,
+                        _ => return Err(invalid(name, format!("`{v}` is not true or false"))),
+                    }
+                }
                 // Settings of the process itself, not of the config.
                 "llm_model_path" => self.llm.model_path = PathBuf::from(v),
                 "llm_n_threads" => self.llm.n_threads = num(name, v)?,

@@ -7,11 +7,13 @@
 mod env;
 mod llm;
 mod update;
+mod voice;
 mod watchdog;
 
 pub use env::{developer_model_dir, ort_dylib_override};
 pub use llm::LlmConfig;
 pub use update::{UpdateConfig, BAKED_KEYS_DIR};
+pub use voice::{default_espeak_dir, VoiceConfig};
 pub use watchdog::WatchdogConfig;
 
 use serde::{Deserialize, Serialize};
@@ -56,6 +58,8 @@ pub struct Config {
     pub update: UpdateConfig,
     /// The hardware watchdog the service pets (off unless set).
     pub watchdog: WatchdogConfig,
+    /// Voice commands (speech models, Piper's phonemizer data).
+    pub voice: VoiceConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -151,6 +155,7 @@ impl Default for Config {
             llm: Default::default(),
             update: Default::default(),
             watchdog: Default::default(),
+            voice: Default::default(),
         }
     }
 }
@@ -386,6 +391,7 @@ impl Config {
             .map_err(|e| invalid("llm", format!("LLM settings are invalid: {e}")))?;
         self.update.validate()?;
         self.watchdog.validate()?;
+        self.voice.validate()?;
         if self.metrics.sample_interval_secs == 0 {
             return Err(invalid(
                 "metrics.sample_interval_secs",

@@ -38,6 +38,31 @@ pub struct AppContext {
 }
 
 impl AppContext {
+    /// The shared state for `config` over the store at `store_path`, with the
+    /// sync's status `sync` (the service's and the CLI's one way to make it).
+    pub fn new(
+        config: Config,
+        store_path: PathBuf,
+        metrics: Arc<Metrics>,
+        sync: SyncHandle,
+    ) -> AppContext {
+        AppContext {
+            models: LazyModels::new(&config, metrics.clone()),
+            indexer: Arc::new(crate::agents::indexer::Indexer::new(
+                store_path.clone(),
+                Default::default(),
+            )),
+            device: Mutex::new(Device::new(&config.data_dir)),
+            updates: crate::update::UpdateHandle::new(&config, metrics.clone()),
+            screening_jobs: crate::agents::jobs::Jobs::new("screening", 1),
+            matches: Arc::new(crate::agents::matching::MatchMemo::new()),
+            config,
+            store_path,
+            metrics,
+            sync,
+        }
+    }
+
     /// A read-only store connection for one request or worker.
     pub fn open_store(&self) -> Result<Store, StoreError> {
         Store::open_read_only(&self.store_path)

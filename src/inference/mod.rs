@@ -18,6 +18,8 @@
 pub mod embed;
 /// Always compiled; without the `llm` feature `Llm::load` answers `NotBuilt`.
 pub mod llm;
+/// Always compiled; without the `voice` feature `Ear::load`/`Mouth::load` answer "built without voice".
+pub mod speech;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};

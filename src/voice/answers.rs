@@ -28,6 +28,20 @@ pub fn answer(
     now: i64,
 ) -> Answer {
     let started = std::time::Instant::now();
+    let a = answer_unlogged(ctx, grammar, heard, last, now);
+    log(ctx, &a, now, started.elapsed().as_secs_f64(), None);
+    a
+}
+
+/// [`answer`] without the log entry: the caller logs it with [`log`] once the
+/// whole command (speech included) is done.
+pub fn answer_unlogged(
+    ctx: &AppContext,
+    grammar: &Grammar,
+    heard: &str,
+    last: Option<&str>,
+    now: i64,
+) -> Answer {
     let (intent, slots, score, text) = match grammar.understand(heard) {
         Ok(u) => {
             let text = respond(ctx, &u, last, now);
@@ -56,7 +70,6 @@ pub fn answer(
         score,
         text,
     };
-    log(ctx, &a, now, started.elapsed().as_secs_f64());
     a
 }
 
@@ -280,8 +293,20 @@ fn summarize(ctx: &AppContext, store: &Store, id: i64) -> String {
     }
 }
 
-fn log(ctx: &AppContext, a: &Answer, now: i64, seconds: f64) {
-    let detail = serde_json::to_string(a).unwrap_or_default();
+/// Logs a command in `agent_execution_log` (agent `voice`): transcript, intent,
+/// slots, answer, and `speech` (what the ear heard and the timings) when spoken.
+pub fn log(
+    ctx: &AppContext,
+    a: &Answer,
+    now: i64,
+    seconds: f64,
+    speech: Option<serde_json::Value>,
+) {
+    let mut detail = serde_json::to_value(a).unwrap_or_default();
+    if let (Some(speech), Some(map)) = (speech, detail.as_object_mut()) {
+        map.insert("speech".into(), speech);
+    }
+    let detail = detail.to_string();
     let run = AgentRun {
         agent: "voice".into(),
         submission_id: a.slots.get("number").and_then(|n| n.parse().ok()),

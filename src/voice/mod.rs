@@ -1,22 +1,32 @@
 //! Voice commands: what an editor asks the box, and its answer.
 //!
 //! The pipeline is audio → voice activity → speech-to-text → intent → answer →
-//! text-to-speech. This module holds the part that needs no audio: the
-//! commands as sentence templates per language ([`intents`], `en.toml`),
-//! numbers said as words ([`numbers`]), and the answers, computed from the
-//! store and the service's agents ([`answers`]). Decisions never write to
-//! OJS: the box says what the editor has to confirm in OJS, and logs it.
+//! text-to-speech, run by the [`desk::Desk`]: WAV in ([`audio`]: checked,
+//! bounded, made 16 kHz mono), the speech models on their workers
+//! ([`crate::inference::speech`]), the commands as sentence templates per
+//! language ([`intents`], `en.toml`), numbers said as words ([`numbers`]), and
+//! the answers, computed from the store and the service's agents
+//! ([`answers`]). Decisions never write to OJS: the box says what the editor
+//! has to confirm in OJS, and logs it.
 
 pub mod answers;
 pub mod audio;
+pub mod desk;
 pub mod intents;
 pub mod numbers;
 
 pub use answers::{answer, Answer};
+pub use desk::{Desk, Exchange, Spoke};
 pub use intents::{Grammar, Understood, THRESHOLD};
 
 #[derive(Debug, thiserror::Error)]
 pub enum VoiceError {
     #[error("the command grammar is invalid: {0}")]
     Grammar(String),
+    #[error(transparent)]
+    Audio(#[from] audio::AudioError),
+    #[error("speech: {0}")]
+    Speech(#[from] crate::inference::InferenceError),
+    #[error("the speech models are not ready: {0}")]
+    NotReady(String),
 }

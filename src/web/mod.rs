@@ -29,6 +29,7 @@ mod page;
 mod route;
 mod server;
 mod signin;
+mod voice;
 
 pub use server::{bind, serve, WebError};
 
@@ -109,8 +110,14 @@ impl Req {
 
 /// The production handler: the checks that apply to every route, then the
 /// route. A browser gets the errors of page routes as pages.
-pub(crate) fn dispatch(ctx: &AppContext, gate: &Gate, req: &Req, route: Route) -> Reply {
-    let reply = checked(ctx, gate, req, route);
+pub(crate) fn dispatch(
+    ctx: &AppContext,
+    gate: &Gate,
+    desk: Option<&crate::voice::Desk>,
+    req: &Req,
+    route: Route,
+) -> Reply {
+    let reply = checked(ctx, gate, desk, req, route);
     if route.is_page() && reply.status >= 400 && reply.content_type == JSON && req.wants_html() {
         let mut page = page::Page::from_reply(Reply {
             status: reply.status,
@@ -132,7 +139,13 @@ pub(crate) fn dispatch(ctx: &AppContext, gate: &Gate, req: &Req, route: Route) -
     reply
 }
 
-fn checked(ctx: &AppContext, gate: &Gate, req: &Req, route: Route) -> Reply {
+fn checked(
+    ctx: &AppContext,
+    gate: &Gate,
+    desk: Option<&crate::voice::Desk>,
+    req: &Req,
+    route: Route,
+) -> Reply {
     if let Err(r) = gate.check_host(req) {
         return r;
     }
@@ -192,7 +205,7 @@ fn checked(ctx: &AppContext, gate: &Gate, req: &Req, route: Route) -> Reply {
     }
     let read = role >= gate.read_role();
     match (route, req.method.as_str()) {
-        (Route::Page, _) => page::render(ctx, role, page::auto_refresh(&req.query)),
+        (Route::Page, _) => page::render(ctx, role, page::auto_refresh(&req.query), desk),
         (Route::Health, _) => api::health(ctx, read),
         (Route::Metrics, _) => api::metrics(ctx),
         (Route::SignIn, "POST") => signin::submit(ctx, gate, req, now),
@@ -240,6 +253,9 @@ fn checked(ctx: &AppContext, gate: &Gate, req: &Req, route: Route) -> Reply {
             page::reviewers::show(ctx, role, route.id(&req.path)),
         ),
         (Route::SyncAction, _) => page_or_error(ctx, role, page::actions::sync_now(ctx)),
+        (Route::Voice, "POST") => voice::command(ctx, desk, &req.body).unwrap_or_else(|r| r),
+        (Route::Voice, _) => voice::recent(desk).unwrap_or_else(|r| r),
+        (Route::VoiceAction, _) => page_or_error(ctx, role, voice::typed(ctx, desk, &req.body)),
         (Route::Other, _) => Reply::error(404, "nothing here"),
     }
 }

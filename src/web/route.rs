@@ -38,6 +38,8 @@ pub(crate) enum Route {
     Search,
     Sync,
     Update,
+    /// Voice commands: `GET` the last exchanges, `POST` a WAV.
+    Voice,
     /// The editors' pages (HTML) and their form actions.
     SubmissionsPage,
     SubmissionPage,
@@ -46,6 +48,8 @@ pub(crate) enum Route {
     ReviewersPage,
     ReviewerPage,
     SyncAction,
+    /// The status page's typed voice command.
+    VoiceAction,
     Other,
 }
 
@@ -65,6 +69,7 @@ impl Route {
         "/api/search",
         "/api/sync",
         "/api/update",
+        "/api/voice",
         "/submissions",
         "/submissions/{id}",
         "/search",
@@ -84,6 +89,8 @@ impl Route {
             "/api/search" => Route::Search,
             "/api/sync" => Route::Sync,
             "/api/update" => Route::Update,
+            "/api/voice" => Route::Voice,
+            "/voice" => Route::VoiceAction,
             "/submissions" => Route::SubmissionsPage,
             "/search" => Route::SearchPage,
             "/reviewers" => Route::ReviewersPage,
@@ -135,6 +142,8 @@ impl Route {
             Route::Search => "/api/search",
             Route::Sync => "/api/sync",
             Route::Update => "/api/update",
+            Route::Voice => "/api/voice",
+            Route::VoiceAction => "/voice",
             Route::SubmissionsPage => "/submissions",
             Route::SubmissionPage => "/submissions/{id}",
             Route::ScreeningAction => "/submissions/{id}/screening",
@@ -149,8 +158,12 @@ impl Route {
     /// The `Allow` header value.
     pub(crate) fn allow(self) -> &'static str {
         match self {
-            Route::Sync | Route::Update | Route::Assessment | Route::SignIn => "GET, HEAD, POST",
-            Route::SignOut | Route::ScreeningAction | Route::SyncAction => "POST",
+            Route::Sync | Route::Update | Route::Assessment | Route::SignIn | Route::Voice => {
+                "GET, HEAD, POST"
+            }
+            Route::SignOut | Route::ScreeningAction | Route::SyncAction | Route::VoiceAction => {
+                "POST"
+            }
             _ => "GET, HEAD",
         }
     }
@@ -159,7 +172,7 @@ impl Route {
         match method {
             "GET" | "HEAD" => !matches!(
                 self,
-                Route::SignOut | Route::ScreeningAction | Route::SyncAction
+                Route::SignOut | Route::ScreeningAction | Route::SyncAction | Route::VoiceAction
             ),
             "POST" => matches!(
                 self,
@@ -170,6 +183,8 @@ impl Route {
                     | Route::SignOut
                     | Route::ScreeningAction
                     | Route::SyncAction
+                    | Route::Voice
+                    | Route::VoiceAction
             ),
             _ => false,
         }
@@ -178,8 +193,8 @@ impl Route {
     pub(crate) fn need(self, method: &str) -> Need {
         match (self, method) {
             (Route::Health | Route::Metrics | Route::SignIn | Route::SignOut, _) => Need::Nothing,
-            (Route::Sync | Route::Assessment, "POST") => Need::Admin,
-            (Route::ScreeningAction | Route::SyncAction, _) => Need::Admin,
+            (Route::Sync | Route::Assessment | Route::Voice, "POST") => Need::Admin,
+            (Route::ScreeningAction | Route::SyncAction | Route::VoiceAction, _) => Need::Admin,
             // What is installed, from where, and the failures: the admin's business.
             (Route::Update, _) => Need::Admin,
             _ => Need::Read,
@@ -196,7 +211,8 @@ impl Route {
                 | Route::SearchPage,
                 _,
             ) => Cost::Model,
-            (Route::Assessment, "POST") => Cost::Model,
+            (Route::Assessment | Route::Voice, "POST") => Cost::Model,
+            (Route::VoiceAction, _) => Cost::Model,
             _ => Cost::Ordinary,
         }
     }
@@ -221,6 +237,15 @@ impl Route {
                 | Route::ReviewersPage
                 | Route::ReviewerPage
                 | Route::SyncAction
+                | Route::VoiceAction
         )
+    }
+
+    /// The largest body the route reads (`web.max_body_bytes` for the rest).
+    pub(crate) fn max_body(self, configured: usize) -> usize {
+        match self {
+            Route::Voice => configured.max(super::voice::MAX_UPLOAD_BYTES),
+            _ => configured,
+        }
     }
 }

@@ -134,6 +134,8 @@ impl Lanes {
 /// What every connection task shares.
 pub(crate) struct Shared {
     pub(crate) ctx: Arc<AppContext>,
+    /// Voice commands (None if the command grammar could not be read).
+    pub(crate) desk: Option<Arc<crate::voice::Desk>>,
     pub(crate) gate: Gate,
     lanes: Lanes,
     /// Set when the server stops: body reads give up at once.
@@ -232,7 +234,15 @@ pub fn serve(
         .build()
         .map_err(WebError::Runtime)?;
     let (close_tx, closing) = tokio::sync::watch::channel(false);
+    let desk = match crate::voice::Desk::new(&ctx.config) {
+        Ok(d) => Some(Arc::new(d)),
+        Err(e) => {
+            tracing::error!(error = %e, "voice commands are off");
+            None
+        }
+    };
     let shared = Arc::new(Shared {
+        desk,
         gate: Gate::new(web),
         lanes: Lanes::new(web.workers, web.ai_workers),
         ctx: ctx.clone(),
@@ -469,7 +479,7 @@ async fn prepare(
         local,
         http11: parts.version == hyper::Version::HTTP_11,
     };
-    let limit = web.max_body_bytes;
+    let limit = route.max_body(web.max_body_bytes);
     let declared = req
         .header("content-length")
         .and_then(|v| v.trim().parse::<u64>().ok());
@@ -540,7 +550,13 @@ async fn run_handler(
     let shared = shared.clone();
     let joined = tokio::task::spawn_blocking(move || {
         let _permit = permit;
-        dispatch(&shared.ctx, &shared.gate, &req, route)
+        dispatch(
+            &shared.ctx,
+            &shared.gate,
+            shared.desk.as_deref(),
+            &req,
+            route,
+        )
     })
     .await;
     match joined {
@@ -641,21 +657,12 @@ mod tests {
         let store_path = config.store_path();
         crate::store::Store::open(&store_path).unwrap();
         let metrics = Arc::new(crate::metrics::Metrics::new());
-        let ctx = Arc::new(AppContext {
-            indexer: Arc::new(crate::agents::indexer::Indexer::new(
-                store_path.clone(),
-                Default::default(),
-            )),
-            device: std::sync::Mutex::new(crate::system::Device::new(dir.path())),
-            models: crate::context::LazyModels::new(&config, metrics.clone()),
-            updates: crate::update::UpdateHandle::new(&config, metrics.clone()),
-            screening_jobs: crate::agents::jobs::Jobs::new("screening", 1),
-            matches: Arc::new(crate::agents::matching::MatchMemo::new()),
+        let ctx = Arc::new(AppContext::new(
             config,
             store_path,
             metrics,
-            sync: crate::sync::SyncHandle::new(crate::sync::SyncStatus::default()),
-        });
+            crate::sync::SyncHandle::new(crate::sync::SyncStatus::default()),
+        ));
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let twin = listener.try_clone().unwrap();
         let shutdown = Shutdown::new();

@@ -30,6 +30,7 @@ mod sync_errors;
 mod update_channel;
 mod update_service;
 mod voice_intents;
+mod voice_speech;
 mod web_access;
 mod web_ai;
 mod web_api;

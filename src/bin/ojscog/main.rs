@@ -11,6 +11,7 @@ mod eval_product;
 mod models;
 mod service;
 mod update;
+mod voice;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
@@ -119,6 +120,27 @@ enum Command {
         #[command(subcommand)]
         action: update::ReleaseAction,
     },
+    /// Run one spoken command from a WAV file: transcript, intent, answer (and the spoken answer with -o).
+    Voice {
+        /// A WAV file (any rate, mono or stereo; at most 30 s).
+        file: PathBuf,
+        /// Use the built-in demo journal (its scratch store under the data directory).
+        #[arg(long)]
+        demo: bool,
+        /// Write the spoken answer here (a WAV file).
+        #[arg(short, long)]
+        out: Option<PathBuf>,
+        /// Print JSON instead of lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Speak a text with the box's voice into a WAV file.
+    Say {
+        text: String,
+        /// The WAV file to write (default: say.wav).
+        #[arg(short, long)]
+        out: Option<PathBuf>,
+    },
     /// Measure the on-device models.
     Bench {
         #[command(subcommand)]
@@ -145,7 +167,7 @@ fn main() {
 
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("OJSCOG_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,ort=warn"));
     // Under systemd/journald the journal adds timestamps and colours make noise.
     let journald = std::env::var_os("JOURNAL_STREAM").is_some();
     let builder = tracing_subscriber::fmt()
@@ -167,6 +189,14 @@ fn run(cli: Cli) -> Result<()> {
         other => other,
     };
     let cfg = Config::load(config.as_deref()).context("configuration is invalid")?;
+    // Piper's phonemizer reads its data directory from the environment at its first use; set it here, while the
+    // process has one thread (an operator's own setting wins).
+    if std::env::var_os(ojscog::inference::speech::ESPEAK_ENV).is_none() {
+        std::env::set_var(
+            ojscog::inference::speech::ESPEAK_ENV,
+            &cfg.voice.espeak_data_dir,
+        );
+    }
     match command {
         Command::Serve { demo } => service::serve(cfg, demo),
         Command::Sync { once } => service::sync_cmd(cfg, once),
@@ -183,6 +213,13 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Status => service::status(cfg),
+        Command::Voice {
+            file,
+            demo,
+            out,
+            json,
+        } => voice::voice_cmd(cfg, &file, demo, out, json),
+        Command::Say { text, out } => voice::say_cmd(cfg, &text, out),
         Command::Update { action } => update::update_cmd(&cfg, action),
         Command::Release { action } => update::release_cmd(action),
         Command::Models { dir, action } => models::models_cmd(&cfg, dir, action),

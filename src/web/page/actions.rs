@@ -9,7 +9,7 @@ use crate::agents::jobs::{JobError, Started};
 use crate::context::AppContext;
 use crate::store::Store;
 
-fn see_other(location: String) -> Reply {
+pub(crate) fn see_other(location: String) -> Reply {
     Reply::new(303, super::super::HTML, "").with_header("Location", location)
 }
 

@@ -15,6 +15,7 @@ pub(crate) mod search;
 pub(crate) mod shell;
 pub(crate) mod submission;
 mod updates;
+mod voice;
 use super::auth::Role;
 use super::chart::{self, Chart, Unit};
 use super::format::{self, escape};
@@ -125,7 +126,12 @@ pub(crate) fn auto_refresh(query: &str) -> bool {
     query.split('&').any(|kv| kv == "auto=1")
 }
 
-pub(crate) fn render(ctx: &AppContext, role: Role, auto: bool) -> Reply {
+pub(crate) fn render(
+    ctx: &AppContext,
+    role: Role,
+    auto: bool,
+    desk: Option<&crate::voice::Desk>,
+) -> Reply {
     let now = unix_now();
     let device = ctx.read_device();
     let sync = ctx.sync.status();
@@ -190,6 +196,7 @@ pub(crate) fn render(ctx: &AppContext, role: Role, auto: bool) -> Reply {
     device_card(&mut h, &device);
     appliance_card(&mut h, ctx);
     updates::update_card(&mut h, ctx, now);
+    voice::voice_card(&mut h, desk, role);
     h.push_str("</div>\n</div>\n");
     charts_card(&mut h, store.as_ref().ok(), &device, ctx, now);
     shell::close(&mut h, now);

@@ -1,0 +1,123 @@
+//! `voice` and `say`: the voice pipeline without a microphone or speaker.
+
+use anyhow::{Context, Result};
+use ojscog::config::Config;
+use ojscog::context::AppContext;
+use ojscog::metrics::Metrics;
+use ojscog::voice::Desk;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+fn context(cfg: &Config, demo: bool) -> Result<AppContext> {
+    let store = crate::agents::agent_store(cfg, demo)?;
+    let path = store.path().to_path_buf();
+    drop(store);
+    let status = ojscog::sync::SyncStatus::default();
+    Ok(AppContext::new(
+        cfg.clone(),
+        path,
+        Arc::new(Metrics::new()),
+        ojscog::sync::SyncHandle::new(status),
+    ))
+}
+
+/// `ojscog voice FILE.wav`: transcript, intent, slots and answer; the spoken answer to `--out`.
+pub(crate) fn voice_cmd(
+    cfg: Config,
+    file: &Path,
+    demo: bool,
+    out: Option<PathBuf>,
+    json: bool,
+) -> Result<()> {
+    let ctx = context(&cfg, demo)?;
+    let desk = Desk::new(&cfg)?;
+    let wav = read_bounded(file)?;
+    let now = ojscog::system::unix_now();
+    let spoke = desk
+        .command_wav(&ctx, &wav, now)
+        .with_context(|| format!("{}", file.display()))?;
+    if let (Some(out), Some(wav)) = (&out, &spoke.wav) {
+        write_file(out, wav)?;
+    }
+    let e = &spoke.exchange;
+    if json {
+        println!("{}", serde_json::to_string_pretty(e)?);
+    } else {
+        let heard = e.heard.as_ref().map(|h| h.text.as_str()).unwrap_or("");
+        println!("heard:   {heard}");
+        println!(
+            "intent:  {} {}",
+            e.answer.intent.as_deref().unwrap_or("(not understood)"),
+            e.answer
+                .slots
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+        println!("answer:  {}", e.answer.text);
+        if let Some(h) = &e.heard {
+            println!(
+                "timing:  vad {} ms, stt {} ms, tts {} ms, total {} ms ({:.1} s of speech)",
+                h.vad_ms,
+                h.stt_ms,
+                e.tts_ms.map_or("-".to_string(), |t| t.to_string()),
+                e.total_ms,
+                h.speech_seconds
+            );
+        }
+    }
+    if let Some(note) = &e.speech_note {
+        eprintln!("ojscog: no spoken answer: {note}");
+    } else if out.is_none() {
+        eprintln!("ojscog: spoken answer made (use -o FILE.wav to keep it)");
+    }
+    Ok(())
+}
+
+/// `ojscog say "text" [-o out.wav]`.
+pub(crate) fn say_cmd(cfg: Config, text: &str, out: Option<PathBuf>) -> Result<()> {
+    let desk = Desk::new(&cfg)?;
+    let spoken = desk.say(text)?;
+    let wav = ojscog::voice::desk::wav_bytes(&spoken)?;
+    let out = out.unwrap_or_else(|| PathBuf::from("say.wav"));
+    write_file(&out, &wav)?;
+    eprintln!(
+        "ojscog: {:.1} s of speech in {} ms → {}",
+        spoken.seconds(),
+        spoken.tts_ms,
+        out.display()
+    );
+    Ok(())
+}
+
+fn read_bounded(file: &Path) -> Result<Vec<u8>> {
+    use std::io::Read;
+    let f = std::fs::File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
+    let mut buf = Vec::new();
+    f.take(ojscog::voice::audio::MAX_BYTES as u64 + 1)
+        .read_to_end(&mut buf)
+        .with_context(|| format!("cannot read {}", file.display()))?;
+    Ok(buf)
+}
+
+/// Written whole or not at all: temp file, fsync, rename.
+fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(
+        ".{}.tmp",
+        path.file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default()
+    ));
+    let mut f =
+        std::fs::File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}

@@ -1,0 +1,247 @@
+//! Speech on the device: an [`Ear`] (Silero voice-activity detection, then
+//! Whisper tiny.en speech-to-text, both through sherpa-onnx's C API) and a
+//! [`Mouth`] (a Piper voice through piper-rs, on the process's ONNX Runtime).
+//!
+//! Each sits on its own [`Worker`] (one utterance at a time, a bounded queue,
+//! a deadline). Models come only from the model store's verified path: the
+//! files are hashed against their manifest before sherpa-onnx or ONNX Runtime
+//! opens them (sherpa-onnx exits the process on some malformed models, so a
+//! file that does not match never reaches it) and checked unchanged after.
+//! A load also needs the memory it will take: [`memory_for`] refuses it,
+//! with a clear error, when the box has less available than the models' size
+//! times [`LOAD_FACTOR`] plus [`MEMORY_RESERVE_BYTES`].
+//!
+//! Without the `voice` feature [`Ear::load`] and [`Mouth::load`] answer
+//! "built without voice" and nothing native is linked.
+
+use super::{InferenceError, Worker, WorkerLimits};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Whisper tiny.en converted for sherpa-onnx (`scripts/voice/whisper_ct2_to_sherpa.py`).
+pub const STT_MODEL: &str = "whisper-tiny-en";
+/// Silero voice-activity detection.
+pub const VAD_MODEL: &str = "silero-vad";
+/// The Piper voice the box answers with.
+pub const TTS_MODEL: &str = "piper-en-us-joe-medium";
+
+/// The variable piper-rs (espeak-rs) reads, once, for the directory holding `espeak-ng-data`.
+pub const ESPEAK_ENV: &str = "PIPER_ESPEAKNG_DATA_DIRECTORY";
+
+/// Files of [`STT_MODEL`].
+pub const STT_FILES: [&str; 3] = ["encoder.onnx", "decoder.onnx", "tokens.txt"];
+pub const VAD_FILE: &str = "silero_vad.onnx";
+pub const TTS_FILES: [&str; 2] = ["voice.onnx", "voice.onnx.json"];
+
+/// Memory a loaded model takes, as a multiple of its files' size (weights
+/// unpacked to fp32 arrays, runtime arenas).
+pub const LOAD_FACTOR: u64 = 3;
+/// What must stay available to the rest of the box after a load.
+pub const MEMORY_RESERVE_BYTES: u64 = 256 << 20;
+/// The longest speech passed to Whisper (it takes at most 30 s).
+pub const MAX_SPEECH_SECONDS: f32 = 28.0;
+
+/// What the ear heard in a clip.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Heard {
+    /// Trimmed, without Whisper's leading space; empty when no speech was found.
+    pub text: String,
+    /// Seconds of speech the voice-activity detector found.
+    pub speech_seconds: f32,
+    pub segments: usize,
+    pub vad_ms: u64,
+    pub stt_ms: u64,
+}
+
+/// A spoken answer: 16-bit mono PCM.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spoken {
+    pub samples: Vec<i16>,
+    pub sample_rate: u32,
+    pub tts_ms: u64,
+}
+
+impl Spoken {
+    pub fn seconds(&self) -> f32 {
+        self.samples.len() as f32 / self.sample_rate.max(1) as f32
+    }
+}
+
+/// Where the model files are and how the workers run.
+#[derive(Debug, Clone)]
+pub struct SpeechSettings {
+    /// The store the speech models are resolved from (see [`crate::models::ModelStore::resolve`]).
+    pub data_dir: PathBuf,
+    /// The directory that holds `espeak-ng-data` (Piper's phonemizer).
+    pub espeak_data_dir: PathBuf,
+    pub threads: usize,
+    pub limits: WorkerLimits,
+}
+
+impl SpeechSettings {
+    pub fn new(data_dir: &Path, espeak_data_dir: &Path) -> SpeechSettings {
+        SpeechSettings {
+            data_dir: data_dir.to_path_buf(),
+            espeak_data_dir: espeak_data_dir.to_path_buf(),
+            threads: 2,
+            limits: WorkerLimits {
+                queue_depth: 2,
+                timeout: Duration::from_secs(60),
+            },
+        }
+    }
+}
+
+/// Refuses a load of `bytes` of model files when the box would be left with
+/// less than [`MEMORY_RESERVE_BYTES`] available (`available` as read from
+/// the device; `None` when unknown, which allows the load).
+pub fn memory_for(model: &str, bytes: u64, available: Option<u64>) -> Result<(), InferenceError> {
+    let need = bytes.saturating_mul(LOAD_FACTOR);
+    match available {
+        Some(avail) if avail < need.saturating_add(MEMORY_RESERVE_BYTES) => Err(InferenceError::Load {
+            model: model.to_string(),
+            message: format!(
+                "not enough memory: it needs about {} MiB and {} MiB must stay free, but only {} MiB are available",
+                need >> 20,
+                MEMORY_RESERVE_BYTES >> 20,
+                avail >> 20
+            ),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// MemAvailable from /proc/meminfo, in bytes.
+pub fn available_memory() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+fn not_built(model: &str) -> InferenceError {
+    InferenceError::Load {
+        model: model.to_string(),
+        message: "this ojscog was built without the `voice` feature".into(),
+    }
+}
+
+/// Voice-activity detection and speech-to-text, on one worker.
+pub struct Ear {
+    worker: Worker<backend::EarBackend>,
+    model_id: String,
+}
+
+impl Ear {
+    /// Loads (verified) the VAD and STT models from the store.
+    pub fn load(settings: &SpeechSettings) -> Result<Ear, InferenceError> {
+        if !cfg!(feature = "voice") {
+            return Err(not_built(STT_MODEL));
+        }
+        let (backend, model_id) = backend::EarBackend::load(settings)?;
+        let worker = Worker::start("speech-to-text", settings.limits, move || Ok(backend))?;
+        Ok(Ear { worker, model_id })
+    }
+
+    pub fn model_id(&self) -> &str {
+        &self.model_id
+    }
+
+    /// Finds the speech in `samples` (16 kHz mono) and transcribes it.
+    pub fn listen(&self, samples: Vec<f32>) -> Result<Heard, InferenceError> {
+        self.worker.call(move |b| b.listen(samples))
+    }
+}
+
+/// Text-to-speech with a Piper voice, on one worker.
+pub struct Mouth {
+    worker: Worker<backend::MouthBackend>,
+    model_id: String,
+}
+
+impl Mouth {
+    pub fn load(settings: &SpeechSettings) -> Result<Mouth, InferenceError> {
+        if !cfg!(feature = "voice") {
+            return Err(not_built(TTS_MODEL));
+        }
+        let (backend, model_id) = backend::MouthBackend::load(settings)?;
+        let worker = Worker::start("text-to-speech", settings.limits, move || Ok(backend))?;
+        Ok(Mouth { worker, model_id })
+    }
+
+    pub fn model_id(&self) -> &str {
+        &self.model_id
+    }
+
+    /// Speaks `text` (at most a few sentences; longer text is cut at 600 characters).
+    pub fn speak(&self, text: &str) -> Result<Spoken, InferenceError> {
+        let text: String = text.chars().take(600).collect();
+        self.worker.call(move |b| b.speak(&text))
+    }
+}
+
+/// Floats in [-1, 1] to 16-bit PCM (clamped).
+pub fn to_pcm16(samples: &[f32]) -> Vec<i16> {
+    samples
+        .iter()
+        .map(|s| (s.clamp(-1.0, 1.0) * 32767.0).round() as i16)
+        .collect()
+}
+
+#[cfg(feature = "voice")]
+#[path = "speech_native.rs"]
+mod backend;
+
+#[cfg(not(feature = "voice"))]
+mod backend {
+    //! Without the `voice` feature: types that cannot be built.
+    use super::{Heard, InferenceError, SpeechSettings, Spoken};
+
+    pub enum EarBackend {}
+    pub enum MouthBackend {}
+
+    impl EarBackend {
+        pub fn load(_: &SpeechSettings) -> Result<(EarBackend, String), InferenceError> {
+            Err(super::not_built(super::STT_MODEL))
+        }
+        pub fn listen(&mut self, _: Vec<f32>) -> Result<Heard, InferenceError> {
+            match *self {}
+        }
+    }
+
+    impl MouthBackend {
+        pub fn load(_: &SpeechSettings) -> Result<(MouthBackend, String), InferenceError> {
+            Err(super::not_built(super::TTS_MODEL))
+        }
+        pub fn speak(&mut self, _: &str) -> Result<Spoken, InferenceError> {
+            match *self {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_load_that_would_leave_less_than_the_reserve_is_refused() {
+        let mb = 1u64 << 20;
+        assert!(memory_for("m", 100 * mb, None).is_ok());
+        assert!(memory_for("m", 100 * mb, Some(2048 * mb)).is_ok());
+        let e = memory_for("m", 100 * mb, Some(400 * mb))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("not enough memory") && e.contains("300 MiB"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn pcm16_is_clamped() {
+        assert_eq!(
+            to_pcm16(&[0.0, 1.0, -1.0, 2.0, -3.0]),
+            vec![0, 32767, -32767, 32767, -32767]
+        );
+    }
+}

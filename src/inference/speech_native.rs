@@ -1,0 +1,265 @@
+//! The native speech backends (the `voice` feature): sherpa-onnx for VAD and
+//! STT, piper-rs for TTS. Only this file touches those crates.
+
+use super::{
+    available_memory, memory_for, to_pcm16, Heard, SpeechSettings, Spoken, ESPEAK_ENV,
+    MAX_SPEECH_SECONDS, STT_FILES, STT_MODEL, TTS_FILES, TTS_MODEL, VAD_FILE, VAD_MODEL,
+};
+use crate::inference::InferenceError;
+use crate::models::{ModelStore, VerifiedModel};
+use sherpa_rs::silero_vad::{SileroVad, SileroVadConfig};
+use sherpa_rs::whisper::{WhisperConfig, WhisperRecognizer};
+use std::path::PathBuf;
+use std::time::Instant;
+
+const RATE: u32 = 16_000;
+
+fn verified(settings: &SpeechSettings, name: &str) -> Result<VerifiedModel, InferenceError> {
+    let store = ModelStore::resolve(&settings.data_dir, name)?;
+    Ok(store.verified(name)?)
+}
+
+fn size_of(m: &VerifiedModel) -> u64 {
+    m.manifest().files.iter().map(|f| f.size).sum()
+}
+
+fn run_error(model: &str, message: impl std::fmt::Display) -> InferenceError {
+    InferenceError::Run {
+        model: model.to_string(),
+        message: message.to_string(),
+    }
+}
+
+fn path_str(model: &str, p: PathBuf) -> Result<String, InferenceError> {
+    p.to_str()
+        .map(str::to_string)
+        .ok_or_else(|| InferenceError::Load {
+            model: model.to_string(),
+            message: format!("{} is not a UTF-8 path", p.display()),
+        })
+}
+
+pub struct EarBackend {
+    whisper: WhisperRecognizer,
+    vad_model: String,
+    vad: VerifiedModel,
+}
+
+impl EarBackend {
+    pub fn load(settings: &SpeechSettings) -> Result<(EarBackend, String), InferenceError> {
+        let stt = verified(settings, STT_MODEL)?;
+        let vad = verified(settings, VAD_MODEL)?;
+        memory_for(STT_MODEL, size_of(&stt) + size_of(&vad), available_memory())?;
+        for f in STT_FILES {
+            if stt.file(f).is_none() {
+                return Err(InferenceError::Load {
+                    model: STT_MODEL.into(),
+                    message: format!("its manifest has no {f}"),
+                });
+            }
+        }
+        if vad.file(VAD_FILE).is_none() {
+            return Err(InferenceError::Load {
+                model: VAD_MODEL.into(),
+                message: format!("its manifest has no {VAD_FILE}"),
+            });
+        }
+        let threads = settings.threads.clamp(1, 8) as i32;
+        let config = WhisperConfig {
+            encoder: path_str(STT_MODEL, stt.path("encoder.onnx"))?,
+            decoder: path_str(STT_MODEL, stt.path("decoder.onnx"))?,
+            tokens: path_str(STT_MODEL, stt.path("tokens.txt"))?,
+            language: "en".into(),
+            num_threads: Some(threads),
+            provider: Some("cpu".into()),
+            ..WhisperConfig::default()
+        };
+        let whisper = WhisperRecognizer::new(config).map_err(|e| InferenceError::Load {
+            model: STT_MODEL.into(),
+            message: e.to_string(),
+        })?;
+        stt.check_unchanged()?;
+        let vad_model = path_str(VAD_MODEL, vad.path(VAD_FILE))?;
+        let id = format!("{}@{}", STT_MODEL, stt.manifest().version);
+        let backend = EarBackend {
+            whisper,
+            vad_model,
+            vad,
+        };
+        // One detector per utterance (it keeps state); make one now to fail early.
+        backend.detector()?;
+        Ok((backend, id))
+    }
+
+    fn detector(&self) -> Result<SileroVad, InferenceError> {
+        // The file was verified at load; refuse one that changed since (sherpa-onnx reads it again).
+        self.vad.check_unchanged()?;
+        let config = SileroVadConfig {
+            model: self.vad_model.clone(),
+            threshold: 0.5,
+            min_silence_duration: 0.4,
+            min_speech_duration: 0.15,
+            max_speech_duration: MAX_SPEECH_SECONDS,
+            sample_rate: RATE,
+            window_size: 512,
+            num_threads: Some(1),
+            provider: Some("cpu".into()),
+            debug: false,
+        };
+        SileroVad::new(config, MAX_SPEECH_SECONDS + 2.0).map_err(|e| InferenceError::Load {
+            model: VAD_MODEL.into(),
+            message: e.to_string(),
+        })
+    }
+
+    pub fn listen(&mut self, samples: Vec<f32>) -> Result<Heard, InferenceError> {
+        let t0 = Instant::now();
+        let mut vad = self.detector()?;
+        let mut speech: Vec<f32> = Vec::new();
+        let mut segments = 0;
+        let max = (MAX_SPEECH_SECONDS * RATE as f32) as usize;
+        let gap = vec![0f32; RATE as usize / 5];
+        let mut take = |vad: &mut SileroVad, speech: &mut Vec<f32>| {
+            while !vad.is_empty() {
+                let seg = vad.front();
+                vad.pop();
+                if speech.len() < max {
+                    if !speech.is_empty() {
+                        speech.extend_from_slice(&gap);
+                    }
+                    let room = max.saturating_sub(speech.len());
+                    speech.extend(seg.samples.iter().take(room));
+                    segments += 1;
+                }
+            }
+        };
+        for chunk in samples.chunks(512) {
+            vad.accept_waveform(chunk.to_vec());
+            take(&mut vad, &mut speech);
+        }
+        vad.flush();
+        take(&mut vad, &mut speech);
+        let vad_ms = t0.elapsed().as_millis() as u64;
+        let speech_seconds = speech.len() as f32 / RATE as f32;
+        if speech.is_empty() {
+            return Ok(Heard {
+                text: String::new(),
+                speech_seconds: 0.0,
+                segments: 0,
+                vad_ms,
+                stt_ms: 0,
+            });
+        }
+        // Whisper hears the start of a word better with a little silence before it.
+        let mut padded = vec![0f32; RATE as usize / 4];
+        padded.extend_from_slice(&speech);
+        padded.extend(std::iter::repeat_n(0f32, RATE as usize / 4));
+        let t1 = Instant::now();
+        let result = self.whisper.transcribe(RATE, &padded);
+        let stt_ms = t1.elapsed().as_millis() as u64;
+        Ok(Heard {
+            text: result.text.trim().to_string(),
+            speech_seconds,
+            segments,
+            vad_ms,
+            stt_ms,
+        })
+    }
+}
+
+pub struct MouthBackend {
+    piper: piper_rs::Piper,
+}
+
+impl MouthBackend {
+    pub fn load(settings: &SpeechSettings) -> Result<(MouthBackend, String), InferenceError> {
+        let tts = verified(settings, TTS_MODEL)?;
+        memory_for(TTS_MODEL, size_of(&tts), available_memory())?;
+        for f in TTS_FILES {
+            if tts.file(f).is_none() {
+                return Err(InferenceError::Load {
+                    model: TTS_MODEL.into(),
+                    message: format!("its manifest has no {f}"),
+                });
+            }
+        }
+        let data = settings.espeak_data_dir.join("espeak-ng-data");
+        if !data.join("phontab").is_file() {
+            return Err(InferenceError::Load {
+                model: TTS_MODEL.into(),
+                message: format!(
+                    "espeak-ng data not found at {} (install Debian's espeak-ng-data or set [voice] espeak_data_dir)",
+                    data.display()
+                ),
+            });
+        }
+        espeak_data_dir(&settings.espeak_data_dir);
+        let ort_store = ModelStore::resolve(&settings.data_dir, crate::models::ONNXRUNTIME)?;
+        let lib = crate::inference::embed::ort_dylib_path(&ort_store)?;
+        crate::inference::embed::init_ort(&lib)?;
+        let config_file =
+            std::fs::File::open(tts.path("voice.onnx.json")).map_err(|e| InferenceError::Load {
+                model: TTS_MODEL.into(),
+                message: format!("voice.onnx.json: {e}"),
+            })?;
+        let config: piper_rs::ModelConfig =
+            serde_json::from_reader(std::io::BufReader::new(config_file)).map_err(|e| {
+                InferenceError::Load {
+                    model: TTS_MODEL.into(),
+                    message: format!("voice.onnx.json: {e}"),
+                }
+            })?;
+        let session = (|| -> Result<ort::session::Session, String> {
+            let b = ort::session::Session::builder().map_err(|e| e.to_string())?;
+            let b = b
+                .with_intra_threads(settings.threads.clamp(1, 8))
+                .map_err(|e| e.to_string())?;
+            let b = b.with_inter_threads(1).map_err(|e| e.to_string())?;
+            // As the embedder: no CPU arena (it would keep its high-water mark for good).
+            let mut b = b
+                .with_execution_providers([ort::ep::CPU::default()
+                    .with_arena_allocator(false)
+                    .build()])
+                .map_err(|e| e.to_string())?;
+            b.commit_from_file(tts.path("voice.onnx"))
+                .map_err(|e| e.to_string())
+        })()
+        .map_err(|message| InferenceError::Load {
+            model: TTS_MODEL.into(),
+            message,
+        })?;
+        tts.check_unchanged()?;
+        let piper = piper_rs::Piper::from_session(session, config);
+        let id = format!("{}@{}", TTS_MODEL, tts.manifest().version);
+        Ok((MouthBackend { piper }, id))
+    }
+
+    pub fn speak(&mut self, text: &str) -> Result<Spoken, InferenceError> {
+        let t0 = Instant::now();
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(run_error(TTS_MODEL, "nothing to say"));
+        }
+        let (samples, rate) = self
+            .piper
+            .create(text, false, None, None, None, None)
+            .map_err(|e| run_error(TTS_MODEL, e))?;
+        Ok(Spoken {
+            samples: to_pcm16(&samples),
+            sample_rate: rate,
+            tts_ms: t0.elapsed().as_millis() as u64,
+        })
+    }
+}
+
+/// Points piper-rs's phonemizer at `dir` (it reads `PIPER_ESPEAKNG_DATA_DIRECTORY` once, at its first use).
+/// The binary sets the variable at start, before any thread runs; this covers library users (tests), once.
+fn espeak_data_dir(dir: &std::path::Path) {
+    static SET: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    SET.get_or_init(|| {
+        if std::env::var_os(ESPEAK_ENV).is_none() {
+            // SAFETY of the environment: set once, before espeak-ng is first initialised.
+            std::env::set_var(ESPEAK_ENV, dir);
+        }
+    });
+}

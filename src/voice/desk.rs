@@ -1,0 +1,319 @@
+//! The voice desk: one spoken command from audio to answer, and what the
+//! status page shows of the last ones.
+//!
+//! audio ([`super::audio::decode_wav`]) → voice activity and speech-to-text
+//! (the [`Ear`]) → intent and answer ([`super::answers`]) → text-to-speech
+//! (the [`Mouth`]). The speech models load on first use (a failure is
+//! remembered for 60 s, or until the models' files change) and run on their
+//! own bounded workers, so a command never runs a model unbounded inside a
+//! request. Audio is never written to disk. The last [`RECENT`] exchanges are
+//! kept in a fixed-capacity ring for the page.
+
+use super::answers::{self, Answer};
+use super::audio::{self, AudioError};
+use super::intents::Grammar;
+use super::VoiceError;
+use crate::config::Config;
+use crate::context::AppContext;
+use crate::inference::speech::{Ear, Heard, Mouth, SpeechSettings, Spoken};
+use crate::inference::{FailureMemo, InferenceError};
+use crate::metrics::names::{VOICE_COMMANDS, VOICE_STAGE_DURATION};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// How many exchanges the page shows.
+pub const RECENT: usize = 8;
+
+/// One command and its answer.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Exchange {
+    /// Unix seconds.
+    pub at: i64,
+    /// What the ear heard (absent for a typed command).
+    pub heard: Option<Heard>,
+    pub answer: Answer,
+    /// Why there is no spoken answer, when there is none.
+    pub speech_note: Option<String>,
+    pub tts_ms: Option<u64>,
+    /// From the end of the audio to the start of the answer (everything but the answer's playback).
+    pub total_ms: u64,
+}
+
+/// A spoken exchange: the exchange and the answer's audio (a WAV file).
+#[derive(Debug, Clone)]
+pub struct Spoke {
+    pub exchange: Exchange,
+    pub wav: Option<Vec<u8>>,
+}
+
+/// The voice commands' shared state: grammar, speech models, the last exchanges.
+pub struct Desk {
+    grammar: Grammar,
+    settings: SpeechSettings,
+    speak: bool,
+    ear: Mutex<Option<Arc<Ear>>>,
+    mouth: Mutex<Option<Arc<Mouth>>>,
+    ear_failure: FailureMemo,
+    mouth_failure: FailureMemo,
+    recent: Mutex<heapless::Deque<Exchange, RECENT>>,
+}
+
+impl Desk {
+    pub fn new(config: &Config) -> Result<Desk, VoiceError> {
+        let mut settings = SpeechSettings::new(&config.data_dir, &config.voice.espeak_data_dir);
+        settings.threads = config.voice.threads;
+        Ok(Desk {
+            grammar: Grammar::english()?,
+            settings,
+            speak: config.voice.speak,
+            ear: Mutex::new(None),
+            mouth: Mutex::new(None),
+            ear_failure: FailureMemo::default(),
+            mouth_failure: FailureMemo::default(),
+            recent: Mutex::new(heapless::Deque::new()),
+        })
+    }
+
+    pub fn grammar(&self) -> &Grammar {
+        &self.grammar
+    }
+
+    /// The speech-to-text side, loaded on first use.
+    pub fn ear(&self) -> Result<Arc<Ear>, VoiceError> {
+        load(&self.ear, &self.ear_failure, &self.state(), || {
+            Ear::load(&self.settings)
+        })
+    }
+
+    /// The text-to-speech side, loaded on first use.
+    pub fn mouth(&self) -> Result<Arc<Mouth>, VoiceError> {
+        load(&self.mouth, &self.mouth_failure, &self.state(), || {
+            Mouth::load(&self.settings)
+        })
+    }
+
+    /// Forgets the loaded speech models (after an update installed new ones).
+    pub fn reload(&self) {
+        *self.ear.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        *self.mouth.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        self.ear_failure.forget();
+        self.mouth_failure.forget();
+    }
+
+    fn state(&self) -> String {
+        use crate::inference::speech::{STT_MODEL, TTS_MODEL, VAD_MODEL};
+        [STT_MODEL, VAD_MODEL, TTS_MODEL]
+            .iter()
+            .map(|m| {
+                crate::models::ModelStore::resolve(&self.settings.data_dir, m)
+                    .map(|s| s.state(m))
+                    .unwrap_or_else(|e| e.to_string())
+            })
+            .collect::<Vec<_>>()
+            .join("|")
+    }
+
+    /// A spoken command: a WAV upload in, the exchange and (when the box
+    /// speaks) the answer as a WAV out. Bad audio is an error and is not
+    /// logged as a command; silence is an exchange whose answer says so.
+    pub fn command_wav(&self, ctx: &AppContext, wav: &[u8], now: i64) -> Result<Spoke, VoiceError> {
+        let t0 = Instant::now();
+        let clip = match audio::decode_wav(wav) {
+            Ok(c) => c,
+            Err(e) => {
+                count(ctx, "error");
+                return Err(VoiceError::Audio(e));
+            }
+        };
+        let ear = self.ear().inspect_err(|_| count(ctx, "error"))?;
+        // Silero decides what is speech (the energy test of `audio::has_speech` misses short, quiet words).
+        let heard = ear.listen(clip.samples).map_err(|e| {
+            count(ctx, "error");
+            VoiceError::Speech(e)
+        })?;
+        observe(ctx, "vad", heard.vad_ms);
+        observe(ctx, "stt", heard.stt_ms);
+        Ok(self.finish(ctx, Some(heard), now, t0))
+    }
+
+    /// A typed command (the page's text box, the CLI): answered, and spoken when the box speaks.
+    pub fn command_text(&self, ctx: &AppContext, text: &str, now: i64) -> Spoke {
+        let heard = Heard {
+            text: text.trim().to_string(),
+            speech_seconds: 0.0,
+            segments: 0,
+            vad_ms: 0,
+            stt_ms: 0,
+        };
+        let mut spoke = self.finish(ctx, Some(heard), now, Instant::now());
+        spoke.exchange.heard = None;
+        spoke
+    }
+
+    fn finish(&self, ctx: &AppContext, heard: Option<Heard>, now: i64, t0: Instant) -> Spoke {
+        let text = heard.as_ref().map(|h| h.text.clone()).unwrap_or_default();
+        let last = self.last_answer();
+        let t_answer = Instant::now();
+        let (answer, outcome) = if text.is_empty() {
+            let a = Answer {
+                transcript: String::new(),
+                intent: None,
+                slots: Default::default(),
+                score: 0.0,
+                text: "I did not hear anything. Hold the key and speak, or say \"help\".".into(),
+            };
+            (a, "no_speech")
+        } else {
+            let a = answers::answer_unlogged(ctx, &self.grammar, &text, last.as_deref(), now);
+            let outcome = if a.intent.is_some() {
+                "understood"
+            } else {
+                "not_understood"
+            };
+            (a, outcome)
+        };
+        let answer_ms = t_answer.elapsed().as_millis() as u64;
+        observe(ctx, "answer", answer_ms);
+        let (spoken, speech_note) = if self.speak {
+            match self
+                .mouth()
+                .and_then(|m| m.speak(&answer.text).map_err(VoiceError::Speech))
+            {
+                Ok(s) => (Some(s), None),
+                Err(e) => (None, Some(e.to_string())),
+            }
+        } else {
+            (
+                None,
+                Some("spoken answers are off ([voice] speak = false)".to_string()),
+            )
+        };
+        if let Some(s) = &spoken {
+            observe(ctx, "tts", s.tts_ms);
+        }
+        let exchange = Exchange {
+            at: now,
+            heard,
+            answer,
+            speech_note,
+            tts_ms: spoken.as_ref().map(|s| s.tts_ms),
+            total_ms: t0.elapsed().as_millis() as u64,
+        };
+        let speech = serde_json::json!({
+            "heard": exchange.heard,
+            "tts_ms": exchange.tts_ms,
+            "total_ms": exchange.total_ms,
+            "speech_note": exchange.speech_note,
+        });
+        answers::log(
+            ctx,
+            &exchange.answer,
+            now,
+            exchange.total_ms as f64 / 1000.0,
+            Some(speech),
+        );
+        count(ctx, outcome);
+        self.remember(exchange.clone());
+        Spoke {
+            wav: spoken.as_ref().and_then(|s| wav_bytes(s).ok()),
+            exchange,
+        }
+    }
+
+    /// Speaks `text` (the `say` command).
+    pub fn say(&self, text: &str) -> Result<Spoken, VoiceError> {
+        self.mouth()?.speak(text).map_err(VoiceError::Speech)
+    }
+
+    fn last_answer(&self) -> Option<String> {
+        let recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        recent
+            .back()
+            .filter(|e| e.answer.intent.as_deref() != Some("repeat"))
+            .or_else(|| {
+                recent
+                    .iter()
+                    .rev()
+                    .find(|e| e.answer.intent.as_deref() != Some("repeat"))
+            })
+            .map(|e| e.answer.text.clone())
+    }
+
+    fn remember(&self, e: Exchange) {
+        let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        if recent.is_full() {
+            recent.pop_front();
+        }
+        let _ = recent.push_back(e);
+    }
+
+    /// The last exchanges, newest first.
+    pub fn recent(&self) -> Vec<Exchange> {
+        let recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        recent.iter().rev().cloned().collect()
+    }
+}
+
+fn load<T>(
+    slot: &Mutex<Option<Arc<T>>>,
+    failure: &FailureMemo,
+    state: &str,
+    open: impl FnOnce() -> Result<T, InferenceError>,
+) -> Result<Arc<T>, VoiceError> {
+    let mut slot = slot.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(t) = slot.as_ref() {
+        return Ok(t.clone());
+    }
+    if let Some((message, ago)) = failure.recall(state) {
+        return Err(VoiceError::NotReady(format!(
+            "{message} (failed {} s ago; not retried yet)",
+            ago.as_secs()
+        )));
+    }
+    match open() {
+        Ok(t) => {
+            let t = Arc::new(t);
+            *slot = Some(t.clone());
+            Ok(t)
+        }
+        Err(e) => {
+            failure.remember(state.to_string(), e.to_string());
+            Err(VoiceError::Speech(e))
+        }
+    }
+}
+
+fn count(ctx: &AppContext, outcome: &str) {
+    ctx.metrics
+        .inc(VOICE_COMMANDS, &[("outcome", outcome)], 1.0);
+}
+
+fn observe(ctx: &AppContext, stage: &str, ms: u64) {
+    ctx.metrics.observe(
+        VOICE_STAGE_DURATION,
+        &[("stage", stage)],
+        ms as f64 / 1000.0,
+    );
+}
+
+/// A spoken answer as a 16-bit mono WAV file.
+pub fn wav_bytes(s: &Spoken) -> Result<Vec<u8>, AudioError> {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: s.sample_rate,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut out = std::io::Cursor::new(Vec::with_capacity(44 + s.samples.len() * 2));
+    {
+        let mut w =
+            hound::WavWriter::new(&mut out, spec).map_err(|e| AudioError::NotWav(e.to_string()))?;
+        for x in &s.samples {
+            w.write_sample(*x)
+                .map_err(|e| AudioError::NotWav(e.to_string()))?;
+        }
+        w.finalize()
+            .map_err(|e| AudioError::NotWav(e.to_string()))?;
+    }
+    Ok(out.into_inner())
+}
