@@ -13,7 +13,9 @@ fn main() {
     }
     println!("cargo:rustc-link-lib=sonic");
     println!("cargo:rustc-link-arg=-Wl,-rpath,$ORIGIN/../lib/ojscog/sherpa");
-    if let Ok(dir) = std::env::var("DEP_SHERPA_ONNX_C_API_LIB_DIR") {
+    // The wheel's directory only in a native build: a cross-built binary runs elsewhere (the image's path).
+    let native = std::env::var("TARGET").ok() == std::env::var("HOST").ok();
+    if let (true, Ok(dir)) = (native, std::env::var("DEP_SHERPA_ONNX_C_API_LIB_DIR")) {
         println!("cargo:rustc-link-arg=-Wl,-rpath,{dir}");
     }
 }

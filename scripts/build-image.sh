@@ -60,8 +60,9 @@ if [ -z "$kpkg" ]; then
 fi
 kpkg=${kpkg%:arm64}
 # fdisk (sfdisk) and util-linux (only its resizepart is installed) grow /data to the card on first boot.
+# libsonic0 and espeak-ng-data: Piper's phonemizer (the voice feature), linked against sonic, reading espeak-ng's data.
 pkgs=(busybox-static libc6 libgcc-s1 libstdc++6 libgomp1 e2fsprogs libext2fs2 libcom-err2 libblkid1 libuuid1 openssl libssl3
-      fdisk libfdisk1 libsmartcols1 libtinfo6 libreadline8 util-linux "$kpkg")
+      fdisk libfdisk1 libsmartcols1 libtinfo6 libreadline8 util-linux libsonic0 espeak-ng-data "$kpkg")
 fetch=()
 for p in "${pkgs[@]}"; do
     ls "$debs/${p}_"*_arm64.deb >/dev/null 2>&1 || fetch+=("$p:arm64")
@@ -105,6 +106,8 @@ cp -a "$ext/rootfs-overlay/." "$root/"
 install -m 0755 "$bin" "$root/usr/bin/ojscog"
 mkdir -p "$root/usr/lib/ojscog"
 if [ -d "$libdir" ] && ls "$libdir"/*.so* >/dev/null 2>&1; then cp -a "$libdir"/*.so* "$root/usr/lib/ojscog/"; fi
+# sherpa-onnx's C API and its own ONNX Runtime (voice), apart from ort's: the binary's rpath names this directory.
+if [ -d "$libdir/sherpa" ]; then mkdir -p "$root/usr/lib/ojscog/sherpa" && cp -a "$libdir/sherpa/." "$root/usr/lib/ojscog/sherpa/"; fi
 . "$ext/scripts/keys.sh"
 rauc_keys
 update_keys

@@ -115,7 +115,8 @@ impl Config {
                 "llm_n_threads" => self.llm.n_threads = num(name, v)?,
                 "llm_timeout_secs" => self.llm.timeout_secs = num(name, v)?,
                 "llm_max_tokens" => self.llm.max_tokens = num(name, v)?,
-                "log" | "config" | "test_data" | "test_models" | "test_llm" | "cache" | "bin" => {}
+                "log" | "config" | "test_data" | "test_models" | "test_llm" | "voice_testset"
+                | "cache" | "bin" => {}
                 _ => return Err(invalid(name, "unknown OJSCOG_* variable")),
             }
         }

@@ -183,17 +183,21 @@ impl MouthBackend {
                 });
             }
         }
-        let data = settings.espeak_data_dir.join("espeak-ng-data");
+        // piper-rs takes the directory from the environment when it is set there (the binary sets it at start).
+        let dir = std::env::var_os(ESPEAK_ENV)
+            .map(PathBuf::from)
+            .unwrap_or_else(|| settings.espeak_data_dir.clone());
+        let data = dir.join("espeak-ng-data");
         if !data.join("phontab").is_file() {
             return Err(InferenceError::Load {
                 model: TTS_MODEL.into(),
                 message: format!(
-                    "espeak-ng data not found at {} (install Debian's espeak-ng-data or set [voice] espeak_data_dir)",
+                    "espeak-ng data not found at {} (install Debian's espeak-ng-data, or set [voice] espeak_data_dir or {ESPEAK_ENV})",
                     data.display()
                 ),
             });
         }
-        espeak_data_dir(&settings.espeak_data_dir);
+        espeak_data_dir(&dir);
         let ort_store = ModelStore::resolve(&settings.data_dir, crate::models::ONNXRUNTIME)?;
         let lib = crate::inference::embed::ort_dylib_path(&ort_store)?;
         crate::inference::embed::init_ort(&lib)?;

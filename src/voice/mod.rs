@@ -14,6 +14,7 @@ pub mod audio;
 pub mod desk;
 pub mod intents;
 pub mod numbers;
+pub mod testset;
 
 pub use answers::{answer, Answer};
 pub use desk::{Desk, Exchange, Spoke};
@@ -25,8 +26,10 @@ pub enum VoiceError {
     Grammar(String),
     #[error(transparent)]
     Audio(#[from] audio::AudioError),
-    #[error("speech: {0}")]
+    #[error(transparent)]
     Speech(#[from] crate::inference::InferenceError),
     #[error("the speech models are not ready: {0}")]
     NotReady(String),
+    #[error("voice test set: {0}")]
+    TestSet(String),
 }

@@ -31,6 +31,7 @@ mod update_channel;
 mod update_service;
 mod voice_intents;
 mod voice_speech;
+mod voice_testset;
 mod web_access;
 mod web_ai;
 mod web_api;

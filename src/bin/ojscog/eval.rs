@@ -27,6 +27,13 @@ pub(crate) enum EvalWhat {
         #[arg(long, default_value_t = 3600)]
         ojs_deadline: u64,
     },
+    /// Voice commands on a spoken test set (scripts/voice/testset.sh makes one): intent accuracy and word error rate.
+    Voice {
+        /// The test set's directory (manifest.tsv and the WAV files).
+        dir: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// One row of the report: what was measured, in which view.

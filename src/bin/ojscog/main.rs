@@ -256,6 +256,9 @@ fn run(cli: Cli) -> Result<()> {
                 ojs_deadline,
             },
         ),
+        Command::Eval {
+            what: EvalWhat::Voice { dir, json },
+        } => voice::eval_voice_cmd(cfg, &dir, json),
         Command::Assess {
             submission_id,
             demo,

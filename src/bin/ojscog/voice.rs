@@ -121,3 +121,39 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
     std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }
+
+/// `ojscog eval voice DIR`: intent accuracy and word error rate on a spoken test set.
+pub(crate) fn eval_voice_cmd(cfg: Config, dir: &Path, json: bool) -> Result<()> {
+    let desk = Desk::new(&cfg)?;
+    let report = ojscog::voice::testset::evaluate(&desk, dir)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(());
+    }
+    let line = |name: &str, t: &ojscog::voice::testset::Tally| {
+        println!(
+            "{name:<10} {:>4} utterances  intent+slots {:>5.1} %  WER {:>5.1} %",
+            t.cases,
+            100.0 * t.accuracy(),
+            100.0 * t.wer()
+        )
+    };
+    line("all", &report.all);
+    for (k, t) in &report.by_split {
+        line(k, t);
+    }
+    for (k, t) in &report.by_voice {
+        line(k, t);
+    }
+    for o in report.outcomes.iter().filter(|o| !o.correct) {
+        println!(
+            "  miss {} [{}] {:?} heard {:?} -> {}",
+            o.case.file,
+            o.case.engine,
+            o.case.text,
+            o.heard,
+            o.intent.as_deref().unwrap_or("(not understood)")
+        );
+    }
+    Ok(())
+}
