@@ -13,7 +13,7 @@ mod watchdog;
 pub use env::{developer_model_dir, ort_dylib_override};
 pub use llm::LlmConfig;
 pub use update::{UpdateConfig, BAKED_KEYS_DIR};
-pub use voice::{default_espeak_dir, VoiceConfig};
+pub use voice::{default_espeak_dir, espeak_dir_for_piper, VoiceConfig, ESPEAK_ENV};
 pub use watchdog::WatchdogConfig;
 
 use serde::{Deserialize, Serialize};

@@ -2,7 +2,7 @@
 
 use super::{invalid, ConfigError};
 use serde::{Deserialize, Serialize};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// `[voice]`: where Piper's phonemizer data is and how the speech models run.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -46,4 +46,22 @@ impl VoiceConfig {
         }
         Ok(())
     }
+}
+
+/// The variable piper-rs's phonemizer (espeak-rs) reads, once, for the directory holding `espeak-ng-data`.
+pub const ESPEAK_ENV: &str = "PIPER_ESPEAKNG_DATA_DIRECTORY";
+
+/// The directory piper-rs will read `espeak-ng-data` from: an operator's own `PIPER_ESPEAKNG_DATA_DIRECTORY`
+/// if set, else `dir`, which is then put in the environment for piper-rs (once per process: the binary does it at
+/// start, while it has one thread; a library user's first voice load does it otherwise).
+pub fn espeak_dir_for_piper(dir: &Path) -> PathBuf {
+    static SET: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    SET.get_or_init(|| match std::env::var_os(ESPEAK_ENV) {
+        Some(own) => PathBuf::from(own),
+        None => {
+            std::env::set_var(ESPEAK_ENV, dir);
+            dir.to_path_buf()
+        }
+    })
+    .clone()
 }

@@ -25,9 +25,6 @@ pub const VAD_MODEL: &str = "silero-vad";
 /// The Piper voice the box answers with.
 pub const TTS_MODEL: &str = "piper-en-us-joe-medium";
 
-/// The variable piper-rs (espeak-rs) reads, once, for the directory holding `espeak-ng-data`.
-pub const ESPEAK_ENV: &str = "PIPER_ESPEAKNG_DATA_DIRECTORY";
-
 /// Files of [`STT_MODEL`].
 pub const STT_FILES: [&str; 3] = ["encoder.onnx", "decoder.onnx", "tokens.txt"];
 pub const VAD_FILE: &str = "silero_vad.onnx";

@@ -2,7 +2,7 @@
 //! STT, piper-rs for TTS. Only this file touches those crates.
 
 use super::{
-    available_memory, memory_for, to_pcm16, Heard, SpeechSettings, Spoken, ESPEAK_ENV,
+    available_memory, memory_for, to_pcm16, Heard, SpeechSettings, Spoken,
     MAX_SPEECH_SECONDS, STT_FILES, STT_MODEL, TTS_FILES, TTS_MODEL, VAD_FILE, VAD_MODEL,
 };
 use crate::inference::InferenceError;
@@ -183,21 +183,18 @@ impl MouthBackend {
                 });
             }
         }
-        // piper-rs takes the directory from the environment when it is set there (the binary sets it at start).
-        let dir = std::env::var_os(ESPEAK_ENV)
-            .map(PathBuf::from)
-            .unwrap_or_else(|| settings.espeak_data_dir.clone());
+        let dir = crate::config::espeak_dir_for_piper(&settings.espeak_data_dir);
         let data = dir.join("espeak-ng-data");
         if !data.join("phontab").is_file() {
             return Err(InferenceError::Load {
                 model: TTS_MODEL.into(),
                 message: format!(
-                    "espeak-ng data not found at {} (install Debian's espeak-ng-data, or set [voice] espeak_data_dir or {ESPEAK_ENV})",
-                    data.display()
+                    "espeak-ng data not found at {} (install Debian's espeak-ng-data, or set [voice] espeak_data_dir or {})",
+                    data.display(),
+                    crate::config::ESPEAK_ENV
                 ),
             });
         }
-        espeak_data_dir(&dir);
         let ort_store = ModelStore::resolve(&settings.data_dir, crate::models::ONNXRUNTIME)?;
         let lib = crate::inference::embed::ort_dylib_path(&ort_store)?;
         crate::inference::embed::init_ort(&lib)?;
@@ -256,14 +253,3 @@ impl MouthBackend {
     }
 }
 
-/// Points piper-rs's phonemizer at `dir` (it reads `PIPER_ESPEAKNG_DATA_DIRECTORY` once, at its first use).
-/// The binary sets the variable at start, before any thread runs; this covers library users (tests), once.
-fn espeak_data_dir(dir: &std::path::Path) {
-    static SET: std::sync::OnceLock<()> = std::sync::OnceLock::new();
-    SET.get_or_init(|| {
-        if std::env::var_os(ESPEAK_ENV).is_none() {
-            // SAFETY of the environment: set once, before espeak-ng is first initialised.
-            std::env::set_var(ESPEAK_ENV, dir);
-        }
-    });
-}

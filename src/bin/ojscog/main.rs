@@ -191,12 +191,7 @@ fn run(cli: Cli) -> Result<()> {
     let cfg = Config::load(config.as_deref()).context("configuration is invalid")?;
     // Piper's phonemizer reads its data directory from the environment at its first use; set it here, while the
     // process has one thread (an operator's own setting wins).
-    if std::env::var_os(ojscog::inference::speech::ESPEAK_ENV).is_none() {
-        std::env::set_var(
-            ojscog::inference::speech::ESPEAK_ENV,
-            &cfg.voice.espeak_data_dir,
-        );
-    }
+    ojscog::config::espeak_dir_for_piper(&cfg.voice.espeak_data_dir);
     match command {
         Command::Serve { demo } => service::serve(cfg, demo),
         Command::Sync { once } => service::sync_cmd(cfg, once),
@@ -286,6 +281,15 @@ fn run(cli: Cli) -> Result<()> {
                     json,
                 },
         } => models::bench_llm(cfg, model, threads, prompt, gen, reps, json),
+        Command::Bench {
+            what:
+                BenchWhat::Voice {
+                    dir,
+                    threads,
+                    count,
+                    json,
+                },
+        } => voice::bench_voice_cmd(cfg, &dir, threads, count, json),
     }
 }
 

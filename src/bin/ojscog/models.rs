@@ -57,6 +57,18 @@ pub(crate) enum BenchWhat {
         #[arg(long)]
         json: bool,
     },
+    /// Speech-to-text and text-to-speech real-time factors, answer latency and peak RSS on a spoken test set.
+    Voice {
+        /// A test set directory (scripts/voice/testset.sh); its Piper utterances are used.
+        dir: PathBuf,
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+        /// Utterances to use.
+        #[arg(long, default_value_t = 30)]
+        count: usize,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 pub(crate) fn models_cmd(cfg: &Config, dir: Option<PathBuf>, action: ModelsAction) -> Result<()> {

@@ -157,3 +157,84 @@ pub(crate) fn eval_voice_cmd(cfg: Config, dir: &Path, json: bool) -> Result<()> 
     }
     Ok(())
 }
+
+/// `ojscog bench voice DIR`: STT and TTS real-time factors on the test set's Piper utterances, the time from the end
+/// of speech to the start of the spoken answer, and peak RSS with every voice model loaded.
+pub(crate) fn bench_voice_cmd(mut cfg: Config, dir: &Path, threads: usize, count: usize, json: bool) -> Result<()> {
+    use ojscog::inference::speech::{Ear, Mouth, SpeechSettings};
+    use std::time::Instant;
+    cfg.voice.threads = threads;
+    let mut settings = SpeechSettings::new(&cfg.data_dir, &cfg.voice.espeak_data_dir);
+    settings.threads = threads;
+    let t = Instant::now();
+    let ear = Ear::load(&settings)?;
+    let mouth = Mouth::load(&settings)?;
+    let load_ms = t.elapsed().as_millis();
+    let grammar = ojscog::voice::Grammar::english()?;
+    let cases: Vec<_> = ojscog::voice::testset::read_manifest(dir)?
+        .into_iter()
+        .filter(|c| c.engine.starts_with("piper") && !c.engine.ends_with("+noise"))
+        .take(count.max(1))
+        .collect();
+    // One untimed warm-up of each.
+    let first = std::fs::read(dir.join(&cases[0].file))?;
+    ear.listen(ojscog::voice::audio::decode_wav(&first)?.samples)?;
+    mouth.speak("Ready.")?;
+    let (mut audio_s, mut stt_s, mut tts_audio_s, mut tts_s) = (0f64, 0f64, 0f64, 0f64);
+    let mut latencies = Vec::new();
+    for c in &cases {
+        let clip = ojscog::voice::audio::decode_wav(&std::fs::read(dir.join(&c.file))?)?;
+        audio_s += clip.seconds as f64;
+        let t0 = Instant::now();
+        let heard = ear.listen(clip.samples)?;
+        let stt = t0.elapsed().as_secs_f64();
+        stt_s += stt;
+        let t1 = Instant::now();
+        let answer = match grammar.understand(&heard.text) {
+            Ok(u) => format!("You asked for {}.", u.intent.replace('_', " ")),
+            Err(_) => "I did not understand.".to_string(),
+        };
+        // End of speech → start of the answer: the utterance recognised, understood, the answer synthesised whole
+        // (Piper makes it in one piece before playback starts).
+        mouth.speak(&answer)?;
+        latencies.push(stt + t1.elapsed().as_secs_f64());
+        let t2 = Instant::now();
+        let spoken = mouth.speak(&c.text)?;
+        tts_s += t2.elapsed().as_secs_f64();
+        tts_audio_s += spoken.seconds() as f64;
+    }
+    latencies.sort_by(f64::total_cmp);
+    let median = latencies[latencies.len() / 2];
+    let p90 = latencies[(latencies.len() * 9 / 10).min(latencies.len() - 1)];
+    let peak_rss = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|k| k.parse::<u64>().ok()))
+        })
+        .unwrap_or(0)
+        * 1024;
+    let report = serde_json::json!({
+        "utterances": cases.len(),
+        "threads": threads,
+        "stt_rtf": stt_s / audio_s,
+        "tts_rtf": tts_s / tts_audio_s,
+        "answer_latency_median_s": median,
+        "answer_latency_p90_s": p90,
+        "load_ms": load_ms,
+        "peak_rss_bytes": peak_rss,
+        "stt_model": ear.model_id(),
+        "tts_model": mouth.model_id(),
+    });
+    if json {
+        println!("{report}");
+    } else {
+        println!("ojscog voice bench: {} utterances ({:.1} s of speech), {threads} threads", cases.len(), audio_s);
+        println!("  speech-to-text (VAD + Whisper)  RTF {:.3}", stt_s / audio_s);
+        println!("  text-to-speech (Piper)          RTF {:.3}", tts_s / tts_audio_s);
+        println!("  end of speech -> answer starts  median {median:.2} s, p90 {p90:.2} s");
+        println!("  models loaded in {load_ms} ms; peak RSS {} MiB", peak_rss >> 20);
+    }
+    Ok(())
+}
