@@ -80,6 +80,24 @@ ukeys=$(buildroot/scripts/update-keys.sh)
 mkdir -p "$tmp/channel/system/ojscog-qemu/$ota_version"
 cp "$ota_bundle" "$tmp/channel/system/ojscog-qemu/$ota_version/ota.raucb"
 "$host_bin" release index "$tmp/channel" --key "$ukeys/ojscog-development.key" >/dev/null
+# Voice in the booted image (when the binary has the voice feature): the speech models (arch-independent ONNX files,
+# copied from the developers' store with their manifests) and a spoken command, on the update disk.
+voice_args=()
+if [[ "${OJSCOG_IMAGE_BUILD:-}" == *all-features* || "${OJSCOG_IMAGE_BUILD:-}" == *voice* ]]; then
+    vd="$tmp/voice"
+    store="${OJSCOG_TEST_MODELS:-$OJSCOG_CACHE/models}"
+    for m in whisper-tiny-en silero-vad; do
+        v=$(readlink "$store/$m/current") || die "voice model $m not installed in $store: run scripts/fetch-models.sh"
+        mkdir -p "$vd/models/$m"
+        cp -r "$store/$m/$v" "$vd/models/$m/"
+        ln -s "$v" "$vd/models/$m/current"
+    done
+    ts=$(bash scripts/voice/testset.sh)
+    f=$(awk -F'\t' '$3 == "piper-joe-x1.0" && $4 == "overdue" { print $1; exit }' "$ts/manifest.tsv")
+    [ -n "$f" ] || die "no clean Piper 'overdue' utterance in $ts/manifest.tsv"
+    cp "$ts/$f" "$vd/command.wav"
+    voice_args=(--voice-dir "$vd")
+fi
 t_build=$(date +%s)
 
 artifacts="${CARGO_TARGET_DIR:-target}/artifacts"
@@ -89,7 +107,7 @@ rm -rf "$work"
 set +e
 python3 scripts/image/boot_test.py --image-dir "$img" --cmdline buildroot/board/qemu-aarch64-virt/cmdline.txt \
     --ota-bundle "$ota_bundle" --ota-version "$ota_version" --broken-bundle "$tmp/broken.raucb" --hang-bundle "$tmp/hang.raucb" \
-    --channel-dir "$tmp/channel" --channel-key "$ukeys/ojscog-development.pub" \
+    --channel-dir "$tmp/channel" --channel-key "$ukeys/ojscog-development.pub" "${voice_args[@]}" \
     --work "$work" --report "$artifacts/image-boot.json" | tee "$work.out"
 rc=${PIPESTATUS[0]}
 set -e

@@ -185,6 +185,7 @@ def main():
     ap.add_argument("--ota-version")
     ap.add_argument("--channel-dir", help="a signed update channel holding the OTA bundle (ojscog release index)")
     ap.add_argument("--channel-key", help="the channel's public key (the one baked into the image)")
+    ap.add_argument("--voice-dir", help="speech models (models/) and a spoken command (command.wav) for `ojscog voice`")
     ap.add_argument("--work", default=None)
     ap.add_argument("--cpu", default="cortex-a53")
     ap.add_argument("--report")
@@ -285,7 +286,9 @@ def main():
                 shutil.copy(args.broken_bundle, os.path.join(d, "broken.raucb"))
             if args.hang_bundle:
                 shutil.copy(args.hang_bundle, os.path.join(d, "hang.raucb"))
-            size = sum(os.path.getsize(os.path.join(d, f)) for f in os.listdir(d)) // (1 << 20) + 16
+            if args.voice_dir:
+                shutil.copytree(args.voice_dir, os.path.join(d, "voice"), symlinks=True)
+            size = sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(d) for f in fs) // (1 << 20) + 32
             subprocess.run(["mkfs.ext4", "-q", "-F", "-L", "update", "-d", d, upd, f"{size}M"], check=True)
             # The OTA comes from the signed channel through a forwarded port (guest 10.0.2.100:8000 -> a host server).
             server, cport = None, None
@@ -296,6 +299,17 @@ def main():
             g = Guest(args, work, disk, extra_disk=upd, name="boot3", channel_port=cport)
             g.wait_ready(args.ready_timeout)
             g.sh("mount -o ro $(findfs LABEL=update) /mnt; ls /mnt")
+            if args.voice_dir:
+                # A spoken command through the image's own binary and libraries (sherpa-onnx from /usr/lib/ojscog/sherpa),
+                # the models read where they lie (verified against their manifests); no spoken answer (no speaker).
+                t0 = time.monotonic()
+                rc, out = g.sh("mkdir -p /tmp/voice; OJSCOG_DATA_DIR=/tmp/voice OJSCOG_TEST_MODELS=/mnt/voice/models "
+                               "OJSCOG_VOICE_SPEAK=false ojscog voice --demo --json /mnt/voice/command.wav 2>/tmp/voice/err; "
+                               "echo rc=$?; tail -c 600 /tmp/voice/err", timeout=900, check=False)
+                results["voice_command_s"] = round(time.monotonic() - t0, 1)
+                m = re.search(r'"intent": "([a-z_]+)"', out)
+                check("voice: `ojscog voice` in the image hears the spoken command (overdue)",
+                      "rc=0" in out and m is not None and m.group(1) == "overdue", out.strip().replace("\n", " | ")[-700:])
             t0 = time.monotonic()
             if server:
                 # The running service (user ojscog, auto_apply off) is told by the admin to apply; it verifies the

@@ -83,13 +83,7 @@ impl Config {
                 }
                 "update_reserve_bytes" => self.update.reserve_bytes = num(name, v)?,
                 "update_retries" => self.update.retries = num(name, v)?,
-                "update_auto_apply" => {
-                    self.update.auto_apply = match v.trim() {
-                        "true" | "1" | "yes" => true,
-                        "false" | "0" | "no" => false,
-                        _ => return Err(invalid(name, format!("`{v}` is not true or false"))),
-                    }
-                }
+                "update_auto_apply" => self.update.auto_apply = boolean(name, v)?,
                 "update_extra_keys" => {
                     self.update.extra_keys = v
                         .split(',')
@@ -103,13 +97,7 @@ impl Config {
                 "watchdog_timeout_secs" => self.watchdog.timeout_secs = num(name, v)?,
                 "voice_espeak_data_dir" => self.voice.espeak_data_dir = PathBuf::from(v),
                 "voice_threads" => self.voice.threads = num(name, v)?,
-                "voice_speak" => {
-                    self.voice.speak = match v.trim() {
-                        "true" | "1" | "yes" => true,
-                        "false" | "0" | "no" => false,
-                        _ => return Err(invalid(name, format!("`{v}` is not true or false"))),
-                    }
-                }
+                "voice_speak" => self.voice.speak = boolean(name, v)?,
                 // Settings of the process itself, not of the config.
                 "llm_model_path" => self.llm.model_path = PathBuf::from(v),
                 "llm_n_threads" => self.llm.n_threads = num(name, v)?,
@@ -121,6 +109,14 @@ impl Config {
             }
         }
         Ok(())
+    }
+}
+
+fn boolean(name: &str, v: &str) -> Result<bool, ConfigError> {
+    match v.trim() {
+        "true" | "1" | "yes" => Ok(true),
+        "false" | "0" | "no" => Ok(false),
+        _ => Err(invalid(name, format!("`{v}` is not true or false"))),
     }
 }
 

@@ -2,8 +2,8 @@
 //! STT, piper-rs for TTS. Only this file touches those crates.
 
 use super::{
-    available_memory, memory_for, to_pcm16, Heard, SpeechSettings, Spoken,
-    MAX_SPEECH_SECONDS, STT_FILES, STT_MODEL, TTS_FILES, TTS_MODEL, VAD_FILE, VAD_MODEL,
+    available_memory, memory_for, to_pcm16, Heard, SpeechSettings, Spoken, MAX_SPEECH_SECONDS,
+    STT_FILES, STT_MODEL, TTS_FILES, TTS_MODEL, VAD_FILE, VAD_MODEL,
 };
 use crate::inference::InferenceError;
 use crate::models::{ModelStore, VerifiedModel};
@@ -252,4 +252,3 @@ impl MouthBackend {
         })
     }
 }
-

@@ -70,6 +70,24 @@ pub struct Report {
     pub outcomes: Vec<Outcome>,
 }
 
+impl Report {
+    /// One line per group: all, each split, each voice.
+    pub fn summary(&self) -> Vec<String> {
+        let line = |name: &str, t: &Tally| {
+            format!(
+                "{name:<8} {:>4} utterances  intent+slots {:>5.1} %  WER {:>5.1} %",
+                t.cases,
+                100.0 * t.accuracy(),
+                100.0 * t.wer()
+            )
+        };
+        std::iter::once(line("all", &self.all))
+            .chain(self.by_split.iter().map(|(k, t)| line(k, t)))
+            .chain(self.by_voice.iter().map(|(k, t)| line(k, t)))
+            .collect()
+    }
+}
+
 /// Reads `manifest.tsv` (file, split, engine, intent, slots `k=v;k=v`, text).
 pub fn read_manifest(dir: &Path) -> Result<Vec<Case>, VoiceError> {
     let path = dir.join("manifest.tsv");

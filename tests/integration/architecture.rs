@@ -58,8 +58,16 @@ const CONFINED: &[(&str, &[&str], &str)] = &[
         &["src/inference/"],
         "only inference/ runs models",
     ),
-    ("sherpa_rs", &["src/inference/"], "only inference/ runs models"),
-    ("piper_rs", &["src/inference/"], "only inference/ runs models"),
+    (
+        "sherpa_rs",
+        &["src/inference/"],
+        "only inference/ runs models",
+    ),
+    (
+        "piper_rs",
+        &["src/inference/"],
+        "only inference/ runs models",
+    ),
     (
         "ureq",
         &["src/update/", "src/bin/"],

@@ -21,17 +21,9 @@ fn the_spoken_test_set_is_understood_as_well_as_last_measured() {
     let t = crate::support::web::start_demo();
     let desk = ojscog::voice::Desk::new(&t.service().ctx.config).unwrap();
     let r = ojscog::voice::testset::evaluate(&desk, &dir).expect("the test set runs");
-    let show = |name: &str, x: &ojscog::voice::testset::Tally| {
-        eprintln!(
-            "voice test set: {name:<8} {:>4} utterances, intent+slots {:.1} %, WER {:.1} %",
-            x.cases,
-            100.0 * x.accuracy(),
-            100.0 * x.wer()
-        )
-    };
-    show("all", &r.all);
-    r.by_split.iter().for_each(|(k, x)| show(k, x));
-    r.by_voice.iter().for_each(|(k, x)| show(k, x));
+    for line in r.summary() {
+        eprintln!("voice test set: {line}");
+    }
     assert!(r.all.cases >= 200, "{} utterances", r.all.cases);
     assert!(r.by_split["heldout"].cases >= 40);
     let piper = &r.by_voice["piper"];

@@ -130,20 +130,8 @@ pub(crate) fn eval_voice_cmd(cfg: Config, dir: &Path, json: bool) -> Result<()> 
         println!("{}", serde_json::to_string_pretty(&report)?);
         return Ok(());
     }
-    let line = |name: &str, t: &ojscog::voice::testset::Tally| {
-        println!(
-            "{name:<10} {:>4} utterances  intent+slots {:>5.1} %  WER {:>5.1} %",
-            t.cases,
-            100.0 * t.accuracy(),
-            100.0 * t.wer()
-        )
-    };
-    line("all", &report.all);
-    for (k, t) in &report.by_split {
-        line(k, t);
-    }
-    for (k, t) in &report.by_voice {
-        line(k, t);
+    for line in report.summary() {
+        println!("{line}");
     }
     for o in report.outcomes.iter().filter(|o| !o.correct) {
         println!(
@@ -160,7 +148,13 @@ pub(crate) fn eval_voice_cmd(cfg: Config, dir: &Path, json: bool) -> Result<()> 
 
 /// `ojscog bench voice DIR`: STT and TTS real-time factors on the test set's Piper utterances, the time from the end
 /// of speech to the start of the spoken answer, and peak RSS with every voice model loaded.
-pub(crate) fn bench_voice_cmd(mut cfg: Config, dir: &Path, threads: usize, count: usize, json: bool) -> Result<()> {
+pub(crate) fn bench_voice_cmd(
+    mut cfg: Config,
+    dir: &Path,
+    threads: usize,
+    count: usize,
+    json: bool,
+) -> Result<()> {
     use ojscog::inference::speech::{Ear, Mouth, SpeechSettings};
     use std::time::Instant;
     cfg.voice.threads = threads;
@@ -209,9 +203,11 @@ pub(crate) fn bench_voice_cmd(mut cfg: Config, dir: &Path, threads: usize, count
     let peak_rss = std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|k| k.parse::<u64>().ok()))
+            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|k| k.parse::<u64>().ok())
+            })
         })
         .unwrap_or(0)
         * 1024;
@@ -230,11 +226,24 @@ pub(crate) fn bench_voice_cmd(mut cfg: Config, dir: &Path, threads: usize, count
     if json {
         println!("{report}");
     } else {
-        println!("ojscog voice bench: {} utterances ({:.1} s of speech), {threads} threads", cases.len(), audio_s);
-        println!("  speech-to-text (VAD + Whisper)  RTF {:.3}", stt_s / audio_s);
-        println!("  text-to-speech (Piper)          RTF {:.3}", tts_s / tts_audio_s);
+        println!(
+            "ojscog voice bench: {} utterances ({:.1} s of speech), {threads} threads",
+            cases.len(),
+            audio_s
+        );
+        println!(
+            "  speech-to-text (VAD + Whisper)  RTF {:.3}",
+            stt_s / audio_s
+        );
+        println!(
+            "  text-to-speech (Piper)          RTF {:.3}",
+            tts_s / tts_audio_s
+        );
         println!("  end of speech -> answer starts  median {median:.2} s, p90 {p90:.2} s");
-        println!("  models loaded in {load_ms} ms; peak RSS {} MiB", peak_rss >> 20);
+        println!(
+            "  models loaded in {load_ms} ms; peak RSS {} MiB",
+            peak_rss >> 20
+        );
     }
     Ok(())
 }
