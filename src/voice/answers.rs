@@ -63,14 +63,13 @@ pub fn answer_unlogged(
             )
         }
     };
-    let a = Answer {
+    Answer {
         transcript: heard.to_string(),
         intent,
         slots,
         score,
         text,
-    };
-    a
+    }
 }
 
 /// A template said plainly: options dropped, the first alternative taken,

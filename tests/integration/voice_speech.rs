@@ -301,7 +301,7 @@ fn a_typed_command_on_the_status_page_is_answered_on_the_page() {
 fn a_speech_model_whose_file_does_not_match_its_manifest_never_reaches_sherpa() {
     use ojscog::inference::speech::{Ear, SpeechSettings, STT_MODEL, VAD_MODEL};
     use ojscog::models::ModelStore;
-    let dev = ModelStore::new(&ModelStore::developer_root());
+    let dev = ModelStore::new(ModelStore::developer_root());
     let dir = tempfile::tempdir().unwrap();
     let models = dir.path().join("models");
     for name in [STT_MODEL, VAD_MODEL] {
