@@ -128,8 +128,13 @@ fn respond(ctx: &AppContext, u: &Understood, last: Option<&str>, now: i64) -> St
         }
         "decision" => {
             let what = u.sentence.split_whitespace().next().unwrap_or("that");
+            let who = u
+                .slots
+                .get("reviewer")
+                .map(|r| format!(" (assign {r})"))
+                .unwrap_or_default();
             format!(
-                "I never change OJS. Please {} in OJS itself{}; I have noted that you asked.",
+                "I never change OJS. Please {}{who} in OJS itself{}; I have noted that you asked.",
                 if what.starts_with('(') { "make that decision" } else { "do that" },
                 number.map(|n| format!(", on submission {n}")).unwrap_or_default()
             )

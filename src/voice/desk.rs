@@ -56,6 +56,8 @@ pub struct Desk {
     ear_failure: FailureMemo,
     mouth_failure: FailureMemo,
     recent: Mutex<heapless::Deque<Exchange, RECENT>>,
+    /// The grammar with its `{reviewer}` list filled from the store, for the mirror generation it was made for.
+    filled: Mutex<Option<(i64, Arc<Grammar>)>>,
 }
 
 impl Desk {
@@ -71,11 +73,42 @@ impl Desk {
             ear_failure: FailureMemo::default(),
             mouth_failure: FailureMemo::default(),
             recent: Mutex::new(heapless::Deque::new()),
+            filled: Mutex::new(None),
         })
     }
 
     pub fn grammar(&self) -> &Grammar {
         &self.grammar
+    }
+
+    /// The grammar with the store's reviewers as the `{reviewer}` slot's values (said by full or family name),
+    /// remade when a sync changed the mirror; the bare grammar when the store cannot be read.
+    pub fn grammar_for(&self, ctx: &AppContext) -> Arc<Grammar> {
+        let Ok(store) = ctx.open_store() else {
+            return Arc::new(self.grammar.clone());
+        };
+        let generation = store.mirror_generation().unwrap_or(-1);
+        let mut filled = self.filled.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((g, grammar)) = filled.as_ref() {
+            if *g == generation {
+                return grammar.clone();
+            }
+        }
+        let mut grammar = self.grammar.clone();
+        let reviewers = store.reviewers().unwrap_or_default();
+        grammar.set_list(
+            "reviewer",
+            reviewers
+                .into_iter()
+                .map(|r| {
+                    let family = r.name.split_whitespace().last().unwrap_or("").to_string();
+                    (r.name.clone(), vec![r.name, family])
+                })
+                .collect(),
+        );
+        let grammar = Arc::new(grammar);
+        *filled = Some((generation, grammar.clone()));
+        grammar
     }
 
     /// The speech-to-text side, loaded on first use.
@@ -164,7 +197,8 @@ impl Desk {
             };
             (a, "no_speech")
         } else {
-            let a = answers::answer_unlogged(ctx, &self.grammar, &text, last.as_deref(), now);
+            let grammar = self.grammar_for(ctx);
+            let a = answers::answer_unlogged(ctx, &grammar, &text, last.as_deref(), now);
             let outcome = if a.intent.is_some() {
                 "understood"
             } else {

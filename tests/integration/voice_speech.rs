@@ -291,6 +291,26 @@ fn a_typed_command_on_the_status_page_is_answered_on_the_page() {
         page.body.contains(r#"action="/voice""#),
         "the admin sees the form"
     );
+    // The {reviewer} slot's values are the store's reviewers: an assignment is named, and left to OJS.
+    let name = t.store().reviewers().unwrap()[0].name.clone();
+    let family = name.split_whitespace().last().unwrap().to_string();
+    let body = format!(
+        "text=assign+{}+to+submission+three",
+        family.replace(' ', "+")
+    );
+    assert_eq!(
+        t.post("/voice", Some(ADMIN_TOKEN), body.as_bytes()).status,
+        303
+    );
+    let r = t.get("/api/voice");
+    let last = &r.json()["recent"][0]["answer"];
+    assert_eq!(last["intent"], "decision", "{}", r.body);
+    assert_eq!(last["slots"]["reviewer"], name.as_str(), "{}", r.body);
+    assert!(
+        last["text"].as_str().unwrap().contains("in OJS itself"),
+        "{}",
+        r.body
+    );
     let r = t.post("/voice", Some(ADMIN_TOKEN), b"text=");
     assert_eq!(r.status, 400);
     assert_eq!(t.post("/voice", Some(READ_TOKEN), b"text=help").status, 403);
