@@ -60,9 +60,11 @@ if [ -z "$kpkg" ]; then
 fi
 kpkg=${kpkg%:arm64}
 # fdisk (sfdisk) and util-linux (only its resizepart is installed) grow /data to the card on first boot.
-# libsonic0 and espeak-ng-data: Piper's phonemizer (the voice feature), linked against sonic, reading espeak-ng's data.
+# libsonic0 and espeak-ng-data: Piper's phonemizer (the voice feature), linked against sonic, reading espeak-ng's data;
+# libasound2 (+ its configuration, libasound2-data): the microphone and speaker, opened at run time.
 pkgs=(busybox-static libc6 libgcc-s1 libstdc++6 libgomp1 e2fsprogs libext2fs2 libcom-err2 libblkid1 libuuid1 openssl libssl3
-      fdisk libfdisk1 libsmartcols1 libtinfo6 libreadline8 util-linux libsonic0 espeak-ng-data "$kpkg")
+      fdisk libfdisk1 libsmartcols1 libtinfo6 libreadline8 util-linux libsonic0 espeak-ng-data libasound2 libasound2-data
+      "$kpkg")
 fetch=()
 for p in "${pkgs[@]}"; do
     ls "$debs/${p}_"*_arm64.deb >/dev/null 2>&1 || fetch+=("$p:arm64")

@@ -24,6 +24,10 @@ command -v cmake >/dev/null 2>&1 || need_apt+=(cmake)
 command -v clang >/dev/null 2>&1 || need_apt+=(clang)
 [ -e /usr/lib/llvm-14/lib/libclang.so ] || ls /usr/lib/llvm-*/lib/libclang*.so >/dev/null 2>&1 || need_apt+=(libclang-dev)
 command -v unzip >/dev/null 2>&1 || need_apt+=(unzip)
+# Voice: ALSA (opened at run time; the push-to-talk test uses its file plugin as microphone and speaker), and
+# espeak-ng and sox for the spoken test set.
+ls /usr/lib/*/libasound.so.2 >/dev/null 2>&1 || need_apt+=(libasound2)
+[ -f /usr/share/alsa/alsa.conf ] || need_apt+=(libasound2-data)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
     echo "setup: installing ${need_apt[*]}"

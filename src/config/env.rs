@@ -98,6 +98,9 @@ impl Config {
                 "voice_espeak_data_dir" => self.voice.espeak_data_dir = PathBuf::from(v),
                 "voice_threads" => self.voice.threads = num(name, v)?,
                 "voice_speak" => self.voice.speak = boolean(name, v)?,
+                "voice_capture_device" => self.voice.capture_device = v.to_string(),
+                "voice_playback_device" => self.voice.playback_device = v.to_string(),
+                "voice_max_utterance_secs" => self.voice.max_utterance_secs = num(name, v)?,
                 // Settings of the process itself, not of the config.
                 "llm_model_path" => self.llm.model_path = PathBuf::from(v),
                 "llm_n_threads" => self.llm.n_threads = num(name, v)?,

@@ -15,6 +15,12 @@ pub struct VoiceConfig {
     pub threads: usize,
     /// Whether spoken answers are made (a box without a speaker, or a server, may turn them off).
     pub speak: bool,
+    /// The microphone's ALSA PCM (`default`, `plughw:1,0`, …); empty: no microphone, commands come as WAV or text.
+    pub capture_device: String,
+    /// The speaker's ALSA PCM; empty: answers are not played (they are still on the page and in the API).
+    pub playback_device: String,
+    /// The longest a push-to-talk recording runs (it stops earlier after 0.8 s of quiet).
+    pub max_utterance_secs: u32,
 }
 
 impl Default for VoiceConfig {
@@ -23,6 +29,9 @@ impl Default for VoiceConfig {
             espeak_data_dir: PathBuf::from(default_espeak_dir()),
             threads: 2,
             speak: true,
+            capture_device: String::new(),
+            playback_device: String::new(),
+            max_utterance_secs: 10,
         }
     }
 }
@@ -40,6 +49,12 @@ impl VoiceConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
         if !(1..=8).contains(&self.threads) {
             return Err(invalid("voice.threads", "must be between 1 and 8"));
+        }
+        if !(2..=28).contains(&self.max_utterance_secs) {
+            return Err(invalid(
+                "voice.max_utterance_secs",
+                "must be between 2 and 28",
+            ));
         }
         if !self.espeak_data_dir.is_absolute() {
             return Err(invalid("voice.espeak_data_dir", "must be an absolute path"));

@@ -1,7 +1,8 @@
 //! The machine: device readings (CPU, memory, disk, temperature, uptime via
 //! `sysinfo`), the clock, the shutdown signal ([`Shutdown`]) and the hardware
-//! watchdog ([`watchdog::Watchdog`]).
+//! watchdog ([`watchdog::Watchdog`]), and sound through ALSA ([`alsa::Pcm`]).
 
+pub mod alsa;
 pub mod appliance;
 mod shutdown;
 pub mod watchdog;

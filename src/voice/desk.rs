@@ -39,11 +39,12 @@ pub struct Exchange {
     pub total_ms: u64,
 }
 
-/// A spoken exchange: the exchange and the answer's audio (a WAV file).
+/// A spoken exchange: the exchange and the answer's audio (as a WAV file, and as samples).
 #[derive(Debug, Clone)]
 pub struct Spoke {
     pub exchange: Exchange,
     pub wav: Option<Vec<u8>>,
+    pub spoken: Option<Spoken>,
 }
 
 /// The voice commands' shared state: grammar, speech models, the last exchanges.
@@ -56,6 +57,11 @@ pub struct Desk {
     ear_failure: FailureMemo,
     mouth_failure: FailureMemo,
     recent: Mutex<heapless::Deque<Exchange, RECENT>>,
+    /// The microphone (its buffer allocated at the first push-to-talk); locked while it records.
+    mic: Mutex<Option<super::capture::Mic>>,
+    capture_device: String,
+    playback_device: String,
+    max_utterance_secs: u32,
     /// The grammar with its `{reviewer}` list filled from the store, for the mirror generation it was made for.
     filled: Mutex<Option<(i64, Arc<Grammar>)>>,
 }
@@ -74,6 +80,10 @@ impl Desk {
             mouth_failure: FailureMemo::default(),
             recent: Mutex::new(heapless::Deque::new()),
             filled: Mutex::new(None),
+            mic: Mutex::new(None),
+            capture_device: config.voice.capture_device.clone(),
+            playback_device: config.voice.playback_device.clone(),
+            max_utterance_secs: config.voice.max_utterance_secs,
         })
     }
 
@@ -158,15 +168,60 @@ impl Desk {
                 return Err(VoiceError::Audio(e));
             }
         };
+        self.command_samples(ctx, clip.samples, now, t0)
+    }
+
+    /// A command already as 16 kHz mono samples (a WAV's, or the microphone's).
+    fn command_samples(
+        &self,
+        ctx: &AppContext,
+        samples: Vec<f32>,
+        now: i64,
+        t0: Instant,
+    ) -> Result<Spoke, VoiceError> {
         let ear = self.ear().inspect_err(|_| count(ctx, "error"))?;
         // Silero decides what is speech (the energy test of `audio::has_speech` misses short, quiet words).
-        let heard = ear.listen(clip.samples).map_err(|e| {
+        let heard = ear.listen(samples).map_err(|e| {
             count(ctx, "error");
             VoiceError::Speech(e)
         })?;
         observe(ctx, "vad", heard.vad_ms);
         observe(ctx, "stt", heard.stt_ms);
         Ok(self.finish(ctx, Some(heard), now, t0))
+    }
+
+    /// Whether the box has a microphone configured (`[voice] capture_device`).
+    pub fn has_microphone(&self) -> bool {
+        !self.capture_device.is_empty()
+    }
+
+    /// Push-to-talk: records one utterance from the box's microphone, answers it, and plays the answer through the
+    /// speaker when one is configured. One at a time: a second press while recording is refused, not queued.
+    pub fn listen(&self, ctx: &AppContext, now: i64) -> Result<Spoke, VoiceError> {
+        if !self.has_microphone() {
+            return Err(VoiceError::NoMicrophone);
+        }
+        let Ok(mut mic) = self.mic.try_lock() else {
+            return Err(VoiceError::Busy);
+        };
+        let mic = mic.get_or_insert_with(|| {
+            super::capture::Mic::new(&self.capture_device, self.max_utterance_secs)
+        });
+        let recording = mic.record().map_err(|e| {
+            count(ctx, "error");
+            VoiceError::Device(e)
+        })?;
+        let t0 = Instant::now();
+        let mut spoke = self.command_samples(ctx, recording.samples, now, t0)?;
+        if let (false, Some(s)) = (self.playback_device.is_empty(), &spoke.spoken) {
+            let played = crate::system::alsa::Pcm::playback(&self.playback_device, s.sample_rate)
+                .and_then(|mut p| p.write_all(&s.samples));
+            if let Err(e) = played {
+                tracing::warn!(error = %e, "cannot play the spoken answer");
+                spoke.exchange.speech_note = Some(e.to_string());
+            }
+        }
+        Ok(spoke)
     }
 
     /// A typed command (the page's text box, the CLI): answered, and spoken when the box speaks.
@@ -250,6 +305,7 @@ impl Desk {
         self.remember(exchange.clone());
         Spoke {
             wav: spoken.as_ref().and_then(|s| wav_bytes(s).ok()),
+            spoken,
             exchange,
         }
     }

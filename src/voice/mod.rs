@@ -11,6 +11,7 @@
 
 pub mod answers;
 pub mod audio;
+pub mod capture;
 pub mod desk;
 pub mod intents;
 pub mod numbers;
@@ -32,4 +33,10 @@ pub enum VoiceError {
     NotReady(String),
     #[error("voice test set: {0}")]
     TestSet(String),
+    #[error("this box has no microphone configured ([voice] capture_device)")]
+    NoMicrophone,
+    #[error("the microphone is already recording a command")]
+    Busy,
+    #[error(transparent)]
+    Device(#[from] crate::system::alsa::AlsaError),
 }

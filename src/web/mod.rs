@@ -256,6 +256,7 @@ fn checked(
         (Route::Voice, "POST") => voice::command(ctx, desk, &req.body).unwrap_or_else(|r| r),
         (Route::Voice, _) => voice::recent(desk).unwrap_or_else(|r| r),
         (Route::VoiceAction, _) => page_or_error(ctx, role, voice::typed(ctx, desk, &req.body)),
+        (Route::ListenAction, _) => page_or_error(ctx, role, voice::listen(ctx, desk)),
         (Route::Other, _) => Reply::error(404, "nothing here"),
     }
 }

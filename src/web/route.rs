@@ -50,6 +50,8 @@ pub(crate) enum Route {
     SyncAction,
     /// The status page's typed voice command.
     VoiceAction,
+    /// The status page's push-to-talk: record a command from the box's microphone.
+    ListenAction,
     Other,
 }
 
@@ -91,6 +93,7 @@ impl Route {
             "/api/update" => Route::Update,
             "/api/voice" => Route::Voice,
             "/voice" => Route::VoiceAction,
+            "/voice/listen" => Route::ListenAction,
             "/submissions" => Route::SubmissionsPage,
             "/search" => Route::SearchPage,
             "/reviewers" => Route::ReviewersPage,
@@ -144,6 +147,7 @@ impl Route {
             Route::Update => "/api/update",
             Route::Voice => "/api/voice",
             Route::VoiceAction => "/voice",
+            Route::ListenAction => "/voice/listen",
             Route::SubmissionsPage => "/submissions",
             Route::SubmissionPage => "/submissions/{id}",
             Route::ScreeningAction => "/submissions/{id}/screening",
@@ -161,9 +165,11 @@ impl Route {
             Route::Sync | Route::Update | Route::Assessment | Route::SignIn | Route::Voice => {
                 "GET, HEAD, POST"
             }
-            Route::SignOut | Route::ScreeningAction | Route::SyncAction | Route::VoiceAction => {
-                "POST"
-            }
+            Route::SignOut
+            | Route::ScreeningAction
+            | Route::SyncAction
+            | Route::VoiceAction
+            | Route::ListenAction => "POST",
             _ => "GET, HEAD",
         }
     }
@@ -172,7 +178,11 @@ impl Route {
         match method {
             "GET" | "HEAD" => !matches!(
                 self,
-                Route::SignOut | Route::ScreeningAction | Route::SyncAction | Route::VoiceAction
+                Route::SignOut
+                    | Route::ScreeningAction
+                    | Route::SyncAction
+                    | Route::VoiceAction
+                    | Route::ListenAction
             ),
             "POST" => matches!(
                 self,
@@ -185,6 +195,7 @@ impl Route {
                     | Route::SyncAction
                     | Route::Voice
                     | Route::VoiceAction
+                    | Route::ListenAction
             ),
             _ => false,
         }
@@ -194,7 +205,13 @@ impl Route {
         match (self, method) {
             (Route::Health | Route::Metrics | Route::SignIn | Route::SignOut, _) => Need::Nothing,
             (Route::Sync | Route::Assessment | Route::Voice, "POST") => Need::Admin,
-            (Route::ScreeningAction | Route::SyncAction | Route::VoiceAction, _) => Need::Admin,
+            (
+                Route::ScreeningAction
+                | Route::SyncAction
+                | Route::VoiceAction
+                | Route::ListenAction,
+                _,
+            ) => Need::Admin,
             // What is installed, from where, and the failures: the admin's business.
             (Route::Update, _) => Need::Admin,
             _ => Need::Read,
@@ -212,7 +229,7 @@ impl Route {
                 _,
             ) => Cost::Model,
             (Route::Assessment | Route::Voice, "POST") => Cost::Model,
-            (Route::VoiceAction, _) => Cost::Model,
+            (Route::VoiceAction | Route::ListenAction, _) => Cost::Model,
             _ => Cost::Ordinary,
         }
     }
@@ -238,6 +255,7 @@ impl Route {
                 | Route::ReviewerPage
                 | Route::SyncAction
                 | Route::VoiceAction
+                | Route::ListenAction
         )
     }
 

@@ -91,3 +91,30 @@ pub(crate) fn typed(ctx: &AppContext, desk: Option<&Desk>, body: &[u8]) -> Resul
     desk.command_text(ctx, &text, crate::system::unix_now());
     Ok(super::page::actions::see_other("/#voice".into()))
 }
+
+/// `POST /voice/listen` (the card's push-to-talk): records from the box's microphone, answers, back to the card.
+pub(crate) fn listen(ctx: &AppContext, desk: Option<&Desk>) -> Result<Reply, Page> {
+    let page = |status: u16, heading: &str, message: String| Page {
+        status,
+        heading: heading.into(),
+        message,
+        back: Some("/#voice".into()),
+    };
+    let desk = desk.ok_or_else(|| {
+        page(
+            503,
+            "Voice commands are not available",
+            "This box has no voice commands.".into(),
+        )
+    })?;
+    match desk.listen(ctx, crate::system::unix_now()) {
+        Ok(_) => Ok(super::page::actions::see_other("/#voice".into())),
+        Err(VoiceError::NoMicrophone) => Err(page(
+            409,
+            "No microphone",
+            VoiceError::NoMicrophone.to_string(),
+        )),
+        Err(VoiceError::Busy) => Err(page(409, "Already listening", VoiceError::Busy.to_string())),
+        Err(e) => Err(page(503, "Could not take the command", e.to_string())),
+    }
+}

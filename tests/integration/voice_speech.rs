@@ -394,3 +394,80 @@ fn the_voice_cli_answers_a_wav_file_and_say_writes_one() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("x.wav") && err.contains("not a WAV"), "{err}");
 }
+
+/// ALSA's `file` plugin as the box's microphone (it plays a raw file as the capture stream) and speaker (it writes
+/// what is played to a file): the real capture and playback path, with no sound card.
+#[cfg(feature = "voice")]
+#[test]
+fn push_to_talk_records_from_the_microphone_answers_and_plays_the_answer_through_alsa() {
+    let t = start_demo();
+    let desk = desk_for(&t);
+    let s = desk.say("What is overdue?").expect("Piper speaks");
+    let clip = ojscog::voice::audio::decode_wav(&wav_bytes(&s).unwrap()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let raw: Vec<u8> = clip
+        .samples
+        .iter()
+        .flat_map(|x| (((x.clamp(-1.0, 1.0)) * 32767.0) as i16).to_le_bytes())
+        .collect();
+    let mic = dir.path().join("mic.raw");
+    let speaker = dir.path().join("speaker.raw");
+    std::fs::write(&mic, raw).unwrap();
+    let conf = dir.path().join("asound.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "pcm.testmic {{ type file\n slave.pcm \"null\"\n file \"/dev/null\"\n infile \"{}\"\n format \"raw\" }}\n\
+             pcm.testspk {{ type file\n slave.pcm \"null\"\n file \"{}\"\n format \"raw\" }}\n",
+            mic.display(),
+            speaker.display()
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ojscog"))
+        .args(["listen", "--demo", "--json"])
+        .current_dir(dir.path())
+        .env("OJSCOG_DATA_DIR", dir.path())
+        .env("OJSCOG_VOICE_CAPTURE_DEVICE", "testmic")
+        .env("OJSCOG_VOICE_PLAYBACK_DEVICE", "testspk")
+        .env(
+            "ALSA_CONFIG_PATH",
+            format!("/usr/share/alsa/alsa.conf:{}", conf.display()),
+        )
+        .output()
+        .expect("runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(j["answer"]["intent"], "overdue", "{j}");
+    // The recording stopped on the quiet after the words, long before the 10 s limit.
+    let heard = j["heard"]["speech_seconds"].as_f64().unwrap();
+    assert!(heard > 0.3 && heard < 5.0, "{j}");
+    // The answer went to the speaker.
+    let played = std::fs::metadata(&speaker).map(|m| m.len()).unwrap_or(0);
+    assert!(played > 16_000, "{played} bytes played; {err}");
+    // A device that does not exist: a clear error naming it.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_ojscog"))
+        .args(["listen", "--demo"])
+        .current_dir(dir.path())
+        .env("OJSCOG_DATA_DIR", dir.path())
+        .env("OJSCOG_VOICE_CAPTURE_DEVICE", "no-such-microphone")
+        .output()
+        .expect("runs");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no-such-microphone"), "{err}");
+}
+
+#[test]
+fn push_to_talk_without_a_microphone_says_so() {
+    let t = start_demo();
+    let r = t.post("/voice/listen", Some(ADMIN_TOKEN), b"");
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(r.body.contains("no microphone"), "{}", r.body);
+    let page = t.get_with("/", &[("Authorization", &format!("Bearer {ADMIN_TOKEN}"))]);
+    assert!(
+        !page.body.contains(r#"id="voice-listen""#),
+        "no Listen button without a microphone"
+    );
+}

@@ -134,6 +134,16 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Push-to-talk from the command line: record one command from the microphone ([voice] capture_device), answer
+    /// it, and play the answer ([voice] playback_device).
+    Listen {
+        /// Use the built-in demo journal (its scratch store under the data directory).
+        #[arg(long)]
+        demo: bool,
+        /// Print JSON instead of lines.
+        #[arg(long)]
+        json: bool,
+    },
     /// Speak a text with the box's voice into a WAV file.
     Say {
         text: String,
@@ -215,6 +225,7 @@ fn run(cli: Cli) -> Result<()> {
             json,
         } => voice::voice_cmd(cfg, &file, demo, out, json),
         Command::Say { text, out } => voice::say_cmd(cfg, &text, out),
+        Command::Listen { demo, json } => voice::listen_cmd(cfg, demo, json),
         Command::Update { action } => update::update_cmd(&cfg, action),
         Command::Release { action } => update::release_cmd(action),
         Command::Models { dir, action } => models::models_cmd(&cfg, dir, action),

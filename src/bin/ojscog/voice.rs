@@ -39,7 +39,26 @@ pub(crate) fn voice_cmd(
     if let (Some(out), Some(wav)) = (&out, &spoke.wav) {
         write_file(out, wav)?;
     }
-    let e = &spoke.exchange;
+    print_exchange(&spoke.exchange, json)?;
+    if out.is_none() && spoke.exchange.speech_note.is_none() {
+        eprintln!("ojscog: spoken answer made (use -o FILE.wav to keep it)");
+    }
+    Ok(())
+}
+
+/// `ojscog listen`: one push-to-talk command from the configured microphone.
+pub(crate) fn listen_cmd(cfg: Config, demo: bool, json: bool) -> Result<()> {
+    let ctx = context(&cfg, demo)?;
+    let desk = Desk::new(&cfg)?;
+    eprintln!(
+        "ojscog: listening on `{}`: speak now",
+        cfg.voice.capture_device
+    );
+    let spoke = desk.listen(&ctx, ojscog::system::unix_now())?;
+    print_exchange(&spoke.exchange, json)
+}
+
+fn print_exchange(e: &ojscog::voice::Exchange, json: bool) -> Result<()> {
     if json {
         println!("{}", serde_json::to_string_pretty(e)?);
     } else {
@@ -69,8 +88,6 @@ pub(crate) fn voice_cmd(
     }
     if let Some(note) = &e.speech_note {
         eprintln!("ojscog: no spoken answer: {note}");
-    } else if out.is_none() {
-        eprintln!("ojscog: spoken answer made (use -o FILE.wav to keep it)");
     }
     Ok(())
 }

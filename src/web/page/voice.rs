@@ -38,6 +38,9 @@ pub(super) fn voice_card(h: &mut String, desk: Option<&Desk>, role: Role) {
         }
         h.push_str("</ol>");
     }
+    if role == Role::Admin && desk.has_microphone() {
+        h.push_str(r#"<form method="post" action="/voice/listen" class="actions"><button type="submit" class="primary" id="voice-listen">Listen (speak after pressing)</button></form>"#);
+    }
     if role == Role::Admin {
         h.push_str(r#"<form method="post" action="/voice" class="actions"><label for="voice-text">Type a command</label> <input type="text" id="voice-text" name="text" maxlength="300" placeholder="what is overdue"> <button type="submit">Ask</button></form>"#);
     }
