@@ -5,8 +5,12 @@
 //! and the `voice` feature; without the feature only the "built without
 //! voice" answer is checked.
 
-use crate::support::web::{raw, raw_status, start_demo, ADMIN_TOKEN, READ_TOKEN};
-use ojscog::voice::{Desk, Grammar};
+#[cfg(feature = "voice")]
+use crate::support::web::{raw, raw_status};
+use crate::support::web::{start_demo, ADMIN_TOKEN, READ_TOKEN};
+use ojscog::voice::Desk;
+#[cfg(feature = "voice")]
+use ojscog::voice::Grammar;
 
 #[cfg(feature = "voice")]
 use ojscog::voice::desk::wav_bytes;
