@@ -65,15 +65,21 @@ kpkg=${kpkg%:arm64}
 pkgs=(busybox-static libc6 libgcc-s1 libstdc++6 libgomp1 e2fsprogs libext2fs2 libcom-err2 libblkid1 libuuid1 openssl libssl3
       fdisk libfdisk1 libsmartcols1 libtinfo6 libreadline8 util-linux libsonic0 espeak-ng-data libasound2 libasound2-data
       "$kpkg")
+# Architecture-independent packages are downloaded without the :arm64 qualifier (their files end in _all.deb).
+arch_all=" libasound2-data "
 fetch=()
 for p in "${pkgs[@]}"; do
-    ls "$debs/${p}_"*_arm64.deb >/dev/null 2>&1 || fetch+=("$p:arm64")
+    if [[ "$arch_all" == *" $p "* ]]; then
+        ls "$debs/${p}_"*_all.deb >/dev/null 2>&1 || fetch+=("$p")
+    else
+        ls "$debs/${p}_"*_arm64.deb >/dev/null 2>&1 || fetch+=("$p:arm64")
+    fi
 done
 if [ ${#fetch[@]} -gt 0 ]; then
     log "downloading ${fetch[*]}"
     (cd "$debs" && { apt-get download -q "${fetch[@]}" 2>/dev/null || { apt_update_once; apt-get download -q "${fetch[@]}"; }; }) >&2
 fi
-deb() { ls -t "$debs/${1}_"*_arm64.deb | head -1; }
+deb() { ls -t "$debs/${1}_"*_arm64.deb "$debs/${1}_"*_all.deb 2>/dev/null | head -1; }
 
 work="$OJSCOG_CACHE/image-work/$board"
 rm -rf "$work"; mkdir -p "$work/root" "$work/kernel" "$work/bin" "$out"
