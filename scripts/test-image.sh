@@ -93,7 +93,7 @@ if [[ "${OJSCOG_IMAGE_BUILD:-}" == *all-features* || "${OJSCOG_IMAGE_BUILD:-}" =
         ln -s "$v" "$vd/models/$m/current"
     done
     ts=$(bash scripts/voice/testset.sh)
-    f=$(awk -F'\t' '$3 == "piper-joe-x1.0" && $4 == "overdue" { print $1; exit }' "$ts/manifest.tsv")
+    f=$(awk -F'\t' '$3 ~ /^piper-joe-x[0-9.]+$/ && $6 == "What is overdue?" { print $1; exit }' "$ts/manifest.tsv")
     [ -n "$f" ] || die "no clean Piper 'overdue' utterance in $ts/manifest.tsv"
     cp "$ts/$f" "$vd/command.wav"
     voice_args=(--voice-dir "$vd")
