@@ -293,8 +293,8 @@ mod tests {
             *s = 0.3 * (i as f32 * 0.07).sin();
         }
         let (a, b) = super::loud_span(&x).expect("the word");
-        assert!(a <= 8000 && a >= 8000 - 3200 - 480, "{a}");
-        assert!(b >= 12000 && b <= 12000 + 3200 + 480, "{b}");
+        assert!((8000 - 3200 - 480..=8000).contains(&a), "{a}");
+        assert!((12000..=12000 + 3200 + 480).contains(&b), "{b}");
         let hiss: Vec<f32> = (0..16_000)
             .map(|i| ((i * 7919 % 200) as f32 - 100.0) / 32768.0)
             .collect();
