@@ -2,8 +2,8 @@
 //! STT, piper-rs for TTS. Only this file touches those crates.
 
 use super::{
-    available_memory, memory_for, to_pcm16, Heard, SpeechSettings, Spoken, MAX_SPEECH_SECONDS,
-    STT_FILES, STT_MODEL, TTS_FILES, TTS_MODEL, VAD_FILE, VAD_MODEL,
+    available_memory, loud_span, memory_for, to_pcm16, Heard, SpeechSettings, Spoken,
+    MAX_SPEECH_SECONDS, STT_FILES, STT_MODEL, TTS_FILES, TTS_MODEL, VAD_FILE, VAD_MODEL,
 };
 use crate::inference::InferenceError;
 use crate::models::{ModelStore, VerifiedModel};
@@ -174,30 +174,6 @@ impl EarBackend {
     }
 }
 
-/// The span of `samples` (16 kHz) from 0.2 s before the first to 0.2 s after the last loud 30 ms frame, when at
-/// least 0.15 s of frames are loud: well above the quietest frames and above an absolute level hiss stays under.
-fn loud_span(samples: &[f32]) -> Option<(usize, usize)> {
-    const FRAME: usize = 480;
-    let levels: Vec<f32> = samples
-        .chunks(FRAME)
-        .map(|f| (f.iter().map(|x| x * x).sum::<f32>() / f.len() as f32).sqrt())
-        .collect();
-    let mut sorted = levels.clone();
-    sorted.sort_by(f32::total_cmp);
-    let floor = *sorted.get(sorted.len() / 10)?;
-    let threshold = (floor * 6.0).max(0.03);
-    let loud: Vec<usize> = (0..levels.len())
-        .filter(|i| levels[*i] > threshold)
-        .collect();
-    if loud.len() * FRAME < RATE as usize * 15 / 100 {
-        return None;
-    }
-    let pad = RATE as usize / 5;
-    let start = (loud[0] * FRAME).saturating_sub(pad);
-    let end = ((loud[loud.len() - 1] + 1) * FRAME + pad).min(samples.len());
-    Some((start, end))
-}
-
 pub struct MouthBackend {
     piper: piper_rs::Piper,
 }
@@ -281,24 +257,5 @@ impl MouthBackend {
             sample_rate: rate,
             tts_ms: t0.elapsed().as_millis() as u64,
         })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn a_short_loud_word_in_silence_is_found_and_hiss_is_not() {
-        let mut x = vec![0.0005f32; 16_000];
-        for (i, s) in x.iter_mut().enumerate().skip(8000).take(4000) {
-            *s = 0.3 * (i as f32 * 0.07).sin();
-        }
-        let (a, b) = super::loud_span(&x).expect("the word");
-        assert!((8000 - 3200 - 480..=8000).contains(&a), "{a}");
-        assert!((12000..=12000 + 3200 + 480).contains(&b), "{b}");
-        let hiss: Vec<f32> = (0..16_000)
-            .map(|i| ((i * 7919 % 200) as f32 - 100.0) / 32768.0)
-            .collect();
-        assert_eq!(super::loud_span(&hiss), None);
-        assert_eq!(super::loud_span(&[]), None);
     }
 }

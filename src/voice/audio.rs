@@ -162,31 +162,10 @@ pub fn resample(x: &[f32], from: u32, to: u32) -> Vec<f32> {
         .collect()
 }
 
-/// Whether the clip has a voice in it: at least 0.2 s of 30 ms frames whose
-/// level is well above the quietest frames' (a noise floor) and above an
-/// absolute minimum. (An energy test: the voice activity model comes with
-/// speech-to-text.)
+/// Whether the clip has a voice in it, by loudness
+/// ([`crate::inference::speech::loud_span`]; the voice activity model comes with speech-to-text).
 pub fn has_speech(clip: &Clip) -> bool {
-    let frame = (SAMPLE_RATE as usize * 30) / 1000;
-    let mut levels: Vec<f32> = clip
-        .samples
-        .chunks(frame)
-        .map(|f| (f.iter().map(|x| x * x).sum::<f32>() / f.len() as f32).sqrt())
-        .collect();
-    if levels.is_empty() {
-        return false;
-    }
-    let loud_frames = {
-        let mut sorted = levels.clone();
-        sorted.sort_by(f32::total_cmp);
-        let floor = sorted[sorted.len() / 10];
-        // Well above the floor (capped, so a steady loud clip counts), and above
-        // an absolute minimum that hiss stays under.
-        let threshold = (floor * 4.0).clamp(0.02, 0.1);
-        levels.retain(|l| *l > threshold);
-        levels.len()
-    };
-    loud_frames * 30 >= 200
+    crate::inference::speech::loud_span(&clip.samples).is_some()
 }
 
 #[cfg(test)]

@@ -180,7 +180,6 @@ impl Desk {
         t0: Instant,
     ) -> Result<Spoke, VoiceError> {
         let ear = self.ear().inspect_err(|_| count(ctx, "error"))?;
-        // Silero decides what is speech (the energy test of `audio::has_speech` misses short, quiet words).
         let heard = ear.listen(samples).map_err(|e| {
             count(ctx, "error");
             VoiceError::Speech(e)
@@ -318,14 +317,9 @@ impl Desk {
     fn last_answer(&self) -> Option<String> {
         let recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
         recent
-            .back()
-            .filter(|e| e.answer.intent.as_deref() != Some("repeat"))
-            .or_else(|| {
-                recent
-                    .iter()
-                    .rev()
-                    .find(|e| e.answer.intent.as_deref() != Some("repeat"))
-            })
+            .iter()
+            .rev()
+            .find(|e| e.answer.intent.as_deref() != Some("repeat"))
             .map(|e| e.answer.text.clone())
     }
 

@@ -34,12 +34,10 @@ pub(crate) fn command(ctx: &AppContext, desk: Option<&Desk>, body: &[u8]) -> Han
     let now = crate::system::unix_now();
     let spoke = desk.command_wav(ctx, body, now).map_err(|e| match e {
         VoiceError::Audio(a) => Reply::error(400, a.to_string()),
-        VoiceError::Speech(crate::inference::InferenceError::Busy { .. }) => {
-            Reply::error(503, e.to_string()).with_header("Retry-After", "5")
-        }
-        VoiceError::Speech(crate::inference::InferenceError::Timeout { .. }) => {
-            Reply::error(503, e.to_string()).with_header("Retry-After", "5")
-        }
+        VoiceError::Speech(
+            crate::inference::InferenceError::Busy { .. }
+            | crate::inference::InferenceError::Timeout { .. },
+        ) => Reply::error(503, e.to_string()).with_header("Retry-After", "5"),
         other => Reply::error(503, other.to_string()),
     })?;
     let e = &spoke.exchange;

@@ -166,7 +166,7 @@ pub(crate) fn eval_voice_cmd(cfg: Config, dir: &Path, json: bool) -> Result<()> 
 /// `ojscog bench voice DIR`: STT and TTS real-time factors on the test set's Piper utterances, the time from the end
 /// of speech to the start of the spoken answer, and peak RSS with every voice model loaded.
 pub(crate) fn bench_voice_cmd(
-    mut cfg: Config,
+    cfg: Config,
     dir: &Path,
     threads: usize,
     count: usize,
@@ -174,7 +174,6 @@ pub(crate) fn bench_voice_cmd(
 ) -> Result<()> {
     use ojscog::inference::speech::{Ear, Mouth, SpeechSettings};
     use std::time::Instant;
-    cfg.voice.threads = threads;
     let mut settings = SpeechSettings::new(&cfg.data_dir, &cfg.voice.espeak_data_dir);
     settings.threads = threads;
     let t = Instant::now();
