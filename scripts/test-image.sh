@@ -96,6 +96,8 @@ if [[ "${OJSCOG_IMAGE_BUILD:-}" == *all-features* || "${OJSCOG_IMAGE_BUILD:-}" =
     f=$(awk -F'\t' '$3 ~ /^piper-joe-x[0-9.]+$/ && $6 == "What is overdue?" { print $1; exit }' "$ts/manifest.tsv")
     [ -n "$f" ] || die "no clean Piper 'overdue' utterance in $ts/manifest.tsv"
     cp "$ts/$f" "$vd/command.wav"
+    # The same command as a microphone would give it (16 kHz mono 16-bit raw, then a second of quiet) for push-to-talk.
+    sox "$vd/command.wav" -r 16000 -c 1 -b 16 -e signed-integer -t raw "$vd/command.raw" pad 0 1
     voice_args=(--voice-dir "$vd")
 fi
 t_build=$(date +%s)

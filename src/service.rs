@@ -130,11 +130,24 @@ impl Service {
                 pet_watchdog(&ctx, local_addr, &shutdown)
             })?);
         }
+        let desk = match crate::voice::Desk::new(&ctx.config) {
+            Ok(d) => Some(Arc::new(d)),
+            Err(e) => {
+                tracing::error!(error = %e, "voice commands are off");
+                None
+            }
+        };
+        if let (Some(desk), false) = (&desk, ctx.config.voice.button.is_empty()) {
+            let (ctx, desk, shutdown) = (ctx.clone(), desk.clone(), shutdown.clone());
+            threads.push(spawn("voice-button", move || {
+                crate::voice::button::run(&desk, &ctx, &|| shutdown.is_triggered())
+            })?);
+        }
         let (failed_tx, failed) = tokio::sync::watch::channel(None);
         {
             let (ctx, shutdown) = (ctx.clone(), shutdown.clone());
             threads.push(spawn("web", move || {
-                if let Err(e) = crate::web::serve(listener, ctx, shutdown.clone()) {
+                if let Err(e) = crate::web::serve(listener, ctx, desk, shutdown.clone()) {
                     tracing::error!(error = %e, "the web server stopped; the service stops too");
                     let _ = failed_tx.send(Some(e.to_string()));
                     shutdown.trigger();

@@ -30,12 +30,13 @@ class Guest:
         self.args, self.work, self.name = args, work, name
         self.port = free_port()
         self.sock = os.path.join(work, f"{name}.sock")
+        self.mon = os.path.join(work, f"{name}.mon")
         self.log = os.path.join(work, f"{name}.console.log")
         self.buf = b""
         self.lock = threading.Lock()
         cmd = [
             "qemu-system-aarch64", "-M", "virt", "-cpu", args.cpu, "-smp", "2", "-m", "1024",
-            "-nographic", "-no-reboot", "-monitor", "none",
+            "-nographic", "-no-reboot", "-monitor", f"unix:{self.mon},server=on,wait=off",
             "-kernel", os.path.join(args.image_dir, "Image"),
             "-initrd", os.path.join(args.image_dir, "initrd.img"),
             "-append", (open(args.cmdline).read().strip() + " " + append).strip(),
@@ -50,7 +51,7 @@ class Guest:
         if extra_disk:
             cmd += ["-drive", f"if=none,file={extra_disk},format=raw,id=d1,readonly=on",
                     "-device", "virtio-blk-device,drive=d1"]
-        for f in (self.sock, self.log):
+        for f in (self.sock, self.log, self.mon):
             if os.path.exists(f):
                 os.unlink(f)
         self.t0 = time.monotonic()
@@ -151,6 +152,24 @@ class Guest:
                 return rc, out
             time.sleep(0.1)
         raise AssertionError(f"{self.name}: `{command}` did not finish in {timeout} s; tail:\n{self.text()[-2000:]}")
+
+    def monitor(self, command):
+        """One command to qemu's human monitor (e.g. system_powerdown: presses the virt board's power button, wired to
+        line 3 of its PL061 GPIO chip); returns what the monitor printed."""
+        m = socket.socket(socket.AF_UNIX)
+        m.settimeout(5)
+        m.connect(self.mon)
+        out = b""
+        try:
+            out += m.recv(4096)
+            m.sendall(command.encode() + b"\n")
+            time.sleep(0.5)
+            out += m.recv(4096)
+        except socket.timeout:
+            pass
+        finally:
+            m.close()
+        return out.decode(errors="replace")
 
     def wait_exit(self, timeout):
         try:
@@ -310,6 +329,40 @@ def main():
                 m = re.search(r'"intent": "([a-z_]+)"', out)
                 check("voice: `ojscog voice` in the image hears the spoken command (overdue)",
                       "rc=0" in out and m is not None and m.group(1) == "overdue", out.strip().replace("\n", " | ")[-700:])
+                # Push-to-talk at the box, through the running service: its button is line 3 of the board's GPIO chip
+                # (qemu's power button, pressed by `system_powerdown`), its microphone ALSA's file plugin playing the
+                # spoken command (raw samples) as the capture stream. The models go into the service's own store.
+                g.sh("mkdir -p /data/ojscog/models && cp -a /mnt/voice/models/. /data/ojscog/models/ && chown -R ojscog:ojscog /data/ojscog/models; "
+                     "mkdir -p /data/etc/ojscog; "
+                     "sed -e 's/^capture_device = \"\"/capture_device = \"testmic\"/' -e 's/^button = \"\"/button = \"gpiochip0:3\"/' "
+                     "-e 's/^button_active_low = true/button_active_low = false/' -e '/^max_utterance_secs/a speak = false' "
+                     "/etc/ojscog/config.toml > /data/etc/ojscog/config.toml; "
+                     "printf 'pcm.testmic { type file\\n slave.pcm \"null\"\\n file \"/dev/null\"\\n infile \"/mnt/voice/command.raw\"\\n format \"raw\" }\\n' "
+                     "> /data/ojscog/.asoundrc; chown ojscog:ojscog /data/ojscog/.asoundrc; "
+                     "kill $(cat /run/ojscog/service.pid); sleep 4")
+                g.wait_ready(args.ready_timeout)
+                _, out = g.sh("ls -l /dev/gpiochip*; logread | grep -i 'push-to-talk' | tail -3", check=False)
+                check("voice: the service requests the push-to-talk button line", "push-to-talk button ready" in out,
+                      out.strip().replace("\n", " | ")[-500:])
+                t0 = time.monotonic()
+                g.monitor("system_powerdown")
+                exchange = None
+                while time.monotonic() - t0 < 600 and exchange is None:
+                    time.sleep(3)
+                    req = urllib.request.Request(f"http://127.0.0.1:{g.port}/api/voice",
+                                                 headers={"Authorization": f"Bearer {read_token}"})
+                    try:
+                        with urllib.request.urlopen(req, timeout=10) as r:
+                            recent = json.loads(r.read()).get("recent", [])
+                            exchange = recent[0] if recent else None
+                    except Exception:
+                        pass
+                results["voice_button_s"] = round(time.monotonic() - t0, 1)
+                _, log = g.sh("logread | grep -i 'push-to-talk' | tail -4", check=False)
+                intent = (exchange or {}).get("answer", {}).get("intent")
+                check("voice: a press of the GPIO button records from the microphone and answers (overdue)",
+                      intent == "overdue", f"{json.dumps(exchange)[:400]} | {log.strip()[-400:]}")
+                g.sh("rm -f /data/etc/ojscog/config.toml /data/ojscog/.asoundrc")
             t0 = time.monotonic()
             if server:
                 # The running service (user ojscog, auto_apply off) is told by the admin to apply; it verifies the

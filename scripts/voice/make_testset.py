@@ -85,6 +85,10 @@ def main():
     rng = random.Random(20261130)
     os.makedirs(args.out_dir, exist_ok=True)
 
+    # Repeatable audio: Piper's VITS samples noise inside the model (ONNX Runtime's random ops, seeded here before its
+    # session is made), and sox's pink noise and dither (-R); the same generator and voice give the same test set.
+    import onnxruntime
+    onnxruntime.set_seed(20261130)
     from piper import PiperVoice, SynthesisConfig
     voice = PiperVoice.load(args.piper_model)
 
@@ -126,8 +130,8 @@ def main():
                 noise = path + ".noise.wav"
                 dur = float(run(["soxi", "-D", tmp]).stdout.decode().strip())
                 rate = run(["soxi", "-r", tmp]).stdout.decode().strip()
-                run(["sox", "-n", "-r", rate, "-c", "1", "-b", "16", noise, "synth", f"{dur}", "pinknoise", "vol", "0.03"])
-                run(["sox", "-m", tmp, noise, path])
+                run(["sox", "-R", "-n", "-r", rate, "-c", "1", "-b", "16", noise, "synth", f"{dur}", "pinknoise", "vol", "0.03"])
+                run(["sox", "-R", "-m", tmp, noise, path])
                 os.remove(noise)
                 os.remove(tmp)
                 label += "+noise"

@@ -101,6 +101,8 @@ impl Config {
                 "voice_capture_device" => self.voice.capture_device = v.to_string(),
                 "voice_playback_device" => self.voice.playback_device = v.to_string(),
                 "voice_max_utterance_secs" => self.voice.max_utterance_secs = num(name, v)?,
+                "voice_button" => self.voice.button = v.to_string(),
+                "voice_button_active_low" => self.voice.button_active_low = boolean(name, v)?,
                 // Settings of the process itself, not of the config.
                 "llm_model_path" => self.llm.model_path = PathBuf::from(v),
                 "llm_n_threads" => self.llm.n_threads = num(name, v)?,

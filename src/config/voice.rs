@@ -21,6 +21,12 @@ pub struct VoiceConfig {
     pub playback_device: String,
     /// The longest a push-to-talk recording runs (it stops earlier after 0.8 s of quiet).
     pub max_utterance_secs: u32,
+    /// A push-to-talk button on a GPIO line: `CHIP:OFFSET` (`gpiochip0:17`) or the line's name (`GPIO17` on a
+    /// Raspberry Pi); empty: no button (push-to-talk from the page or the CLI).
+    pub button: String,
+    /// Whether the button connects the line to ground when pressed (a pull-up keeps it high otherwise); false: it
+    /// connects the line to 3.3 V (a pull-down keeps it low).
+    pub button_active_low: bool,
 }
 
 impl Default for VoiceConfig {
@@ -32,6 +38,8 @@ impl Default for VoiceConfig {
             capture_device: String::new(),
             playback_device: String::new(),
             max_utterance_secs: 10,
+            button: String::new(),
+            button_active_low: true,
         }
     }
 }
@@ -56,6 +64,16 @@ impl VoiceConfig {
                 "must be between 2 and 28",
             ));
         }
+        if !self.button.is_empty() {
+            crate::system::gpio::LineSpec::parse(&self.button)
+                .map_err(|e| invalid("voice.button", e.to_string()))?;
+            if self.capture_device.is_empty() {
+                return Err(invalid(
+                    "voice.button",
+                    "a push-to-talk button needs a microphone (voice.capture_device)",
+                ));
+            }
+        }
         if !self.espeak_data_dir.is_absolute() {
             return Err(invalid("voice.espeak_data_dir", "must be an absolute path"));
         }
@@ -79,4 +97,47 @@ pub fn espeak_dir_for_piper(dir: &Path) -> PathBuf {
         }
     })
     .clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+
+    fn load(pairs: &[(&str, &str)]) -> Result<Config, String> {
+        let env: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::load_with_env(None, &env).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_push_to_talk_button_is_a_gpio_line_and_needs_a_microphone() {
+        let c = load(&[
+            ("OJSCOG_VOICE_BUTTON", "GPIO17"),
+            ("OJSCOG_VOICE_CAPTURE_DEVICE", "plughw:1,0"),
+            ("OJSCOG_VOICE_BUTTON_ACTIVE_LOW", "false"),
+        ])
+        .unwrap();
+        assert_eq!(c.voice.button, "GPIO17");
+        assert!(!c.voice.button_active_low);
+        let e = load(&[("OJSCOG_VOICE_BUTTON", "gpiochip0:17")]).unwrap_err();
+        assert!(
+            e.contains("voice.button") && e.contains("microphone"),
+            "{e}"
+        );
+        let e = load(&[
+            ("OJSCOG_VOICE_BUTTON", "gpiochip0:seventeen"),
+            ("OJSCOG_VOICE_CAPTURE_DEVICE", "default"),
+        ])
+        .unwrap_err();
+        assert!(
+            e.contains("voice.button") && e.contains("CHIP:OFFSET"),
+            "{e}"
+        );
+        assert!(
+            Config::default().voice.button.is_empty(),
+            "no button by default"
+        );
+    }
 }

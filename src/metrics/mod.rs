@@ -71,11 +71,12 @@ pub mod names {
     pub const UPDATE_SELFTEST_DURATION: &str = "ojscog_update_selftest_duration_seconds";
     pub const VOICE_COMMANDS: &str = "ojscog_voice_commands_total";
     pub const VOICE_STAGE_DURATION: &str = "ojscog_voice_stage_duration_seconds";
+    pub const VOICE_BUTTON_PRESSES: &str = "ojscog_voice_button_presses_total";
 }
 
-/// Buckets (seconds) for model self-tests after an update.
 /// Buckets of a voice command's stages (seconds).
 pub const VOICE_BUCKETS: &[f64] = &[0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0];
+/// Buckets (seconds) for model self-tests after an update.
 pub const SELFTEST_BUCKETS: &[f64] = &[0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0];
 
 pub struct Metrics {
@@ -242,6 +243,11 @@ impl Metrics {
             VOICE_STAGE_DURATION,
             "Time of each stage of a voice command (vad, stt, answer, tts).",
             Kind::Histogram(VOICE_BUCKETS),
+        );
+        m.describe(
+            VOICE_BUTTON_PRESSES,
+            "Presses of the push-to-talk button (a press while a command runs is not counted).",
+            Kind::Counter,
         );
         m.set(BUILD_INFO, &[("version", env!("CARGO_PKG_VERSION"))], 1.0);
         m.set(PROCESS_START, &[], crate::system::unix_now() as f64);

@@ -1,9 +1,11 @@
 //! The machine: device readings (CPU, memory, disk, temperature, uptime via
 //! `sysinfo`), the clock, the shutdown signal ([`Shutdown`]) and the hardware
-//! watchdog ([`watchdog::Watchdog`]), and sound through ALSA ([`alsa::Pcm`]).
+//! watchdog ([`watchdog::Watchdog`]), sound through ALSA ([`alsa::Pcm`]) and a push button on a GPIO line
+//! ([`gpio::Button`]).
 
 pub mod alsa;
 pub mod appliance;
+pub mod gpio;
 mod shutdown;
 pub mod watchdog;
 

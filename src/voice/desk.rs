@@ -15,7 +15,9 @@ use super::intents::Grammar;
 use super::VoiceError;
 use crate::config::Config;
 use crate::context::AppContext;
-use crate::inference::speech::{Ear, Heard, Mouth, SpeechSettings, Spoken};
+use crate::inference::speech::{
+    Ear, Heard, Mouth, SpeechSettings, Spoken, STT_MODEL, TTS_MODEL, VAD_MODEL,
+};
 use crate::inference::{FailureMemo, InferenceError};
 use crate::metrics::names::{VOICE_COMMANDS, VOICE_STAGE_DURATION};
 use std::sync::{Arc, Mutex};
@@ -52,8 +54,9 @@ pub struct Desk {
     grammar: Grammar,
     settings: SpeechSettings,
     speak: bool,
-    ear: Mutex<Option<Arc<Ear>>>,
-    mouth: Mutex<Option<Arc<Mouth>>>,
+    /// The loaded models, with the model store's state they were loaded from.
+    ear: Mutex<Option<(String, Arc<Ear>)>>,
+    mouth: Mutex<Option<(String, Arc<Mouth>)>>,
     ear_failure: FailureMemo,
     mouth_failure: FailureMemo,
     recent: Mutex<heapless::Deque<Exchange, RECENT>>,
@@ -123,19 +126,21 @@ impl Desk {
 
     /// The speech-to-text side, loaded on first use.
     pub fn ear(&self) -> Result<Arc<Ear>, VoiceError> {
-        load(&self.ear, &self.ear_failure, &self.state(), || {
+        let state = self.state(&[STT_MODEL, VAD_MODEL]);
+        load(&self.ear, &self.ear_failure, &state, || {
             Ear::load(&self.settings)
         })
     }
 
     /// The text-to-speech side, loaded on first use.
     pub fn mouth(&self) -> Result<Arc<Mouth>, VoiceError> {
-        load(&self.mouth, &self.mouth_failure, &self.state(), || {
+        let state = self.state(&[TTS_MODEL]);
+        load(&self.mouth, &self.mouth_failure, &state, || {
             Mouth::load(&self.settings)
         })
     }
 
-    /// Forgets the loaded speech models (after an update installed new ones).
+    /// Forgets the loaded speech models and their failures now (a changed model store is noticed without it).
     pub fn reload(&self) {
         *self.ear.lock().unwrap_or_else(|p| p.into_inner()) = None;
         *self.mouth.lock().unwrap_or_else(|p| p.into_inner()) = None;
@@ -143,9 +148,9 @@ impl Desk {
         self.mouth_failure.forget();
     }
 
-    fn state(&self) -> String {
-        use crate::inference::speech::{STT_MODEL, TTS_MODEL, VAD_MODEL};
-        [STT_MODEL, VAD_MODEL, TTS_MODEL]
+    /// The model store's state of `models` (versions and file stamps).
+    fn state(&self, models: &[&str]) -> String {
+        models
             .iter()
             .map(|m| {
                 crate::models::ModelStore::resolve(&self.settings.data_dir, m)
@@ -338,15 +343,22 @@ impl Desk {
     }
 }
 
+/// The model in `slot` if it was loaded from the model store's current `state`, else a fresh load (an update or a
+/// new install changed the store: the next command hears with the new models, no restart needed).
 fn load<T>(
-    slot: &Mutex<Option<Arc<T>>>,
+    slot: &Mutex<Option<(String, Arc<T>)>>,
     failure: &FailureMemo,
     state: &str,
     open: impl FnOnce() -> Result<T, InferenceError>,
 ) -> Result<Arc<T>, VoiceError> {
     let mut slot = slot.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(t) = slot.as_ref() {
-        return Ok(t.clone());
+    match slot.as_ref() {
+        Some((loaded, t)) if loaded == state => return Ok(t.clone()),
+        Some(_) => {
+            tracing::info!("the speech models changed in the model store; loading the new ones");
+            *slot = None;
+        }
+        None => {}
     }
     if let Some((message, ago)) = failure.recall(state) {
         return Err(VoiceError::NotReady(format!(
@@ -357,7 +369,7 @@ fn load<T>(
     match open() {
         Ok(t) => {
             let t = Arc::new(t);
-            *slot = Some(t.clone());
+            *slot = Some((state.to_string(), t.clone()));
             Ok(t)
         }
         Err(e) => {

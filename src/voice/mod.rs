@@ -6,11 +6,14 @@
 //! ([`crate::inference::speech`]), the commands as sentence templates per
 //! language ([`intents`], `en.toml`), numbers said as words ([`numbers`]), and
 //! the answers, computed from the store and the service's agents
-//! ([`answers`]). Decisions never write to OJS: the box says what the editor
-//! has to confirm in OJS, and logs it.
+//! ([`answers`]). Push-to-talk is a button on the page, a GPIO button at the
+//! box ([`button`]) or the CLI; the microphone is read by [`capture`].
+//! Decisions never write to OJS: the box says what the editor has to confirm
+//! in OJS, and logs it.
 
 pub mod answers;
 pub mod audio;
+pub mod button;
 pub mod capture;
 pub mod desk;
 pub mod intents;

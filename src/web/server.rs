@@ -219,10 +219,12 @@ pub fn bind(addr: &str) -> Result<std::net::TcpListener, WebError> {
     })
 }
 
-/// Serves `listener` on a runtime of its own until `shutdown`; blocks.
+/// Serves `listener` on a runtime of its own until `shutdown`; blocks. `desk` answers voice commands (None: the
+/// voice routes say voice commands are off).
 pub fn serve(
     listener: std::net::TcpListener,
     ctx: Arc<AppContext>,
+    desk: Option<Arc<crate::voice::Desk>>,
     shutdown: Shutdown,
 ) -> Result<(), WebError> {
     let web = &ctx.config.web;
@@ -234,13 +236,6 @@ pub fn serve(
         .build()
         .map_err(WebError::Runtime)?;
     let (close_tx, closing) = tokio::sync::watch::channel(false);
-    let desk = match crate::voice::Desk::new(&ctx.config) {
-        Ok(d) => Some(Arc::new(d)),
-        Err(e) => {
-            tracing::error!(error = %e, "voice commands are off");
-            None
-        }
-    };
     let shared = Arc::new(Shared {
         desk,
         gate: Gate::new(web),
@@ -667,7 +662,7 @@ mod tests {
         let twin = listener.try_clone().unwrap();
         let shutdown = Shutdown::new();
         let stop = shutdown.clone();
-        let server = std::thread::spawn(move || serve(listener, ctx, stop));
+        let server = std::thread::spawn(move || serve(listener, ctx, None, stop));
         std::thread::sleep(Duration::from_millis(200));
         // shutdown(2) on a listening socket makes accept() fail with EINVAL
         // for good: what a dead listener looks like.

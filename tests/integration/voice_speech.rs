@@ -358,6 +358,52 @@ fn a_speech_model_whose_file_does_not_match_its_manifest_never_reaches_sherpa() 
     assert!(e.contains("decoder.onnx"), "{e}");
 }
 
+/// An update (or a new `fetch-models`) that installs a speech model while the service runs takes effect on the next
+/// command, without a restart; a model that did not change is not loaded again.
+#[cfg(feature = "voice")]
+#[test]
+fn a_speech_model_installed_while_the_service_runs_is_used_from_the_next_command() {
+    use ojscog::inference::speech::{VAD_FILE, VAD_MODEL};
+    use ojscog::models::{ModelStore, SourceFile};
+    use std::sync::Arc;
+    let t = start_demo();
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = t.service().ctx.config.clone();
+    config.data_dir = dir.path().to_path_buf();
+    let desk = Desk::new(&config).expect("the desk starts");
+    let (ear, mouth) = (desk.ear().expect("loads"), desk.mouth().expect("loads"));
+    assert!(Arc::ptr_eq(&ear, &desk.ear().unwrap()), "loaded once");
+    // The box's own store gets silero-vad under a new version, as the update channel installs it.
+    let vad = ModelStore::resolve(dir.path(), VAD_MODEL)
+        .and_then(|s| s.current(VAD_MODEL))
+        .expect("silero-vad installed (scripts/fetch-models.sh)");
+    ModelStore::for_data_dir(dir.path())
+        .install(
+            VAD_MODEL,
+            "6.2.3-update",
+            "test",
+            &[SourceFile {
+                src: vad.path(VAD_FILE),
+                dest: VAD_FILE.to_string(),
+                expect_sha256: None,
+            }],
+        )
+        .expect("installs");
+    let new_ear = desk.ear().expect("the new model loads");
+    assert!(!Arc::ptr_eq(&ear, &new_ear), "the ear was not reloaded");
+    assert!(Arc::ptr_eq(&new_ear, &desk.ear().unwrap()));
+    assert!(
+        Arc::ptr_eq(&mouth, &desk.mouth().unwrap()),
+        "the unchanged voice was reloaded"
+    );
+    // And it hears with the new model.
+    let wav = spoken(&desk, "What is overdue?");
+    let spoke = desk
+        .command_wav(&t.service().ctx, &wav, 1_750_000_000)
+        .expect("heard");
+    assert_eq!(spoke.exchange.answer.intent.as_deref(), Some("overdue"));
+}
+
 #[test]
 fn the_voice_cli_answers_a_wav_file_and_say_writes_one() {
     let dir = tempfile::tempdir().unwrap();

@@ -1,7 +1,9 @@
 //! The spoken test set (scripts/voice/testset.sh: Piper and espeak-ng voices,
 //! speeds, pitches, noise; 204 utterances, 48 of them held out from template
 //! tuning) through the real ear and grammar: intent accuracy and word error
-//! rate, reported per split and per voice. The floors here guard against
+//! rate, reported per split and per voice. The generator is repeatable (seeded
+//! noise in Piper and sox), so a fresh machine measures the same set. The
+//! floors here guard against
 //! regressions; they are the measured numbers rounded down, not the goal
 //! (95 % overall), which espeak-ng's robotic voices keep out of reach of
 //! Whisper tiny.en (see the README's Voice section).

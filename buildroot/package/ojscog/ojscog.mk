@@ -13,7 +13,8 @@ OJSCOG_LICENSE = GPL-3.0+
 OJSCOG_OVERRIDE_SRCDIR_RSYNC_EXCLUSIONS = \
 	--exclude target --exclude ojscog-data --exclude buildroot/output --exclude .git
 
-OJSCOG_FEATURES = $(if $(BR2_PACKAGE_OJSCOG_LLM),llm) $(if $(BR2_PACKAGE_OJSCOG_EMBEDDINGS),embeddings)
+OJSCOG_FEATURES = $(if $(BR2_PACKAGE_OJSCOG_LLM),llm) $(if $(BR2_PACKAGE_OJSCOG_EMBEDDINGS),embeddings) \
+	$(if $(BR2_PACKAGE_OJSCOG_VOICE),voice)
 OJSCOG_FEATURES_LIST = $(subst $(space),$(comma),$(strip $(OJSCOG_FEATURES)))
 ifneq ($(OJSCOG_FEATURES_LIST),)
 OJSCOG_CARGO_BUILD_OPTS += --features $(OJSCOG_FEATURES_LIST)
@@ -31,6 +32,17 @@ endif
 
 ifeq ($(BR2_PACKAGE_OJSCOG_EMBEDDINGS),y)
 OJSCOG_DEPENDENCIES += ojscog-onnxruntime
+endif
+
+ifeq ($(BR2_PACKAGE_OJSCOG_VOICE),y)
+OJSCOG_DEPENDENCIES += ojscog-sherpa-onnx ojscog-sonic ojscog-espeak-ng-data alsa-lib host-cmake host-clang
+# sherpa-rs-sys (patches/) makes its bindings from the wheel's own header and links its C API; piper-rs's espeak-ng
+# is built by cmake against the staging libsonic (never cloned).
+OJSCOG_CARGO_ENV += \
+	SHERPA_LIB_PATH=$(OJSCOG_SHERPA_ONNX_DIR)/sherpa_onnx \
+	LIBCLANG_PATH=$(HOST_DIR)/lib \
+	BINDGEN_EXTRA_CLANG_ARGS="--sysroot=$(STAGING_DIR)" \
+	CMAKE_PREFIX_PATH=$(STAGING_DIR)/usr
 endif
 
 # A local source is not "downloaded", so the cargo vendoring that Buildroot does as a download post-process
