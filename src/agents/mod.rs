@@ -30,8 +30,7 @@ pub enum AgentError {
 
 /// sha256 hex of a string (text hashes, input hashes).
 pub fn sha256_hex(s: &str) -> String {
-    use sha2::{Digest, Sha256};
-    crate::models::hex(&Sha256::digest(s.as_bytes()))
+    crate::models::sha256_hex(s.as_bytes())
 }
 
 /// Texts embedded per model call: short calls keep the worker responsive.

@@ -109,7 +109,7 @@ impl Config {
                 "llm_timeout_secs" => self.llm.timeout_secs = num(name, v)?,
                 "llm_max_tokens" => self.llm.max_tokens = num(name, v)?,
                 "log" | "config" | "test_data" | "test_models" | "test_llm" | "voice_testset"
-                | "cache" | "bin" => {}
+                | "vision_pages" | "cache" | "bin" => {}
                 _ => return Err(invalid(name, "unknown OJSCOG_* variable")),
             }
         }

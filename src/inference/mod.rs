@@ -20,6 +20,8 @@ pub mod embed;
 pub mod llm;
 /// Always compiled; without the `voice` feature `Ear::load`/`Mouth::load` answer "built without voice".
 pub mod speech;
+/// Always compiled (the decoding is pure); without the `vision` feature `Eye::load` answers "built without vision".
+pub mod vision;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};

@@ -231,6 +231,11 @@ pub fn hex(bytes: &[u8]) -> String {
     s
 }
 
+/// sha256 hex of bytes in memory (an uploaded file, a text).
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
 /// sha256 of a file, streamed (no memo: for install sources and one-off checks).
 pub fn sha256_file(path: &Path) -> Result<String, ModelError> {
     let mut f = File::open(path).map_err(|e| {

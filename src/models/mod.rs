@@ -48,7 +48,7 @@ mod files;
 mod install;
 use files::*;
 pub use files::{
-    files_hashed, hash_file, hex, sha256_file, times_hashed, FileStamp, HashedFile,
+    files_hashed, hash_file, hex, sha256_file, sha256_hex, times_hashed, FileStamp, HashedFile,
     MAX_MANIFEST_BYTES,
 };
 

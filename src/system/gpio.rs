@@ -329,7 +329,8 @@ fn chip_info(f: &File, path: &str) -> Result<ChipInfo, GpioError> {
     // SAFETY: the ioctl writes one gpiochip_info.
     unsafe { gpio_get_chipinfo(f.as_raw_fd(), &mut info) }.map_err(|e| GpioError::Chip {
         path: path.to_string(),
-        message: if e == nix::errno::Errno::ENOTTY {
+        // ENOSYS: an emulator (qemu-user) that does not pass the ioctl on; the kernel says ENOTTY.
+        message: if matches!(e, nix::errno::Errno::ENOTTY | nix::errno::Errno::ENOSYS) {
             "not a GPIO chip".to_string()
         } else {
             e.desc().to_string()

@@ -20,7 +20,6 @@
 use super::{http, Reply, Req};
 use crate::config::{Access, WebConfig};
 use crate::context::AppContext;
-use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Mutex;
@@ -329,9 +328,7 @@ fn this_host_name() -> Option<String> {
         .find(|s| !s.is_empty() && s != "localhost")
 }
 
-pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
-    crate::models::hex(&Sha256::digest(bytes))
-}
+pub(crate) use crate::models::sha256_hex;
 
 /// 32 random bytes from the OS as URL-safe text (64 hex digits).
 pub fn random_token() -> Result<String, String> {

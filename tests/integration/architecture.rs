@@ -19,7 +19,7 @@ const LAYERS: &[&[&str]] = &[
     &["store"],
     &["ojs", "models", "demo"],
     &["inference", "sync"],
-    &["agents", "update"],
+    &["agents", "update", "figures"],
     &["eval", "health"],
     &["context"],
     &["voice"],
@@ -67,6 +67,16 @@ const CONFINED: &[(&str, &[&str], &str)] = &[
         "piper_rs",
         &["src/inference/"],
         "only inference/ runs models",
+    ),
+    (
+        "ncnn_rs",
+        &["src/inference/"],
+        "only inference/ touches NCNN",
+    ),
+    (
+        "pdfium_render",
+        &["src/figures/"],
+        "only figures/ reads PDFs",
     ),
     (
         "ureq",

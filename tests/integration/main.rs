@@ -29,6 +29,8 @@ mod store_writers;
 mod sync_errors;
 mod update_channel;
 mod update_service;
+mod vision_files;
+mod vision_models;
 mod voice_intents;
 mod voice_speech;
 mod voice_testset;

@@ -8,6 +8,7 @@
 mod agents;
 mod eval;
 mod eval_product;
+mod figures;
 mod models;
 mod service;
 mod update;
@@ -144,6 +145,16 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Check the figures, tables and pages of submission files (PDF, PNG, JPEG, TIFF): captions, resolution,
+    /// blur, tiny text, turned and scanned pages.
+    CheckFiles {
+        /// The files to check.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Print JSON instead of lines.
+        #[arg(long)]
+        json: bool,
+    },
     /// Speak a text with the box's voice into a WAV file.
     Say {
         text: String,
@@ -225,6 +236,7 @@ fn run(cli: Cli) -> Result<()> {
             json,
         } => voice::voice_cmd(cfg, &file, demo, out, json),
         Command::Say { text, out } => voice::say_cmd(cfg, &text, out),
+        Command::CheckFiles { paths, json } => figures::check_files_cmd(cfg, paths, json),
         Command::Listen { demo, json } => voice::listen_cmd(cfg, demo, json),
         Command::Update { action } => update::update_cmd(&cfg, action),
         Command::Release { action } => update::release_cmd(action),
