@@ -45,6 +45,16 @@ ensure_pkgs() {
         || { apt_update_once; _apt install -y -qq --no-install-recommends "${suite[@]}" "${missing[@]}"; }
 }
 
+# ensure_venv DIR IMPORTS PKG... : a Python venv at DIR (made once) in which `import IMPORTS` works.
+ensure_venv() {
+    local venv="$1" imports="$2"; shift 2
+    if ! "$venv/bin/python" -c "import $imports" 2>/dev/null; then
+        log "making a Python venv ($venv: $*)"
+        python3 -m venv "$venv"
+        "$venv/bin/pip" install --quiet --disable-pip-version-check "$@" >&2
+    fi
+}
+
 ensure_arm64_arch() {
     if ! dpkg --print-foreign-architectures | grep -qx arm64; then
         log "adding dpkg architecture arm64"

@@ -13,11 +13,7 @@ key=$( (cat "$gen"; echo "${pkgs[*]}") | sha256sum | cut -c1-16)
 out="$OJSCOG_CACHE/vision-pages/$key"
 if [ ! -f "$out/manifest.json" ]; then
     venv="$OJSCOG_CACHE/venv-pages"
-    if ! "$venv/bin/python" -c 'import reportlab, pypdfium2, PIL' 2>/dev/null; then
-        log "making the page generator's venv ($venv)"
-        python3 -m venv "$venv"
-        "$venv/bin/pip" install --quiet --disable-pip-version-check "${pkgs[@]}" >&2
-    fi
+    ensure_venv "$venv" "reportlab, pypdfium2, PIL" "${pkgs[@]}"
     rm -rf "$out.tmp"
     "$venv/bin/python" "$gen" "$out.tmp" >&2
     rm -rf "$out" && mv "$out.tmp" "$out"

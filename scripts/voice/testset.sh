@@ -16,11 +16,7 @@ key=$(cat "$gen" "$voice.json" | sha256sum | cut -c1-16)
 out="$OJSCOG_CACHE/voice-testset/$key"
 if [ ! -f "$out/manifest.tsv" ]; then
     venv="$OJSCOG_CACHE/venv-testset"
-    if ! "$venv/bin/python" -c 'import piper' 2>/dev/null; then
-        log "making the test-set generator's venv ($venv)"
-        python3 -m venv "$venv"
-        "$venv/bin/pip" install --quiet --disable-pip-version-check piper-tts==1.8.0 >&2
-    fi
+    ensure_venv "$venv" piper piper-tts==1.8.0
     rm -rf "$out.tmp"
     "$venv/bin/python" "$gen" "$out.tmp" --piper-model "$voice" >&2
     rm -rf "$out" && mv "$out.tmp" "$out"

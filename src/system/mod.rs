@@ -16,6 +16,18 @@ use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 use sysinfo::{Components, Disks, System};
 
+/// This process's peak resident memory (VmHWM), in bytes; 0 when /proc cannot tell.
+pub fn peak_rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+            line.split_whitespace().nth(1)?.parse::<u64>().ok()
+        })
+        .unwrap_or(0)
+        * 1024
+}
+
 /// Seconds since the unix epoch (0 if the clock is before 1970).
 pub fn unix_now() -> i64 {
     SystemTime::now()

@@ -1,4 +1,4 @@
-//! `check-files`: the figure and table checks on files given by hand.
+//! `check-files` and `bench vision`: the figure and table checks on files given by hand, and their speed.
 
 #[cfg(feature = "vision")]
 use anyhow::Context;
@@ -71,4 +71,94 @@ fn read(path: &std::path::Path) -> Result<Vec<u8>> {
         .read_to_end(&mut buf)
         .with_context(|| format!("cannot read {}", path.display()))?;
     Ok(buf)
+}
+
+/// `ojscog bench vision DIR`: both detectors on `count` drawn pages, on NCNN or ONNX Runtime (one runtime per
+/// process, so the peak RSS is that runtime's): pages per second, time per model, load time, peak RSS.
+#[cfg(feature = "vision")]
+pub(crate) fn bench_vision_cmd(
+    cfg: Config,
+    dir: &std::path::Path,
+    runtime: &str,
+    threads: usize,
+    count: usize,
+    json: bool,
+) -> Result<()> {
+    use ojscog::inference::vision::{backend, look};
+    use std::time::Instant;
+    let mut settings = VisionSettings::new(&cfg.data_dir);
+    settings.threads = threads;
+    let t = Instant::now();
+    let (mut d, model) = match runtime {
+        "ncnn" => backend::load_ncnn(&settings)?,
+        "onnx" => {
+            let store = ojscog::models::ModelStore::resolve(&cfg.data_dir, "onnxruntime")?;
+            let lib = ojscog::inference::embed::ort_dylib_path(&store)?;
+            backend::load_onnx(&settings, &lib)?
+        }
+        other => anyhow::bail!("unknown runtime {other:?} (ncnn or onnx)"),
+    };
+    let load_ms = t.elapsed().as_millis();
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot read {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "png"))
+        .collect();
+    files.sort();
+    files.truncate(count.max(1));
+    anyhow::ensure!(!files.is_empty(), "no PNG pages in {}", dir.display());
+    let pages: Vec<_> = files
+        .iter()
+        .map(|f| Ok(render::decode_image(&std::fs::read(f)?)?))
+        .collect::<Result<_>>()?;
+    look(d.as_mut(), &pages[0])?; // warm-up, untimed
+    let (mut layout_ms, mut text_ms) = (0u64, 0u64);
+    let t = Instant::now();
+    for p in &pages {
+        let seen = look(d.as_mut(), p)?;
+        layout_ms += seen.layout_ms;
+        text_ms += seen.text_ms;
+    }
+    let secs = t.elapsed().as_secs_f64();
+    let peak_rss = ojscog::system::peak_rss_bytes();
+    let n = pages.len() as f64;
+    let report = serde_json::json!({
+        "runtime": runtime,
+        "model": model,
+        "pages": pages.len(),
+        "threads": threads,
+        "pages_per_second": n / secs,
+        "layout_ms_per_page": layout_ms as f64 / n,
+        "text_ms_per_page": text_ms as f64 / n,
+        "load_ms": load_ms,
+        "peak_rss_bytes": peak_rss,
+    });
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!(
+            "{runtime:5} {} pages, {threads} threads: {:.2} pages/s (layout {:.0} ms, text {:.0} ms per page), \
+             load {load_ms} ms, peak RSS {} MiB",
+            pages.len(),
+            n / secs,
+            layout_ms as f64 / n,
+            text_ms as f64 / n,
+            peak_rss >> 20
+        );
+    }
+    Ok(())
+}
+
+#[cfg(not(feature = "vision"))]
+pub(crate) fn bench_vision_cmd(
+    _: Config,
+    _: &std::path::Path,
+    _: &str,
+    _: usize,
+    _: usize,
+    _: bool,
+) -> Result<()> {
+    anyhow::bail!(
+        "this ojscog was built without the `vision` feature (cargo build --features vision)"
+    )
 }

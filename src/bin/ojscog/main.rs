@@ -306,6 +306,16 @@ fn run(cli: Cli) -> Result<()> {
         } => models::bench_llm(cfg, model, threads, prompt, gen, reps, json),
         Command::Bench {
             what:
+                BenchWhat::Vision {
+                    dir,
+                    runtime,
+                    threads,
+                    count,
+                    json,
+                },
+        } => figures::bench_vision_cmd(cfg, &dir, &runtime, threads, count, json),
+        Command::Bench {
+            what:
                 BenchWhat::Voice {
                     dir,
                     threads,

@@ -57,6 +57,22 @@ pub(crate) enum BenchWhat {
         #[arg(long)]
         json: bool,
     },
+    /// Page layout and text detection speed (pages/s) and peak RSS on the drawn test pages, on NCNN or, for
+    /// comparison, on ONNX Runtime with the same models' ONNX originals.
+    Vision {
+        /// A pages directory (scripts/vision/pages.sh); its PNG renderings are used.
+        dir: PathBuf,
+        /// `ncnn` (what the box uses) or `onnx` (the reference).
+        #[arg(long, default_value = "ncnn")]
+        runtime: String,
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+        /// Pages to use.
+        #[arg(long, default_value_t = 20)]
+        count: usize,
+        #[arg(long)]
+        json: bool,
+    },
     /// Speech-to-text and text-to-speech real-time factors, answer latency and peak RSS on a spoken test set.
     Voice {
         /// A test set directory (scripts/voice/testset.sh); its Piper utterances are used.

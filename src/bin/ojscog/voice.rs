@@ -216,17 +216,7 @@ pub(crate) fn bench_voice_cmd(
     latencies.sort_by(f64::total_cmp);
     let median = latencies[latencies.len() / 2];
     let p90 = latencies[(latencies.len() * 9 / 10).min(latencies.len() - 1)];
-    let peak_rss = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| {
-                l.split_whitespace()
-                    .nth(1)
-                    .and_then(|k| k.parse::<u64>().ok())
-            })
-        })
-        .unwrap_or(0)
-        * 1024;
+    let peak_rss = ojscog::system::peak_rss_bytes();
     let report = serde_json::json!({
         "utterances": cases.len(),
         "threads": threads,

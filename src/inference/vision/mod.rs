@@ -30,8 +30,9 @@ pub const LAYOUT_MODEL: &str = "layout-cdla";
 pub const TEXT_MODEL: &str = "ppocrv4-det";
 /// Files of each vision model: the NCNN pair, and the ONNX original (the reference).
 pub const FILES: [&str; 3] = ["model.ncnn.param", "model.ncnn.bin", "model.onnx"];
-/// The text detector's longest input side (a page at 150 dpi fits).
-pub const TEXT_MAX_SIDE: u32 = 1760;
+/// The text detector's longest input side: an A4 page at ~110 dpi (its activations, not its weights, set the peak
+/// memory: ~1 GB at 1760, measured).
+pub const TEXT_MAX_SIDE: u32 = 1280;
 /// The smallest score a layout box needs, per class: captions and titles are
 /// small and score lower on the same evidence.
 pub fn min_score(class: &str) -> f32 {
