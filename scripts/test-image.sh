@@ -98,6 +98,32 @@ if [[ "${OJSCOG_IMAGE_BUILD:-}" == *all-features* || "${OJSCOG_IMAGE_BUILD:-}" =
     cp "$ts/$f" "$vd/command.wav"
     # The same command as a microphone would give it (16 kHz mono 16-bit raw, then a second of quiet) for push-to-talk.
     sox "$vd/command.wav" -r 16000 -c 1 -b 16 -e signed-integer -t raw "$vd/command.raw" pad 0 1
+    # Vision: the two detectors (arch-independent NCNN and ONNX files) beside the speech models, pdfium for aarch64
+    # (the pypdfium2 wheel and sha256 scripts/fetch-models.sh pins), and a drawn page with a figure and a table.
+    for m in layout-cdla ppocrv4-det; do
+        v=$(readlink "$store/$m/current") || die "vision model $m not installed in $store: run scripts/fetch-models.sh"
+        mkdir -p "$vd/models/$m"
+        cp -r "$store/$m/$v" "$vd/models/$m/"
+        ln -s "$v" "$vd/models/$m/current"
+    done
+    pdfium_sha=$(sed -n 's/^    aarch64) PDFIUM_SHA="\(.*\)" ;;/\1/p' scripts/fetch-models.sh)
+    pdfium_pkg=$(sed -n 's/^PDFIUM_PKG="\(.*\)"/\1/p' scripts/fetch-models.sh)
+    pdl="$OJSCOG_CACHE/downloads/${pdfium_pkg//==/-}-aarch64"
+    if ! ls "$pdl"/*.whl >/dev/null 2>&1; then
+        mkdir -p "$pdl"
+        python3 -m pip download -q --no-deps --only-binary=:all: --platform manylinux_2_17_aarch64 \
+            --python-version 3.11 --implementation cp -d "$pdl" "$pdfium_pkg" >&2
+    fi
+    rm -rf "$tmp/pdfium" && unzip -q -o "$(ls "$pdl"/*.whl | head -1)" pypdfium2_raw/libpdfium.so -d "$tmp/pdfium"
+    # The harness's own OJSCOG_* variables are not the binary's config: none are passed.
+    # shellcheck disable=SC2046
+    env $(env | sed -n 's/^\(OJSCOG_[A-Z0-9_]*\)=.*/-u \1/p') "$host_bin" models --dir "$vd/models" install pdfium "8149-aarch64" --source "pypi:$pdfium_pkg (aarch64)" \
+        --file "libpdfium.so=$tmp/pdfium/pypdfium2_raw/libpdfium.so" --sha256 "libpdfium.so=$pdfium_sha" >/dev/null
+    pages=$(bash scripts/vision/pages.sh)
+    pg=$(python3 -c 'import json,sys; m=json.load(open(sys.argv[1]+"/manifest.json"))
+print(next(p["page"] for p in m["pages"] if not p["rotated"] and not p["scanned"]
+      and {"figure","table"} <= {e["kind"] for e in p["elements"]}))' "$pages")
+    cp "$pages/$pg.pdf" "$vd/page.pdf"
     voice_args=(--voice-dir "$vd")
 fi
 t_build=$(date +%s)

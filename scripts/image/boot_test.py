@@ -329,6 +329,22 @@ def main():
                 m = re.search(r'"intent": "([a-z_]+)"', out)
                 check("voice: `ojscog voice` in the image hears the spoken command (overdue)",
                       "rc=0" in out and m is not None and m.group(1) == "overdue", out.strip().replace("\n", " | ")[-700:])
+                # Figure checks in the image: NCNN (libncnn in /usr/lib/ojscog) and pdfium (aarch64, from the store on the
+                # update disk) on a drawn manuscript page with a figure and a table.
+                t0 = time.monotonic()
+                rc, out = g.sh("mkdir -p /tmp/vis; OJSCOG_DATA_DIR=/tmp/vis OJSCOG_TEST_MODELS=/mnt/voice/models "
+                               "ojscog check-files --json /mnt/voice/page.pdf 2>/tmp/vis/err; echo rc=$?; tail -c 400 /tmp/vis/err",
+                               timeout=900, check=False)
+                results["check_files_s"] = round(time.monotonic() - t0, 1)
+                try:
+                    body = out[:out.index("rc=")]
+                    rep = json.loads(body[body.index("["):body.rindex("]") + 1])[0]
+                    figs, tabs = sum(len(p["figures"]) for p in rep["pages"]), sum(len(p["tables"]) for p in rep["pages"])
+                except (ValueError, KeyError, IndexError):
+                    rep, figs, tabs = None, 0, 0
+                check("vision: `ojscog check-files` in the image finds the drawn page's figure and table",
+                      "rc=0" in out and rep is not None and figs >= 1 and tabs >= 1 and rep["models"].startswith("ncnn"),
+                      (rep or {}).get("summary", out.strip().replace("\n", " | ")[-600:]))
                 # Push-to-talk at the box, through the running service: its button is line 3 of the board's GPIO chip
                 # (qemu's power button, pressed by `system_powerdown`), its microphone ALSA's file plugin playing the
                 # spoken command (raw samples) as the capture stream. The models go into the service's own store.

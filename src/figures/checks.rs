@@ -310,8 +310,9 @@ pub fn is_rotated(text: &[Rect]) -> bool {
 mod tests {
     use super::*;
 
-    fn rect(x0: f32, y0: f32, x1: f32, y1: f32) -> Rect {
-        Rect { x0, y0, x1, y1 }
+    use Rect as R;
+    const fn rect(x0: f32, y0: f32, x1: f32, y1: f32) -> Rect {
+        R::new(x0, y0, x1, y1)
     }
 
     #[test]

@@ -39,6 +39,9 @@ pub struct Rect {
 }
 
 impl Rect {
+    pub const fn new(x0: f32, y0: f32, x1: f32, y1: f32) -> Rect {
+        Rect { x0, y0, x1, y1 }
+    }
     pub fn width(&self) -> f32 {
         (self.x1 - self.x0).max(0.0)
     }
@@ -268,8 +271,8 @@ pub fn text_input_size(w: u32, h: u32, max_side: u32) -> (u32, u32) {
 mod tests {
     use super::*;
 
-    fn rect(x0: f32, y0: f32, x1: f32, y1: f32) -> Rect {
-        Rect { x0, y0, x1, y1 }
+    const fn rect(x0: f32, y0: f32, x1: f32, y1: f32) -> Rect {
+        Rect::new(x0, y0, x1, y1)
     }
 
     #[test]
