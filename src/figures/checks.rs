@@ -310,11 +310,6 @@ pub fn is_rotated(text: &[Rect]) -> bool {
 mod tests {
     use super::*;
 
-    use Rect as R;
-    const fn rect(x0: f32, y0: f32, x1: f32, y1: f32) -> Rect {
-        R::new(x0, y0, x1, y1)
-    }
-
     #[test]
     fn caption_numbers_are_read_from_the_usual_forms() {
         assert_eq!(caption_number("Figure 12. The results"), Some(12));
@@ -338,17 +333,20 @@ mod tests {
         };
         let seen = Seen {
             layout: vec![
-                det("figure", rect(100.0, 100.0, 600.0, 400.0)),
-                det("figure_caption", rect(100.0, 410.0, 500.0, 430.0)),
-                det("figure", rect(100.0, 700.0, 600.0, 900.0)),
-                det("figure_caption", rect(100.0, 1200.0, 500.0, 1220.0)),
+                det("figure", Rect::new(100.0, 100.0, 600.0, 400.0)),
+                det("figure_caption", Rect::new(100.0, 410.0, 500.0, 430.0)),
+                det("figure", Rect::new(100.0, 700.0, 600.0, 900.0)),
+                det("figure_caption", Rect::new(100.0, 1200.0, 500.0, 1220.0)),
             ],
             text: vec![],
             layout_ms: 0,
             text_ms: 0,
         };
         let facts = PageFacts {
-            captions: vec![(rect(98.0, 408.0, 480.0, 432.0), "Figure 1. A chart".into())],
+            captions: vec![(
+                Rect::new(98.0, 408.0, 480.0, 432.0),
+                "Figure 1. A chart".into(),
+            )],
             ..PageFacts::default()
         };
         let r = check_page(1, &page, &seen, &facts);
@@ -375,20 +373,30 @@ mod tests {
 
     #[test]
     fn a_raster_figure_placed_large_from_few_pixels_is_coarse() {
-        let fig = rect(0.0, 0.0, 300.0, 150.0);
+        let fig = Rect::new(0.0, 0.0, 300.0, 150.0);
         // At 150 px per inch of the rendering, the image covers 2 x 1 inches; 200 x 100 pixels is 100 dpi.
-        let dpi = raster_dpi(&fig, &[(rect(0.0, 0.0, 300.0, 150.0), 200, 100)], 150.0).unwrap();
+        let dpi = raster_dpi(
+            &fig,
+            &[(Rect::new(0.0, 0.0, 300.0, 150.0), 200, 100)],
+            150.0,
+        )
+        .unwrap();
         assert!((dpi - 100.0).abs() < 0.01, "{dpi}");
-        assert!(raster_dpi(&fig, &[(rect(900.0, 900.0, 950.0, 950.0), 10, 10)], 150.0).is_none());
+        assert!(raster_dpi(
+            &fig,
+            &[(Rect::new(900.0, 900.0, 950.0, 950.0), 10, 10)],
+            150.0
+        )
+        .is_none());
     }
 
     #[test]
     fn upright_text_boxes_mean_a_turned_page() {
         let upright: Vec<Rect> = (0..8)
-            .map(|i| rect(i as f32 * 30.0, 0.0, i as f32 * 30.0 + 12.0, 300.0))
+            .map(|i| Rect::new(i as f32 * 30.0, 0.0, i as f32 * 30.0 + 12.0, 300.0))
             .collect();
         let lines: Vec<Rect> = (0..8)
-            .map(|i| rect(0.0, i as f32 * 30.0, 300.0, i as f32 * 30.0 + 12.0))
+            .map(|i| Rect::new(0.0, i as f32 * 30.0, 300.0, i as f32 * 30.0 + 12.0))
             .collect();
         assert!(is_rotated(&upright));
         assert!(!is_rotated(&lines));
@@ -413,7 +421,7 @@ mod tests {
             height: 40,
             rgb,
         };
-        let all = rect(0.0, 0.0, 40.0, 40.0);
+        let all = Rect::new(0.0, 0.0, 40.0, 40.0);
         assert_eq!(sharpness(&flat, &all), 0.0);
         assert!(sharpness(&edge, &all) > MIN_SHARPNESS);
     }

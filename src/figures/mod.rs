@@ -157,8 +157,9 @@ pub fn check_file(
     for (i, r) in rendered.into_iter().enumerate() {
         match r {
             Ok(r) => {
-                let seen = eye.look(r.image.clone())?;
-                pages.push(checks::check_page(i + 1, &r.image, &seen, &r.facts));
+                let image = std::sync::Arc::new(r.image);
+                let seen = eye.look(image.clone())?;
+                pages.push(checks::check_page(i + 1, &image, &seen, &r.facts));
             }
             Err(e) => page_errors.push(e),
         }

@@ -140,14 +140,6 @@ impl Desk {
         })
     }
 
-    /// Forgets the loaded speech models and their failures now (a changed model store is noticed without it).
-    pub fn reload(&self) {
-        *self.ear.lock().unwrap_or_else(|p| p.into_inner()) = None;
-        *self.mouth.lock().unwrap_or_else(|p| p.into_inner()) = None;
-        self.ear_failure.forget();
-        self.mouth_failure.forget();
-    }
-
     /// The model store's state of `models` (versions and file stamps).
     fn state(&self, models: &[&str]) -> String {
         models

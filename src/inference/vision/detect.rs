@@ -271,17 +271,13 @@ pub fn text_input_size(w: u32, h: u32, max_side: u32) -> (u32, u32) {
 mod tests {
     use super::*;
 
-    const fn rect(x0: f32, y0: f32, x1: f32, y1: f32) -> Rect {
-        Rect::new(x0, y0, x1, y1)
-    }
-
     #[test]
     fn overlapping_boxes_of_one_class_become_the_best_one() {
         let kept = nms(
             vec![
-                (0.6, rect(0.0, 0.0, 10.0, 10.0)),
-                (0.9, rect(1.0, 1.0, 11.0, 11.0)),
-                (0.8, rect(50.0, 50.0, 60.0, 60.0)),
+                (0.6, Rect::new(0.0, 0.0, 10.0, 10.0)),
+                (0.9, Rect::new(1.0, 1.0, 11.0, 11.0)),
+                (0.8, Rect::new(50.0, 50.0, 60.0, 60.0)),
             ],
             0.5,
             10,

@@ -197,8 +197,8 @@ impl Eye {
         &self.model_id
     }
 
-    /// Detects layout and text on one page.
-    pub fn look(&self, page: PageImage) -> Result<Seen, InferenceError> {
+    /// Detects layout and text on one page (shared, not copied, with the worker: the checks read it too).
+    pub fn look(&self, page: std::sync::Arc<PageImage>) -> Result<Seen, InferenceError> {
         self.worker.call(move |d| look(d.as_mut(), &page))
     }
 }
