@@ -5,6 +5,30 @@
 use super::{invalid, Access, Config, ConfigError};
 use std::path::PathBuf;
 
+/// `OJSCOG_*` variables of the build and test scripts (lower case, prefix dropped): not config, but set in the
+/// environment the binary runs in, so accepted and ignored (`scripts/test` with `OJSCOG_SKIP_APPLIANCE=1` once
+/// failed on this).
+pub const SCRIPT_VARS: [&str; 18] = [
+    "skip_appliance",
+    "image_build",
+    "aarch64_bin",
+    "aarch64_target_dir",
+    "host_bin",
+    "axe",
+    "kernel_pkg",
+    "ort_sha",
+    "ort_version",
+    "rauc_cert",
+    "rauc_key",
+    "rauc_keyring",
+    "release",
+    "update_keys",
+    "test_mysql_host",
+    "test_mysql_port",
+    "test_mysql_url",
+    "test_mysql_user",
+];
+
 /// The developers' and tests' model store, searched after `<data_dir>/models`:
 /// `$OJSCOG_TEST_MODELS`, else `$OJSCOG_CACHE/models`, else
 /// `$HOME/.cache/ojscog/models` (what `scripts/fetch-models.sh` fills). Read
@@ -110,6 +134,8 @@ impl Config {
                 "llm_max_tokens" => self.llm.max_tokens = num(name, v)?,
                 "log" | "config" | "test_data" | "test_models" | "test_llm" | "voice_testset"
                 | "vision_pages" | "cache" | "bin" => {}
+                // The build and test scripts' own settings: exported while they run the binary.
+                n if SCRIPT_VARS.contains(&n) => {}
                 _ => return Err(invalid(name, "unknown OJSCOG_* variable")),
             }
         }

@@ -16,12 +16,19 @@
 
 #[cfg(feature = "embeddings")]
 pub mod embed;
+/// Pure: grammar-guided beam search for the recogniser.
+pub mod guide;
 /// Always compiled; without the `llm` feature `Llm::load` answers `NotBuilt`.
 pub mod llm;
+/// Pure: Whisper's log-mel front end.
+pub mod mel;
 /// Always compiled; without the `voice` feature `Ear::load`/`Mouth::load` answer "built without voice".
 pub mod speech;
 /// Always compiled (the decoding is pure); without the `vision` feature `Eye::load` answers "built without vision".
 pub mod vision;
+/// Whisper's decoding loop on ONNX Runtime (the `voice` feature).
+#[cfg(feature = "voice")]
+pub mod whisper;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};

@@ -1,5 +1,7 @@
-//! Speech on the device: an [`Ear`] (Silero voice-activity detection, then
-//! Whisper tiny.en speech-to-text, both through sherpa-onnx's C API) and a
+//! Speech on the device: an [`Ear`] (Silero voice-activity detection through
+//! sherpa-onnx's C API, then Whisper tiny.en speech-to-text with our own
+//! decoding loop on ONNX Runtime, see [`super::whisper`]: a free transcript
+//! and, given the commands' grammar, the grammar's likeliest sentence) and a
 //! [`Mouth`] (a Piper voice through piper-rs, on the process's ONNX Runtime).
 //!
 //! Each sits on its own [`Worker`] (one utterance at a time, a bounded queue,
@@ -48,6 +50,19 @@ pub struct Heard {
     pub segments: usize,
     pub vad_ms: u64,
     pub stt_ms: u64,
+    /// The free transcript's average log-probability per token (0 when nothing was transcribed).
+    pub logprob: f32,
+    /// The likeliest sentence of the grammar the ear was given, if any finished.
+    pub guided: Option<Guess>,
+}
+
+/// A sentence of the grammar and how likely the model found it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Guess {
+    /// Trimmed, as the model wrote it.
+    pub text: String,
+    /// Average log-probability per token.
+    pub logprob: f32,
 }
 
 /// A spoken answer: 16-bit mono PCM.
@@ -144,9 +159,15 @@ impl Ear {
         &self.model_id
     }
 
-    /// Finds the speech in `samples` (16 kHz mono) and transcribes it.
-    pub fn listen(&self, samples: Vec<f32>) -> Result<Heard, InferenceError> {
-        self.worker.call(move |b| b.listen(samples))
+    /// Finds the speech in `samples` (16 kHz mono) and transcribes it; with `grammar` (the commands' sentences,
+    /// [`super::guide::Nfa::compile`]), also finds the grammar's likeliest sentence.
+    pub fn listen(
+        &self,
+        samples: Vec<f32>,
+        grammar: Option<std::sync::Arc<super::guide::Nfa>>,
+    ) -> Result<Heard, InferenceError> {
+        self.worker
+            .call(move |b| b.listen(samples, grammar.as_deref()))
     }
 }
 
@@ -227,7 +248,11 @@ mod backend {
         pub fn load(_: &SpeechSettings) -> Result<(EarBackend, String), InferenceError> {
             Err(super::not_built(super::STT_MODEL))
         }
-        pub fn listen(&mut self, _: Vec<f32>) -> Result<Heard, InferenceError> {
+        pub fn listen(
+            &mut self,
+            _: Vec<f32>,
+            _: Option<&crate::inference::guide::Nfa>,
+        ) -> Result<Heard, InferenceError> {
             match *self {}
         }
     }

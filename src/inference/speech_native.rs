@@ -1,14 +1,16 @@
-//! The native speech backends (the `voice` feature): sherpa-onnx for VAD and
-//! STT, piper-rs for TTS. Only this file touches those crates.
+//! The native speech backends (the `voice` feature): sherpa-onnx for VAD,
+//! Whisper on ONNX Runtime for STT ([`crate::inference::whisper`]), piper-rs
+//! for TTS. Only this file touches sherpa-rs and piper-rs.
 
 use super::{
-    available_memory, loud_span, memory_for, to_pcm16, Heard, SpeechSettings, Spoken,
+    available_memory, loud_span, memory_for, to_pcm16, Guess, Heard, SpeechSettings, Spoken,
     MAX_SPEECH_SECONDS, STT_FILES, STT_MODEL, TTS_FILES, TTS_MODEL, VAD_FILE, VAD_MODEL,
 };
+use crate::inference::guide::Nfa;
+use crate::inference::whisper::Whisper;
 use crate::inference::InferenceError;
 use crate::models::{ModelStore, VerifiedModel};
 use sherpa_rs::silero_vad::{SileroVad, SileroVadConfig};
-use sherpa_rs::whisper::{WhisperConfig, WhisperRecognizer};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -40,7 +42,7 @@ fn path_str(model: &str, p: PathBuf) -> Result<String, InferenceError> {
 }
 
 pub struct EarBackend {
-    whisper: WhisperRecognizer,
+    whisper: Whisper,
     vad_model: String,
     vad: VerifiedModel,
 }
@@ -64,20 +66,16 @@ impl EarBackend {
                 message: format!("its manifest has no {VAD_FILE}"),
             });
         }
-        let threads = settings.threads.clamp(1, 8) as i32;
-        let config = WhisperConfig {
-            encoder: path_str(STT_MODEL, stt.path("encoder.onnx"))?,
-            decoder: path_str(STT_MODEL, stt.path("decoder.onnx"))?,
-            tokens: path_str(STT_MODEL, stt.path("tokens.txt"))?,
-            language: "en".into(),
-            num_threads: Some(threads),
-            provider: Some("cpu".into()),
-            ..WhisperConfig::default()
-        };
-        let whisper = WhisperRecognizer::new(config).map_err(|e| InferenceError::Load {
-            model: STT_MODEL.into(),
-            message: e.to_string(),
-        })?;
+        let ort_store = ModelStore::resolve(&settings.data_dir, crate::models::ONNXRUNTIME)?;
+        let lib = crate::inference::embed::ort_dylib_path(&ort_store)?;
+        crate::inference::embed::init_ort(&lib)?;
+        let whisper = Whisper::load(
+            STT_MODEL,
+            &stt.path("encoder.onnx"),
+            &stt.path("decoder.onnx"),
+            &stt.path("tokens.txt"),
+            settings.threads,
+        )?;
         stt.check_unchanged()?;
         let vad_model = path_str(VAD_MODEL, vad.path(VAD_FILE))?;
         let id = format!("{}@{}", STT_MODEL, stt.manifest().version);
@@ -112,7 +110,11 @@ impl EarBackend {
         })
     }
 
-    pub fn listen(&mut self, samples: Vec<f32>) -> Result<Heard, InferenceError> {
+    pub fn listen(
+        &mut self,
+        samples: Vec<f32>,
+        grammar: Option<&Nfa>,
+    ) -> Result<Heard, InferenceError> {
         let t0 = Instant::now();
         let mut vad = self.detector()?;
         let mut speech: Vec<f32> = Vec::new();
@@ -155,6 +157,8 @@ impl EarBackend {
                 segments: 0,
                 vad_ms,
                 stt_ms: 0,
+                logprob: 0.0,
+                guided: None,
             });
         }
         // Whisper hears the start of a word better with a little silence before it.
@@ -162,7 +166,7 @@ impl EarBackend {
         padded.extend_from_slice(&speech);
         padded.extend(std::iter::repeat_n(0f32, RATE as usize / 4));
         let t1 = Instant::now();
-        let result = self.whisper.transcribe(RATE, &padded);
+        let result = self.whisper.transcribe(&padded, grammar)?;
         let stt_ms = t1.elapsed().as_millis() as u64;
         Ok(Heard {
             text: result.text.trim().to_string(),
@@ -170,6 +174,11 @@ impl EarBackend {
             segments,
             vad_ms,
             stt_ms,
+            logprob: result.logprob,
+            guided: result.guided.map(|g| Guess {
+                text: g.text.trim().to_string(),
+                logprob: g.logprob,
+            }),
         })
     }
 }

@@ -25,6 +25,29 @@ use std::time::Instant;
 
 /// How many exchanges the page shows.
 pub const RECENT: usize = 8;
+/// A free transcript the grammar understands at least this well is taken as it is.
+pub const SURE: f32 = 0.95;
+/// How far (in average log-probability per token) the grammar's likeliest sentence may fall below the free
+/// transcript and still be taken for what was said; further below, the speaker said something else.
+pub const GUIDE_MARGIN: f32 = 1.0;
+
+/// The words a spoken command is understood from: the free transcript when the grammar understands it outright,
+/// else the grammar's likeliest sentence when the recogniser found it nearly as likely as what it heard freely,
+/// else the free transcript (which then gets "not understood" and the closest command).
+pub fn command_words(grammar: &Grammar, heard: &Heard) -> String {
+    if grammar
+        .understand(&heard.text)
+        .is_ok_and(|u| u.score >= SURE)
+    {
+        return heard.text.clone();
+    }
+    if let Some(g) = &heard.guided {
+        if g.logprob >= heard.logprob - GUIDE_MARGIN && grammar.understand(&g.text).is_ok() {
+            return g.text.clone();
+        }
+    }
+    heard.text.clone()
+}
 
 /// One command and its answer.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -177,7 +200,8 @@ impl Desk {
         t0: Instant,
     ) -> Result<Spoke, VoiceError> {
         let ear = self.ear().inspect_err(|_| count(ctx, "error"))?;
-        let heard = ear.listen(samples).map_err(|e| {
+        let guide = self.grammar_for(ctx).guide();
+        let heard = ear.listen(samples, Some(guide)).map_err(|e| {
             count(ctx, "error");
             VoiceError::Speech(e)
         })?;
@@ -228,6 +252,8 @@ impl Desk {
             segments: 0,
             vad_ms: 0,
             stt_ms: 0,
+            logprob: 0.0,
+            guided: None,
         };
         let mut spoke = self.finish(ctx, Some(heard), now, Instant::now());
         spoke.exchange.heard = None;
@@ -235,7 +261,11 @@ impl Desk {
     }
 
     fn finish(&self, ctx: &AppContext, heard: Option<Heard>, now: i64, t0: Instant) -> Spoke {
-        let text = heard.as_ref().map(|h| h.text.clone()).unwrap_or_default();
+        let grammar = self.grammar_for(ctx);
+        let text = heard
+            .as_ref()
+            .map(|h| command_words(&grammar, h))
+            .unwrap_or_default();
         let last = self.last_answer();
         let t_answer = Instant::now();
         let (answer, outcome) = if text.is_empty() {
@@ -248,7 +278,6 @@ impl Desk {
             };
             (a, "no_speech")
         } else {
-            let grammar = self.grammar_for(ctx);
             let a = answers::answer_unlogged(ctx, &grammar, &text, last.as_deref(), now);
             let outcome = if a.intent.is_some() {
                 "understood"

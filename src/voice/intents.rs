@@ -7,8 +7,10 @@
 
 use super::numbers::words_to_digits;
 use super::VoiceError;
+use crate::inference::guide::{Nfa, Pattern};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, OnceLock};
 
 /// How close (0..1) an utterance must come to a sentence to be understood.
 pub const THRESHOLD: f32 = 0.72;
@@ -16,6 +18,10 @@ pub const THRESHOLD: f32 = 0.72;
 const MAX_VARIANTS: usize = 512;
 /// The longest slot value, in words.
 const MAX_SLOT_WORDS: usize = 4;
+/// Words the recogniser's guide lets a speaker put before a command (as [`extra_word_cost`] forgives them).
+const LEAD_FILLERS: [&str; 7] = ["please", "hey", "ok", "okay", "so", "um", "box"];
+/// ... and after it.
+const TAIL_FILLERS: [&str; 2] = ["please", "now"];
 
 #[derive(Debug, Clone, PartialEq)]
 enum Node {
@@ -62,7 +68,11 @@ pub struct Grammar {
     pub language: String,
     /// (intent, sentence as written, its expansions)
     sentences: Vec<(String, String, Vec<Vec<Piece>>)>,
+    /// Each sentence's template, parsed (same order as `sentences`).
+    templates: Vec<Vec<Node>>,
     lists: HashMap<String, Vec<ListValue>>,
+    /// The sentences as the recogniser's guide, compiled on first use (reset when a list changes).
+    guide: OnceLock<Arc<Nfa>>,
 }
 
 /// What was understood.
@@ -98,6 +108,7 @@ impl Grammar {
     pub fn from_toml(text: &str) -> Result<Grammar, VoiceError> {
         let file: File = toml::from_str(text).map_err(|e| VoiceError::Grammar(e.to_string()))?;
         let mut sentences = Vec::new();
+        let mut templates = Vec::new();
         for intent in &file.intents {
             for s in &intent.sentences {
                 let nodes = parse(s).map_err(|e| {
@@ -112,6 +123,7 @@ impl Grammar {
                     )));
                 }
                 sentences.push((intent.name.clone(), s.clone(), variants));
+                templates.push(nodes);
             }
         }
         let mut lists = HashMap::new();
@@ -128,7 +140,9 @@ impl Grammar {
         Ok(Grammar {
             language: file.language,
             sentences,
+            templates,
             lists,
+            guide: OnceLock::new(),
         })
     }
 
@@ -142,6 +156,56 @@ impl Grammar {
             })
             .collect();
         self.lists.insert(name.to_string(), values);
+        self.guide = OnceLock::new();
+    }
+
+    /// Every sentence the grammar can say (slots filled from their lists, numbers as digits or words, the
+    /// usual filler words around), as the automaton that guides the recogniser's search.
+    pub fn guide(&self) -> Arc<Nfa> {
+        self.guide
+            .get_or_init(|| {
+                let fillers = |words: &[&str]| {
+                    Pattern::Opt(Box::new(Pattern::Alt(
+                        words.iter().map(|w| Pattern::Word(w.to_string())).collect(),
+                    )))
+                };
+                let sentences: Vec<Pattern> = self
+                    .templates
+                    .iter()
+                    .map(|nodes| {
+                        Pattern::Seq(vec![
+                            fillers(&LEAD_FILLERS),
+                            self.pattern(nodes),
+                            fillers(&TAIL_FILLERS),
+                        ])
+                    })
+                    .collect();
+                Arc::new(Nfa::compile(&sentences))
+            })
+            .clone()
+    }
+
+    fn pattern(&self, nodes: &[Node]) -> Pattern {
+        Pattern::Seq(
+            nodes
+                .iter()
+                .map(|n| match n {
+                    Node::Word(w) => Pattern::Word(w.clone()),
+                    Node::Slot(name) if name == "number" => Pattern::Number,
+                    Node::Slot(name) => Pattern::Alt(
+                        self.lists
+                            .get(name)
+                            .into_iter()
+                            .flatten()
+                            .flat_map(|v| &v.phrases)
+                            .map(|p| Pattern::Word(p.join(" ")))
+                            .collect(),
+                    ),
+                    Node::Opt(inner) => Pattern::Opt(Box::new(self.pattern(inner))),
+                    Node::Alt(alts) => Pattern::Alt(alts.iter().map(|a| self.pattern(a)).collect()),
+                })
+                .collect(),
+        )
     }
 
     /// The intents, in the order of the data file.

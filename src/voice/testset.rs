@@ -1,7 +1,8 @@
 //! Measuring the voice commands on a spoken test set (made by
 //! `scripts/voice/make_testset.py`): each WAV goes through the real ear
-//! (Silero VAD, Whisper) and the grammar; the report gives intent accuracy
-//! (intent and slots both right) and word error rate, per split (`tune`,
+//! (Silero VAD, Whisper guided by the grammar) and the grammar, exactly as a
+//! command at the box; the report gives intent accuracy (intent and slots
+//! both right) and the free transcript's word error rate, per split (`tune`,
 //! `heldout`) and per voice (Piper, espeak-ng, with noise).
 
 use super::audio;
@@ -28,7 +29,14 @@ pub struct Case {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Outcome {
     pub case: Case,
+    /// The free transcript.
     pub heard: String,
+    /// The free transcript's average log-probability per token.
+    pub logprob: f32,
+    /// The grammar's likeliest sentence, when the recogniser found one.
+    pub guided: Option<crate::inference::speech::Guess>,
+    /// What the command was understood from ([`super::desk::command_words`]).
+    pub understood_from: String,
     pub intent: Option<String>,
     pub slots: BTreeMap<String, String>,
     /// Intent and slots as expected.
@@ -150,18 +158,22 @@ pub fn evaluate(desk: &Desk, dir: &Path) -> Result<Report, VoiceError> {
         let bytes = std::fs::read(dir.join(&case.file))
             .map_err(|e| VoiceError::TestSet(format!("{}: {e}", case.file)))?;
         let clip = audio::decode_wav(&bytes)?;
-        let heard = ear.listen(clip.samples)?.text;
-        let (intent, slots) = match desk.grammar().understand(&heard) {
+        let heard = ear.listen(clip.samples, Some(desk.grammar().guide()))?;
+        let words = super::desk::command_words(desk.grammar(), &heard);
+        let (intent, slots) = match desk.grammar().understand(&words) {
             Ok(u) => (Some(u.intent), u.slots),
             Err(_) => (None, BTreeMap::new()),
         };
         let reference = normalize(&case.text);
-        let hypothesis = normalize(&heard);
+        let hypothesis = normalize(&heard.text);
         let correct = intent.as_deref() == Some(case.intent.as_str()) && slots == case.slots;
         outcomes.push(Outcome {
             word_errors: word_errors(&reference, &hypothesis),
             words: reference.len(),
-            heard,
+            logprob: heard.logprob,
+            guided: heard.guided,
+            understood_from: words,
+            heard: heard.text,
             intent,
             slots,
             correct,

@@ -224,3 +224,47 @@ fn serve_demo_answers_and_stops_cleanly_on_sigterm() {
     };
     assert!(status.success(), "{status:?}");
 }
+
+/// Regression: `OJSCOG_SKIP_APPLIANCE=1 scripts/test` stopped in `fetch-models.sh` because the binary refused a
+/// variable meant for the scripts. Every `OJSCOG_*` name the scripts use is accepted by the binary (a config key is
+/// still checked for its value, but never called unknown).
+#[test]
+fn every_ojscog_variable_the_scripts_use_is_known_to_the_binary() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut names = std::collections::BTreeSet::new();
+    let mut files = vec![root.join(".ci/run"), root.join("flash.sh")];
+    let mut dirs = vec![root.join("scripts")];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else {
+                files.push(p);
+            }
+        }
+    }
+    for f in files {
+        let Ok(text) = std::fs::read_to_string(&f) else {
+            continue;
+        };
+        for (i, _) in text.match_indices("OJSCOG_") {
+            let name: String = text[i..]
+                .chars()
+                .take_while(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || *c == '_')
+                .collect();
+            if name.len() > "OJSCOG_".len() && !name.ends_with('_') {
+                names.insert(name);
+            }
+        }
+    }
+    assert!(names.contains("OJSCOG_SKIP_APPLIANCE"), "{names:?}");
+    let dir = tempfile::tempdir().unwrap();
+    for name in &names {
+        let (_, out, err) = run(ojscog(dir.path()).env(name, "1").args(["config", "check"]));
+        assert!(
+            !format!("{out}{err}").contains("unknown OJSCOG_* variable"),
+            "{name}: {out}{err}"
+        );
+    }
+}
