@@ -361,6 +361,16 @@ pub struct Guided {
     pub logprob: f32,
 }
 
+/// Lower-case words without punctuation: what two spellings of one sentence share.
+fn words_key(text: &str) -> String {
+    text.to_lowercase()
+        .replace('-', " ")
+        .split(|c: char| c.is_whitespace() || matches!(c, ',' | '.' | '?' | '!' | ';' | ':'))
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 pub fn log_softmax(logits: &[f32]) -> Vec<f32> {
     let max = logits.iter().copied().fold(f32::MIN, f32::max);
     let sum: f32 = logits.iter().map(|x| (x - max).exp()).sum();
@@ -417,11 +427,21 @@ pub fn beam_search<C, E>(
         }
         cands.sort_by(|a, b| b.2.total_cmp(&a.2));
         let mut next = Vec::new();
+        // Spellings of the same words ("What is" and "what is,") are one hypothesis: the likeliest is kept, so case
+        // and punctuation variants do not crowd the other sentences out of the beam.
+        let mut seen: Vec<(String, bool)> = Vec::new();
         for (i, t, score, states) in cands {
             if next.len() >= beam {
                 break;
             }
             let h = &hyps[i];
+            let mut key_tokens = h.tokens.clone();
+            key_tokens.push(t);
+            let key = (words_key(&trie.text(&key_tokens)), states.is_none());
+            if seen.contains(&key) {
+                continue;
+            }
+            seen.push(key);
             match states {
                 None => finished.push(Guided {
                     text: trie.text(&h.tokens),

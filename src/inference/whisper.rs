@@ -17,9 +17,10 @@ use ort::value::{DynValue, Tensor};
 use std::path::Path;
 
 /// Hypotheses kept by the guided search.
-pub const BEAM: usize = 4;
-/// The longest guided sentence, in tokens.
+pub const BEAM: usize = 6;
+/// The longest guided sentence, in tokens (and at most the free transcript's bound plus a few for punctuation).
 const MAX_GUIDED_TOKENS: usize = 40;
+const GUIDED_EXTRA_TOKENS: usize = 4;
 /// The longest free transcript, in tokens (a command is short; this stops a model that repeats itself) ...
 const MAX_FREE_TOKENS: usize = 96;
 /// ... and at most this many tokens per second of audio (sherpa-onnx bounds it the same way), at least [`MIN_FREE_TOKENS`].
@@ -305,7 +306,8 @@ impl Whisper {
                 let first = self.step(&cross, None, &prompt)?;
                 let eot = self.eot as u32;
                 let trie = std::mem::replace(&mut self.trie, TokenTrie::new(Vec::new()));
-                let found = beam_search(nfa, &trie, eot, BEAM, MAX_GUIDED_TOKENS, first, |c, t| {
+                let limit = (max_tokens + GUIDED_EXTRA_TOKENS).min(MAX_GUIDED_TOKENS);
+                let found = beam_search(nfa, &trie, eot, BEAM, limit, first, |c, t| {
                     self.step(&cross, Some(c), &[i64::from(t)])
                 });
                 self.trie = trie;

@@ -29,12 +29,17 @@ pub const RECENT: usize = 8;
 pub const SURE: f32 = 0.95;
 /// How far (in average log-probability per token) the grammar's likeliest sentence may fall below the free
 /// transcript and still be taken for what was said; further below, the speaker said something else.
-pub const GUIDE_MARGIN: f32 = 1.0;
+pub const GUIDE_MARGIN: f32 = 2.0;
 
 /// The words a spoken command is understood from: the free transcript when the grammar understands it outright,
 /// else the grammar's likeliest sentence when the recogniser found it nearly as likely as what it heard freely,
 /// else the free transcript (which then gets "not understood" and the closest command).
 pub fn command_words(grammar: &Grammar, heard: &Heard) -> String {
+    command_words_with(grammar, heard, GUIDE_MARGIN)
+}
+
+/// [`command_words`] with another margin (for measuring it).
+pub fn command_words_with(grammar: &Grammar, heard: &Heard, margin: f32) -> String {
     if grammar
         .understand(&heard.text)
         .is_ok_and(|u| u.score >= SURE)
@@ -42,7 +47,7 @@ pub fn command_words(grammar: &Grammar, heard: &Heard) -> String {
         return heard.text.clone();
     }
     if let Some(g) = &heard.guided {
-        if g.logprob >= heard.logprob - GUIDE_MARGIN && grammar.understand(&g.text).is_ok() {
+        if g.logprob >= heard.logprob - margin && grammar.understand(&g.text).is_ok() {
             return g.text.clone();
         }
     }

@@ -113,6 +113,37 @@ fn a_command_spoken_by_piper_is_heard_as_the_same_command_and_answered() {
     assert!(understood >= heard_right as f64);
 }
 
+/// The recogniser's guided search usually finds some sentence of the grammar; speech that is not a command must
+/// still be answered "I did not understand", because the grammar's sentence is far less likely than what the model
+/// heard freely ([`ojscog::voice::desk::GUIDE_MARGIN`]).
+#[cfg(feature = "voice")]
+#[test]
+fn speech_that_is_not_a_command_is_not_forced_into_one() {
+    let t = start_demo();
+    let ctx = &t.service().ctx;
+    let desk = desk_for(&t);
+    let now = ojscog::system::unix_now();
+    for text in [
+        "The weather in Paris is lovely this afternoon.",
+        "My cat likes to sleep on the keyboard.",
+        "Please send the invoice to the printer downstairs.",
+    ] {
+        let spoke = desk.command_wav(ctx, &spoken(&desk, text), now).unwrap();
+        let e = &spoke.exchange;
+        let heard = e.heard.as_ref().expect("heard");
+        assert_eq!(
+            e.answer.intent, None,
+            "{text}: heard {heard:?}, answered {:?}",
+            e.answer
+        );
+        assert!(
+            e.answer.text.starts_with("I did not understand"),
+            "{:?}",
+            e.answer.text
+        );
+    }
+}
+
 #[cfg(feature = "voice")]
 #[test]
 fn bad_audio_gets_a_clear_error_and_silence_gets_a_clear_no_speech() {

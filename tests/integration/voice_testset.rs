@@ -1,12 +1,13 @@
 //! The spoken test set (scripts/voice/testset.sh: Piper and espeak-ng voices,
 //! speeds, pitches, noise; 204 utterances, 48 of them held out from template
-//! tuning) through the real ear and grammar: intent accuracy and word error
+//! tuning) through the real ear and grammar, as a command at the box (free
+//! transcript, then the grammar-guided search): intent accuracy and word error
 //! rate, reported per split and per voice. The generator is repeatable (seeded
 //! noise in Piper and sox), so a fresh machine measures the same set. The
-//! floors here guard against
-//! regressions; they are the measured numbers rounded down, not the goal
-//! (95 % overall), which espeak-ng's robotic voices keep out of reach of
-//! Whisper tiny.en (see the README's Voice section).
+//! floors here guard against regressions; they are the measured numbers
+//! rounded down (90.7 % all, 97.1 % Piper, 84.3 % espeak-ng, 83.3 % held out),
+//! not the goal (95 % on every voice), which espeak-ng's robotic voices still
+//! keep out of reach of Whisper tiny.en (see the README's Voice section).
 
 #[cfg(feature = "voice")]
 #[test]
@@ -26,15 +27,31 @@ fn the_spoken_test_set_is_understood_as_well_as_last_measured() {
     for line in r.summary() {
         eprintln!("voice test set: {line}");
     }
-    for o in &r.outcomes {
-        eprintln!(
-            "outcome {} {} {} free {:.3} guided {:?}",
-            o.case.split,
-            o.correct,
-            o.case.engine,
-            o.logprob,
-            o.guided.as_ref().map(|g| (g.logprob, g.text.clone()))
-        );
+    // How the margin between the guided sentence and the free transcript was chosen: the smallest that reaches the
+    // tune split's plateau (2.0: 145 of 156; 1.0: 142; no limit: 145), so that speech which is not a command can
+    // still be refused. Printed per split; the held-out split never chose it.
+    for margin in [1.0f32, 2.0, 3.0, 100.0] {
+        let mut right = std::collections::BTreeMap::<String, (usize, usize)>::new();
+        for o in &r.outcomes {
+            let heard = ojscog::inference::speech::Heard {
+                text: o.heard.clone(),
+                speech_seconds: 1.0,
+                segments: 1,
+                vad_ms: 0,
+                stt_ms: 0,
+                logprob: o.logprob,
+                guided: o.guided.clone(),
+            };
+            let words = ojscog::voice::desk::command_words_with(desk.grammar(), &heard, margin);
+            let ok = match desk.grammar().understand(&words) {
+                Ok(u) => u.intent == o.case.intent && u.slots == o.case.slots,
+                Err(_) => false,
+            };
+            let e = right.entry(o.case.split.clone()).or_default();
+            e.0 += usize::from(ok);
+            e.1 += 1;
+        }
+        eprintln!("margin {margin}: {right:?}");
     }
     for o in r.outcomes.iter().filter(|o| !o.correct) {
         eprintln!(
@@ -54,14 +71,20 @@ fn the_spoken_test_set_is_understood_as_well_as_last_measured() {
     assert!(r.by_split["heldout"].cases >= 40);
     let piper = &r.by_voice["piper"];
     assert!(
-        piper.accuracy() >= 0.93,
+        piper.accuracy() >= 0.95,
         "Piper's voice: {:.3}",
         piper.accuracy()
     );
     assert!(piper.wer() <= 0.10, "Piper's voice WER {:.3}", piper.wer());
-    assert!(r.all.accuracy() >= 0.75, "all: {:.3}", r.all.accuracy());
+    assert!(r.all.accuracy() >= 0.88, "all: {:.3}", r.all.accuracy());
+    let espeak = &r.by_voice["espeak"];
     assert!(
-        r.by_split["heldout"].accuracy() >= 0.65,
+        espeak.accuracy() >= 0.80,
+        "espeak-ng: {:.3}",
+        espeak.accuracy()
+    );
+    assert!(
+        r.by_split["heldout"].accuracy() >= 0.80,
         "held out: {:.3}",
         r.by_split["heldout"].accuracy()
     );
