@@ -8,8 +8,9 @@ use std::path::PathBuf;
 /// `OJSCOG_*` variables of the build and test scripts (lower case, prefix dropped): not config, but set in the
 /// environment the binary runs in, so accepted and ignored (`scripts/test` with `OJSCOG_SKIP_APPLIANCE=1` once
 /// failed on this).
-pub const SCRIPT_VARS: [&str; 18] = [
+pub const SCRIPT_VARS: [&str; 19] = [
     "skip_appliance",
+    "flash_allow_non_removable",
     "image_build",
     "aarch64_bin",
     "aarch64_target_dir",
