@@ -71,13 +71,21 @@ impl Default for OnnxOptions {
 
 static ORT_INIT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
 
-/// Where the ONNX Runtime library is: `$ORT_DYLIB_PATH`, else the store's `onnxruntime` entry.
+/// Where the appliance image installs ONNX Runtime (its `ojscog-onnxruntime` package).
+pub const SYSTEM_ORT_LIB: &str = "/usr/lib/ojscog/libonnxruntime.so";
+
+/// Where the ONNX Runtime library is: `$ORT_DYLIB_PATH`, else the store's `onnxruntime` entry, else (when the store
+/// has none) the image's own copy at [`SYSTEM_ORT_LIB`] — so `ojscog voice` typed at the box finds it as the service
+/// does.
 pub fn ort_dylib_path(store: &ModelStore) -> Result<PathBuf, InferenceError> {
     if let Some(p) = crate::config::ort_dylib_override() {
         return Ok(p);
     }
-    let m = store.verified(ONNXRUNTIME)?;
-    Ok(m.path(ORT_LIB_FILE))
+    match store.verified(ONNXRUNTIME) {
+        Ok(m) => Ok(m.path(ORT_LIB_FILE)),
+        Err(_) if Path::new(SYSTEM_ORT_LIB).is_file() => Ok(PathBuf::from(SYSTEM_ORT_LIB)),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// The ONNX Runtime library this process loaded, if it loaded one.
