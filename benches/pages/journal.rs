@@ -555,6 +555,7 @@ pub(crate) fn submission(
         review_rounds: rounds,
         review_assignments: assignments,
         decisions,
+        files: Vec::new(),
         fingerprint: format!("bench:{id}"),
     }
 }

@@ -128,6 +128,14 @@ impl Config {
                 "voice_max_utterance_secs" => self.voice.max_utterance_secs = num(name, v)?,
                 "voice_button" => self.voice.button = v.to_string(),
                 "voice_button_active_low" => self.voice.button_active_low = boolean(name, v)?,
+                "figures_files_dir" => self.figures.files_dir = PathBuf::from(v),
+                "figures_max_files" => self.figures.max_files = num(name, v)?,
+                "figures_stages" => {
+                    self.figures.stages = v
+                        .split(',')
+                        .map(|s| num(name, s.trim()))
+                        .collect::<Result<_, _>>()?
+                }
                 // Settings of the process itself, not of the config.
                 "llm_model_path" => self.llm.model_path = PathBuf::from(v),
                 "llm_n_threads" => self.llm.n_threads = num(name, v)?,

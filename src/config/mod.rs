@@ -9,12 +9,14 @@ mod llm;
 mod update;
 mod voice;
 mod watchdog;
+mod figures;
 
 pub use env::{developer_model_dir, ort_dylib_override};
 pub use llm::LlmConfig;
 pub use update::{UpdateConfig, BAKED_KEYS_DIR};
 pub use voice::{default_espeak_dir, espeak_dir_for_piper, VoiceConfig, ESPEAK_ENV};
 pub use watchdog::WatchdogConfig;
+pub use figures::FiguresConfig;
 
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
@@ -60,6 +62,8 @@ pub struct Config {
     pub watchdog: WatchdogConfig,
     /// Voice commands (speech models, Piper's phonemizer data).
     pub voice: VoiceConfig,
+    /// The figure checks on submission files (where OJS's files are mounted).
+    pub figures: FiguresConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -156,6 +160,7 @@ impl Default for Config {
             update: Default::default(),
             watchdog: Default::default(),
             voice: Default::default(),
+            figures: Default::default(),
         }
     }
 }
@@ -392,6 +397,7 @@ impl Config {
         self.update.validate()?;
         self.watchdog.validate()?;
         self.voice.validate()?;
+        self.figures.validate()?;
         if self.metrics.sample_interval_secs == 0 {
             return Err(invalid(
                 "metrics.sample_interval_secs",

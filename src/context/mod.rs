@@ -33,6 +33,8 @@ pub struct AppContext {
     pub updates: crate::update::UpdateHandle,
     /// Screening reports the pages asked for, made in the background.
     pub screening_jobs: Arc<crate::agents::jobs::Jobs>,
+    /// Figure checks the pages and the API asked for, made in the background.
+    pub figure_jobs: Arc<crate::agents::jobs::Jobs>,
     /// Recent reviewer rankings (keyed on the mirror generation and the model).
     pub matches: Arc<crate::agents::matching::MatchMemo>,
 }
@@ -55,6 +57,7 @@ impl AppContext {
             device: Mutex::new(Device::new(&config.data_dir)),
             updates: crate::update::UpdateHandle::new(&config, metrics.clone()),
             screening_jobs: crate::agents::jobs::Jobs::new("screening", 1),
+            figure_jobs: crate::agents::jobs::Jobs::new("figures", 1),
             matches: Arc::new(crate::agents::matching::MatchMemo::new()),
             config,
             store_path,

@@ -1,7 +1,9 @@
 //! The models the service uses, loaded on first use.
 
 use crate::agents::screening::{ScreeningAgent, ScreeningError};
-use crate::config::Config;
+use crate::config::{Config, FiguresConfig};
+use crate::figures::agent::FigureAgent;
+use crate::figures::FiguresError;
 use crate::inference::{Embedder, FailureMemo};
 use crate::metrics::Metrics;
 use std::path::PathBuf;
@@ -17,8 +19,11 @@ pub struct LazyModels {
     metrics: Arc<Metrics>,
     embedder: Mutex<Option<Arc<dyn Embedder>>>,
     screening: Mutex<Option<Arc<ScreeningAgent>>>,
+    figures_config: FiguresConfig,
+    figures: Mutex<Option<Arc<FigureAgent>>>,
     embedder_failure: FailureMemo,
     screening_failure: FailureMemo,
+    figures_failure: FailureMemo,
 }
 
 impl LazyModels {
@@ -29,8 +34,11 @@ impl LazyModels {
             metrics,
             embedder: Mutex::new(None),
             screening: Mutex::new(None),
+            figures_config: config.figures.clone(),
+            figures: Mutex::new(None),
             embedder_failure: FailureMemo::default(),
             screening_failure: FailureMemo::default(),
+            figures_failure: FailureMemo::default(),
         }
     }
 
@@ -40,8 +48,10 @@ impl LazyModels {
     pub fn reload(&self) {
         *self.embedder.lock().unwrap_or_else(|p| p.into_inner()) = None;
         *self.screening.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        *self.figures.lock().unwrap_or_else(|p| p.into_inner()) = None;
         self.embedder_failure.forget();
         self.screening_failure.forget();
+        self.figures_failure.forget();
     }
 
     /// The sentence-embedding model, or (with the reason) the exact-term
@@ -97,5 +107,33 @@ impl LazyModels {
             };
         *slot = Some(agent.clone());
         Ok(agent)
+    }
+
+    /// The figure checks (loads the detectors on first use; a failure is answered again at once for 60 s, or until
+    /// the models' files change).
+    pub fn figures(&self) -> Result<Arc<FigureAgent>, FiguresError> {
+        let mut slot = self.figures.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(a) = slot.as_ref() {
+            return Ok(a.clone());
+        }
+        let state = crate::inference::vision::models_state(&self.data_dir);
+        if let Some((message, ago)) = self.figures_failure.recall(&state) {
+            return Err(FiguresError::Renderer(format!(
+                "{message} (failed {} s ago; not retried yet)",
+                ago.as_secs()
+            )));
+        }
+        match crate::figures::agent::load(&self.data_dir, &self.figures_config, self.metrics.clone())
+        {
+            Ok(a) => {
+                let a = Arc::new(a);
+                *slot = Some(a.clone());
+                Ok(a)
+            }
+            Err(e) => {
+                self.figures_failure.remember(state, e.to_string());
+                Err(e)
+            }
+        }
     }
 }

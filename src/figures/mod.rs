@@ -8,12 +8,16 @@
 //! first [`render::MAX_PAGES`] are checked), the rendering's pixels; a page
 //! that cannot be rendered is an error of that page, not of the file.
 
+pub mod agent;
 pub mod checks;
 #[cfg(feature = "vision")]
 pub mod render;
 
 use checks::PageReport;
 use serde::Serialize;
+
+/// The largest file checked (a file over it is refused, never cut).
+pub const MAX_FILE_BYTES: usize = 100 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum FiguresError {

@@ -12,8 +12,7 @@ use pdfium_render::prelude::*;
 use std::path::Path;
 use std::sync::OnceLock;
 
-/// The largest file checked.
-pub const MAX_FILE_BYTES: usize = 100 << 20;
+pub use super::MAX_FILE_BYTES;
 /// Pages checked per file (the first ones; the report says when more were left).
 pub const MAX_PAGES: usize = 60;
 /// Pixels per inch of the page renderings (what the detectors were trained near).

@@ -72,6 +72,7 @@ pub mod names {
     pub const VOICE_COMMANDS: &str = "ojscog_voice_commands_total";
     pub const VOICE_STAGE_DURATION: &str = "ojscog_voice_stage_duration_seconds";
     pub const VOICE_BUTTON_PRESSES: &str = "ojscog_voice_button_presses_total";
+    pub const FIGURE_PAGES: &str = "ojscog_figure_pages_checked_total";
 }
 
 /// Buckets of a voice command's stages (seconds).
@@ -247,6 +248,11 @@ impl Metrics {
         m.describe(
             VOICE_BUTTON_PRESSES,
             "Presses of the push-to-talk button (a press while a command runs is not counted).",
+            Kind::Counter,
+        );
+        m.describe(
+            FIGURE_PAGES,
+            "Pages of submission files seen by the figure checks' models.",
             Kind::Counter,
         );
         m.set(BUILD_INFO, &[("version", env!("CARGO_PKG_VERSION"))], 1.0);

@@ -64,6 +64,10 @@ pub struct SchemaInfo {
     pub flavor: SchemaFlavor,
     /// 3.5 keeps author affiliations in their own tables.
     pub author_affiliation_tables: bool,
+    /// `submission_files` (with its settings) is there: the mirror records each submission's files.
+    pub submission_files: bool,
+    /// OJS's `files` table is there too: the mirror knows where each file lies.
+    pub file_paths: bool,
 }
 
 /// A read-only session on the OJS database.
@@ -189,10 +193,14 @@ impl OjsSource {
         let author_affiliation_tables = flavor == SchemaFlavor::V35
             && have.contains_key("author_affiliations")
             && have.contains_key("author_affiliation_settings");
+        let submission_files = schema::has_all(schema::SUBMISSION_FILES, &have);
+        let file_paths = submission_files && schema::has_all(&[schema::FILES], &have);
         Ok(SchemaInfo {
             version,
             flavor,
             author_affiliation_tables,
+            submission_files,
+            file_paths,
         })
     }
 
@@ -345,9 +353,17 @@ impl OjsSource {
     /// rows' timestamps (the watermarks) plus counts and checksums of the rows
     /// that have no timestamp. A submission whose summary differs from the
     /// stored one is fetched again; one that is gone was deleted.
-    pub async fn fingerprints(&mut self) -> Result<Vec<(i64, String)>> {
+    pub async fn fingerprints(&mut self, info: &SchemaInfo) -> Result<Vec<(i64, String)>> {
+        // The files' summary: ids, stages and modification times (a file's name and path change with them).
+        let files = if info.submission_files {
+            ",(SELECT CONCAT(COUNT(*), ',', IFNULL(MAX(sf.updated_at), ''), ',',
+                    IFNULL(SUM(CRC32(CONCAT_WS(',', sf.submission_file_id, sf.file_id, sf.file_stage))), 0))
+               FROM submission_files sf WHERE sf.submission_id = s.submission_id)"
+        } else {
+            ""
+        };
         let rows = self
-            .rows(
+            .rows(&format!(
                 "SELECT s.submission_id, CONCAT_WS('|',
                     s.context_id, s.status, s.stage_id, CAST(s.submission_progress AS CHAR),
                     IFNULL(s.current_publication_id, ''), IFNULL(s.locale, ''),
@@ -374,10 +390,11 @@ impl OjsSource {
                        FROM review_rounds rr WHERE rr.submission_id = s.submission_id),
                     (SELECT CONCAT(COUNT(*), ',', IFNULL(MAX(ed.edit_decision_id), ''), ',', IFNULL(MAX(ed.date_decided), ''))
                        FROM edit_decisions ed WHERE ed.submission_id = s.submission_id)
+                    {files}
                  ) FROM submissions s
                  LEFT JOIN publications p ON p.publication_id = s.current_publication_id
                  ORDER BY s.submission_id",
-            )
+            ))
             .await?;
         rows.iter()
             .map(|r| {

@@ -160,6 +160,35 @@ const COMMON: &[(&str, &[&str])] = &[
     ),
 ];
 
+/// Tables read when they are there (every OJS 3.3+ has them, but a database
+/// extract may not): without them the mirror has no submission files.
+pub const SUBMISSION_FILES: &[(&str, &[&str])] = &[
+    (
+        "submission_files",
+        &[
+            "submission_file_id",
+            "submission_id",
+            "file_id",
+            "file_stage",
+            "updated_at",
+        ],
+    ),
+    (
+        "submission_file_settings",
+        &["submission_file_id", "locale", "setting_name", "setting_value"],
+    ),
+];
+/// OJS's `files` table: where each file lies under OJS's files directory.
+pub const FILES: (&str, &[&str]) = ("files", &["file_id", "path", "mimetype"]);
+
+/// Whether `have` holds every listed table with its columns.
+pub fn has_all(tables: &[(&str, &[&str])], have: &HashMap<String, Vec<String>>) -> bool {
+    tables.iter().all(|(t, cols)| {
+        have.get(*t)
+            .is_some_and(|present| cols.iter().all(|c| present.iter().any(|p| p == c)))
+    })
+}
+
 /// What a flavour adds to the common set (columns that only exist there and are read).
 fn extra(flavor: SchemaFlavor) -> &'static [(&'static str, &'static [&'static str])] {
     match flavor {

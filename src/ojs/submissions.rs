@@ -70,7 +70,63 @@ impl OjsSource {
             self.fill_terms(&mut subs, &pub_to_sub, &pub_list).await?;
         }
         self.fill_reviews(&mut subs, &id_list).await?;
+        if info.submission_files {
+            self.fill_files(info, &mut subs, &id_list).await?;
+        }
         Ok(subs.into_values().collect())
+    }
+
+    /// The submissions' files: stage, display name (the submission's locale, else any) and, where OJS's `files`
+    /// table is there, the path under OJS's files directory.
+    async fn fill_files(
+        &mut self,
+        info: &SchemaInfo,
+        subs: &mut BTreeMap<i64, SubmissionRecord>,
+        id_list: &str,
+    ) -> Result<()> {
+        let (path_cols, path_join) = if info.file_paths {
+            ("f.path, f.mimetype", "LEFT JOIN files f ON f.file_id = sf.file_id")
+        } else {
+            ("NULL, NULL", "")
+        };
+        let rows = self
+            .rows(&format!(
+                "SELECT sf.submission_file_id, sf.submission_id, sf.file_id, sf.file_stage, {}, {path_cols}
+                 FROM submission_files sf {path_join}
+                 WHERE sf.submission_id IN ({id_list}) ORDER BY sf.submission_file_id",
+                dt("sf.updated_at")
+            ))
+            .await?;
+        let names = self
+            .settings(&format!(
+                "SELECT fs.submission_file_id, fs.locale, fs.setting_name, fs.setting_value
+                 FROM submission_file_settings fs
+                 JOIN submission_files sf ON sf.submission_file_id = fs.submission_file_id
+                 WHERE sf.submission_id IN ({id_list}) AND fs.setting_name = 'name'"
+            ))
+            .await?;
+        for r in &rows {
+            let id: i64 = col(r, 0, "submission_files.submission_file_id")?;
+            let sid: i64 = col(r, 1, "submission_files.submission_id")?;
+            let Some(s) = subs.get_mut(&sid) else {
+                continue;
+            };
+            let name = names
+                .get(&id)
+                .and_then(|n| n.get("name"))
+                .map(|v| text::fold_whitespace(pick_locale(v, &[&s.locale])))
+                .unwrap_or_default();
+            s.files.push(SubmissionFile {
+                id,
+                file_id: col(r, 2, "submission_files.file_id")?,
+                stage: col(r, 3, "submission_files.file_stage")?,
+                name,
+                updated_at: col(r, 4, "submission_files.updated_at")?,
+                path: col(r, 5, "files.path")?,
+                mimetype: col(r, 6, "files.mimetype")?,
+            });
+        }
+        Ok(())
     }
 
     async fn fill_texts(

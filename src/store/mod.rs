@@ -3,6 +3,7 @@
 //! migrations. Only this module writes SQL.
 
 pub mod agents;
+mod figures;
 mod pages;
 mod queries;
 pub mod records;
@@ -10,6 +11,7 @@ mod screening;
 mod sessions;
 mod updates;
 
+pub use figures::{CachedFigureReport, FigureCheck};
 pub use pages::{assignment_state, ReviewOfReviewer, ReviewerLoad, ReviewerSort};
 pub use queries::*;
 use records::*;
@@ -56,6 +58,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema.sql"),
     include_str!("sessions.sql"),
     include_str!("updates.sql"),
+    include_str!("figures.sql"),
 ];
 
 pub struct Store {
@@ -501,6 +504,7 @@ fn upsert_submission(tx: &Transaction, s: &SubmissionRecord) -> Result<u64> {
         "review_assignments",
         "review_rounds",
         "editorial_decisions",
+        "submission_files",
     ] {
         tx.execute(
             &format!("DELETE FROM {table} WHERE submission_id = ?1"),
@@ -602,6 +606,14 @@ fn upsert_submission(tx: &Transaction, s: &SubmissionRecord) -> Result<u64> {
                 a.declined,
                 a.cancelled
             ],
+        )?;
+    }
+    for f in &s.files {
+        tx.execute(
+            "INSERT OR REPLACE INTO submission_files(id, submission_id, file_id, stage, name, path,
+                 mimetype, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![f.id, s.id, f.file_id, f.stage, f.name, f.path, f.mimetype, f.updated_at],
         )?;
     }
     for d in &s.decisions {

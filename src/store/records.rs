@@ -43,6 +43,8 @@ pub struct SubmissionRecord {
     pub review_rounds: Vec<ReviewRound>,
     pub review_assignments: Vec<ReviewAssignment>,
     pub decisions: Vec<Decision>,
+    /// The files OJS keeps for the submission (`submission_files`), where OJS records them.
+    pub files: Vec<SubmissionFile>,
     /// Summary of the source rows; a change means "fetch again".
     pub fingerprint: String,
 }
@@ -111,6 +113,24 @@ pub struct Decision {
     pub editor_id: i64,
     pub decision: i64,
     pub date_decided: Option<String>,
+}
+
+/// One of a submission's files in OJS: `submission_files` with its display name and, when the database has
+/// OJS's `files` table, the file's path relative to OJS's files directory.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct SubmissionFile {
+    /// `submission_files.submission_file_id`.
+    pub id: i64,
+    /// `files.file_id`: revisions of a file in later stages share it.
+    pub file_id: i64,
+    /// OJS's file stage (2 submission, 4 review file, 15 review revision, ...).
+    pub stage: i64,
+    /// The display name (`submission_file_settings.name`), e.g. "article.pdf".
+    pub name: String,
+    /// `files.path`, relative to OJS's `files_dir`; None when the database has no `files` table.
+    pub path: Option<String>,
+    pub mimetype: Option<String>,
+    pub updated_at: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]

@@ -158,7 +158,7 @@ async fn sync_from(
         .map(|j| j.primary_locale.clone())
         .unwrap_or_default();
     let reviewers = src.reviewers(&info, &locale).await?;
-    let remote = src.fingerprints().await?;
+    let remote = src.fingerprints(&info).await?;
     let local = store.submission_fingerprints()?;
 
     let remote_ids: HashSet<i64> = remote.iter().map(|(id, _)| *id).collect();

@@ -1,4 +1,4 @@
-//! Small pieces of HTTP: request targets, query strings, bearer tokens.
+//! Small pieces of HTTP: request targets, query strings, bearer tokens, a file in a `multipart/form-data` body.
 
 /// Splits a request target into (path, query). Accepts the absolute form
 /// (`http://host/path`) that proxies send; drops one trailing slash.
@@ -110,6 +110,60 @@ pub(crate) fn truncate(s: &str, max: usize) -> String {
     }
 }
 
+/// The file of field `field` in a `multipart/form-data` body (RFC 7578): its file name and bytes. The body is already
+/// bounded; this only walks it.
+pub(crate) fn multipart_file<'a>(
+    content_type: &str,
+    body: &'a [u8],
+    field: &str,
+) -> Result<(String, &'a [u8]), String> {
+    let boundary = content_type
+        .split(';')
+        .filter_map(|p| p.trim().split_once('='))
+        .find(|(k, _)| k.trim().eq_ignore_ascii_case("boundary"))
+        .map(|(_, v)| v.trim().trim_matches('"'))
+        .filter(|b| !b.is_empty() && b.len() <= 70)
+        .ok_or("the form has no multipart boundary")?;
+    let delimiter = format!("--{boundary}");
+    let find = |hay: &[u8], needle: &[u8], from: usize| -> Option<usize> {
+        hay.get(from..)?
+            .windows(needle.len())
+            .position(|w| w == needle)
+            .map(|i| i + from)
+    };
+    let mut at = find(body, delimiter.as_bytes(), 0).ok_or("the form's body has no parts")?;
+    loop {
+        let start = at + delimiter.len();
+        if body.get(start..start + 2) == Some(b"--") {
+            break;
+        }
+        let head_start = start + 2; // CRLF after the delimiter
+        let head_end = find(body, b"\r\n\r\n", head_start).ok_or("a form part has no end of headers")?;
+        let head = String::from_utf8_lossy(body.get(head_start..head_end).unwrap_or_default());
+        let content_start = head_end + 4;
+        let next = find(body, format!("\r\n{delimiter}").as_bytes(), content_start)
+            .ok_or("a form part is not closed (was the upload cut?)")?;
+        let disposition = head
+            .lines()
+            .find(|l| l.to_ascii_lowercase().starts_with("content-disposition:"))
+            .unwrap_or_default();
+        let param = |name: &str| -> Option<String> {
+            disposition.split(';').skip(1).find_map(|p| {
+                let (k, v) = p.trim().split_once('=')?;
+                k.trim()
+                    .eq_ignore_ascii_case(name)
+                    .then(|| v.trim().trim_matches('"').to_string())
+            })
+        };
+        if param("name").as_deref() == Some(field) {
+            let name = param("filename").ok_or("the form's file field carries no file")?;
+            return Ok((name, &body[content_start..next]));
+        }
+        at = next + 2;
+    }
+    Err(format!("the form has no `{field}` field"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -161,5 +215,19 @@ mod tests {
         assert!(!constant_time_eq(&[0u8; 256], b""));
         assert_eq!(truncate("abcdef", 3), "abc…");
         assert_eq!(truncate("ab", 3), "ab");
+    }
+
+    #[test]
+    fn a_file_is_taken_out_of_a_multipart_form() {
+        let body = b"--XyZ\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nhello\r\n--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"fig 1.png\"\r\nContent-Type: image/png\r\n\r\n\x89PNG\r\n--XY\r\n--XyZ--\r\n";
+        let (name, bytes) = multipart_file("multipart/form-data; boundary=XyZ", body, "file").unwrap();
+        assert_eq!(name, "fig 1.png");
+        assert_eq!(bytes, b"\x89PNG\r\n--XY");
+        assert!(multipart_file("multipart/form-data", body, "file").is_err());
+        assert!(multipart_file("multipart/form-data; boundary=XyZ", body, "other").is_err());
+        let cut = &body[..body.len() - 20];
+        assert!(multipart_file("multipart/form-data; boundary=XyZ", cut, "file")
+            .unwrap_err()
+            .contains("not closed"));
     }
 }

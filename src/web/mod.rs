@@ -22,6 +22,7 @@ mod agents;
 mod api;
 pub(crate) mod auth;
 mod chart;
+mod figures;
 mod format;
 mod http;
 mod io;
@@ -66,6 +67,7 @@ use std::net::{IpAddr, SocketAddr};
 
 /// A request as the handlers see it: the head parsed by hyper, the body
 /// already read within its limits.
+#[derive(Clone)]
 pub(crate) struct Req {
     pub method: String,
     /// The path without the query (one trailing slash dropped).
@@ -222,6 +224,15 @@ fn checked(
         (Route::Assessment, _) => {
             agents::assessment(ctx, route.id(&req.path), &req.query).unwrap_or_else(|r| r)
         }
+        (Route::Figures, "POST") => {
+            figures::check(ctx, route.id(&req.path), &req.query, &req.body).unwrap_or_else(|r| r)
+        }
+        (Route::Figures, _) => figures::reports(ctx, route.id(&req.path)).unwrap_or_else(|r| r),
+        (Route::FiguresAction, _) => page_or_error(
+            ctx,
+            role,
+            figures::action(ctx, route.id(&req.path), req),
+        ),
         (Route::Search, _) => agents::search(ctx, &req.query).unwrap_or_else(|r| r),
         (Route::Reviewers, _) => api::reviewers(ctx).unwrap_or_else(|r| r),
         (Route::Sync, "POST") => api::request_sync(ctx),

@@ -34,6 +34,8 @@ pub(crate) enum Route {
     Submission,
     SubmissionReviewers,
     Assessment,
+    /// A submission's figure checks: `GET` the reports, `POST` to check its files (or an uploaded one).
+    Figures,
     Reviewers,
     Search,
     Sync,
@@ -44,6 +46,8 @@ pub(crate) enum Route {
     SubmissionsPage,
     SubmissionPage,
     ScreeningAction,
+    /// The submission page's figure-check form (OJS's files, or a file uploaded by hand).
+    FiguresAction,
     SearchPage,
     ReviewersPage,
     ReviewerPage,
@@ -67,6 +71,7 @@ impl Route {
         "/api/submissions/{id}",
         "/api/submissions/{id}/reviewers",
         "/api/submissions/{id}/assessment",
+        "/api/submissions/{id}/figures",
         "/api/reviewers",
         "/api/search",
         "/api/sync",
@@ -100,11 +105,12 @@ impl Route {
             "/sync" => Route::SyncAction,
             p if one_segment(p, "/reviewers/") => Route::ReviewerPage,
             p if one_segment(p, "/submissions/") => Route::SubmissionPage,
-            p if p.starts_with("/submissions/") && p.ends_with("/screening") => {
+            p if p.starts_with("/submissions/") => {
                 match p.split('/').collect::<Vec<_>>().as_slice() {
                     ["", "submissions", id, "screening"] if !id.is_empty() => {
                         Route::ScreeningAction
                     }
+                    ["", "submissions", id, "figures"] if !id.is_empty() => Route::FiguresAction,
                     _ => Route::Other,
                 }
             }
@@ -113,6 +119,7 @@ impl Route {
                 Some(rest) => match rest.split_once('/') {
                     Some((id, "reviewers")) if !id.is_empty() => Route::SubmissionReviewers,
                     Some((id, "assessment")) if !id.is_empty() => Route::Assessment,
+                    Some((id, "figures")) if !id.is_empty() => Route::Figures,
                     _ => Route::Other,
                 },
                 _ => Route::Other,
@@ -141,6 +148,7 @@ impl Route {
             Route::Submission => "/api/submissions/{id}",
             Route::SubmissionReviewers => "/api/submissions/{id}/reviewers",
             Route::Assessment => "/api/submissions/{id}/assessment",
+            Route::Figures => "/api/submissions/{id}/figures",
             Route::Reviewers => "/api/reviewers",
             Route::Search => "/api/search",
             Route::Sync => "/api/sync",
@@ -151,6 +159,7 @@ impl Route {
             Route::SubmissionsPage => "/submissions",
             Route::SubmissionPage => "/submissions/{id}",
             Route::ScreeningAction => "/submissions/{id}/screening",
+            Route::FiguresAction => "/submissions/{id}/figures",
             Route::SearchPage => "/search",
             Route::ReviewersPage => "/reviewers",
             Route::ReviewerPage => "/reviewers/{id}",
@@ -162,11 +171,15 @@ impl Route {
     /// The `Allow` header value.
     pub(crate) fn allow(self) -> &'static str {
         match self {
-            Route::Sync | Route::Update | Route::Assessment | Route::SignIn | Route::Voice => {
-                "GET, HEAD, POST"
-            }
+            Route::Sync
+            | Route::Update
+            | Route::Assessment
+            | Route::Figures
+            | Route::SignIn
+            | Route::Voice => "GET, HEAD, POST",
             Route::SignOut
             | Route::ScreeningAction
+            | Route::FiguresAction
             | Route::SyncAction
             | Route::VoiceAction
             | Route::ListenAction => "POST",
@@ -180,6 +193,7 @@ impl Route {
                 self,
                 Route::SignOut
                     | Route::ScreeningAction
+                    | Route::FiguresAction
                     | Route::SyncAction
                     | Route::VoiceAction
                     | Route::ListenAction
@@ -189,9 +203,11 @@ impl Route {
                 Route::Sync
                     | Route::Update
                     | Route::Assessment
+                    | Route::Figures
                     | Route::SignIn
                     | Route::SignOut
                     | Route::ScreeningAction
+                    | Route::FiguresAction
                     | Route::SyncAction
                     | Route::Voice
                     | Route::VoiceAction
@@ -204,9 +220,10 @@ impl Route {
     pub(crate) fn need(self, method: &str) -> Need {
         match (self, method) {
             (Route::Health | Route::Metrics | Route::SignIn | Route::SignOut, _) => Need::Nothing,
-            (Route::Sync | Route::Assessment | Route::Voice, "POST") => Need::Admin,
+            (Route::Sync | Route::Assessment | Route::Figures | Route::Voice, "POST") => Need::Admin,
             (
                 Route::ScreeningAction
+                | Route::FiguresAction
                 | Route::SyncAction
                 | Route::VoiceAction
                 | Route::ListenAction,
@@ -250,6 +267,7 @@ impl Route {
                 | Route::SubmissionsPage
                 | Route::SubmissionPage
                 | Route::ScreeningAction
+                | Route::FiguresAction
                 | Route::SearchPage
                 | Route::ReviewersPage
                 | Route::ReviewerPage
@@ -263,6 +281,9 @@ impl Route {
     pub(crate) fn max_body(self, configured: usize) -> usize {
         match self {
             Route::Voice => configured.max(super::voice::MAX_UPLOAD_BYTES),
+            Route::Figures | Route::FiguresAction => {
+                configured.max(super::figures::MAX_UPLOAD_BYTES)
+            }
             _ => configured,
         }
     }

@@ -19,7 +19,7 @@
 //! itself fails for good, so that the process can exit non-zero and init
 //! restarts it.
 
-use super::auth::Gate;
+use super::auth::{Gate, Role};
 use super::io::{Busy, GuardedIo};
 use super::route::{Cost, Route};
 use super::{dispatch, http, Reply, Req};
@@ -437,7 +437,7 @@ async fn answer(
 
 /// The request head checked and the body read within its limits.
 async fn prepare(
-    shared: &Shared,
+    shared: &Arc<Shared>,
     req: hyper::Request<Incoming>,
     peer: SocketAddr,
     local: Option<SocketAddr>,
@@ -487,6 +487,28 @@ async fn prepare(
     }
     let has_body =
         declared.map(|n| n > 0).unwrap_or(false) || req.header("transfer-encoding").is_some();
+    let over_ordinary = declared.is_none_or(|n| n > web.max_body_bytes as u64);
+    if has_body && limit > web.max_body_bytes && over_ordinary {
+        // Bodies over the ordinary limit (uploads) are read only from the admin: nobody else can make the box
+        // buffer them. The handler checks the role again, as for every route.
+        let (s, head) = (shared.clone(), req.clone());
+        let role = tokio::task::spawn_blocking(move || {
+            s.gate.identify(&s.ctx, &head, crate::system::unix_now())
+        })
+        .await
+        .unwrap_or_else(|_| Err(Reply::error(500, "cannot check the credentials")));
+        let refused = match role {
+            Ok(Role::Admin) => None,
+            Ok(Role::Anonymous) => Some(super::auth::unauthorized(
+                "uploads need the header `Authorization: Bearer <admin token>` (or an admin sign-in)",
+            )),
+            Ok(_) => Some(Reply::error(403, "uploads need the admin token")),
+            Err(reply) => Some(reply),
+        };
+        if let Some(reply) = refused {
+            return Err((route, reply.closing()));
+        }
+    }
     if has_body {
         let mut closing = shared.closing.clone();
         let read = tokio::select! {

@@ -11,6 +11,7 @@ mod cli;
 mod crash_trials;
 mod eval_product_path;
 mod eval_reviewer_gold;
+mod figures_service;
 mod fuzz_http;
 mod fuzz_inputs;
 mod indexer_agent_log;

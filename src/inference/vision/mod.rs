@@ -178,6 +178,19 @@ impl VisionSettings {
     }
 }
 
+/// What the vision models' store entries are now (a load failure is remembered until it changes).
+pub fn models_state(data_dir: &Path) -> String {
+    [LAYOUT_MODEL, TEXT_MODEL]
+        .iter()
+        .map(|m| {
+            crate::models::ModelStore::resolve(data_dir, m)
+                .map(|s| s.state(m))
+                .unwrap_or_else(|e| e.to_string())
+        })
+        .collect::<Vec<_>>()
+        .join("|")
+}
+
 /// The detectors on NCNN, on one worker (one page at a time).
 pub struct Eye {
     worker: Worker<Box<dyn Detectors + Send>>,

@@ -9,6 +9,7 @@
 
 pub(crate) mod actions;
 mod device;
+mod figures;
 mod paging;
 pub(crate) mod reviewers;
 pub(crate) mod search;

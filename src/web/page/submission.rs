@@ -136,6 +136,7 @@ pub(crate) fn show(ctx: &AppContext, role: Role, id: &str, query: &str) -> Resul
     let now = crate::system::unix_now();
     let journal = shell::journal_name(ctx);
     let job = ctx.screening_jobs.state(id);
+    let figure_job = ctx.figure_jobs.state(id);
     let mut h = String::with_capacity(48 * 1024);
     let title = format!("#{id} {}", untitled(&d.summary.title));
     shell::open(
@@ -145,8 +146,11 @@ pub(crate) fn show(ctx: &AppContext, role: Role, id: &str, query: &str) -> Resul
             journal: &journal,
             role,
             nav: Nav::Submissions,
-            refresh: (follow && matches!(job, Some(JobState::Running { .. })))
-                .then_some(JOB_REFRESH_SECONDS),
+            refresh: (follow
+                && [&job, &figure_job]
+                    .iter()
+                    .any(|j| matches!(j, Some(JobState::Running { .. }))))
+            .then_some(JOB_REFRESH_SECONDS),
             query: "",
             overall: None,
             now,
@@ -158,6 +162,7 @@ pub(crate) fn show(ctx: &AppContext, role: Role, id: &str, query: &str) -> Resul
     suggestions(&mut h, ctx, id);
     h.push_str(r#"</div><div class="side">"#);
     screening(&mut h, ctx, role, id, (job, follow), now);
+    super::figures::card(&mut h, ctx, role, id, (figure_job, follow), now);
     similar(&mut h, ctx, id);
     h.push_str("</div></div>");
     shell::close(&mut h, now);
