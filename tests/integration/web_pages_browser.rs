@@ -261,6 +261,36 @@ fn every_page_passes_axe_and_fits_a_phone() {
     }
 }
 
+/// A reader whose system is in dark mode gets dark pages (the colours follow `prefers-color-scheme`), and they
+/// still pass axe (contrast included).
+#[test]
+fn pages_follow_the_reader_s_dark_colour_scheme_and_stay_readable() {
+    let t = start_demo();
+    t.wait_for_index();
+    let b = Browser::start();
+    b.prefer_dark();
+    b.goto(&t.url("/signin"));
+    b.axe().assert_no_serious("/signin (dark)");
+    sign_in(&b, &t, READ_TOKEN);
+    let luminance = |css: &str, prop: &str| -> f64 {
+        let v = b.execute(
+            "const c = getComputedStyle(document.querySelector(arguments[0]))[arguments[1]].match(/[0-9.]+/g).map(Number);\
+             return (0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2]) / 255;",
+            vec![css.into(), prop.into()],
+        );
+        v.as_f64().unwrap_or_else(|| panic!("no colour for {css} {prop}: {v}"))
+    };
+    for path in ["/", "/submissions", "/submissions/6", "/reviewers", "/search?q=coral+reef"] {
+        b.goto(&t.url(path));
+        wait(&b, "main");
+        let (bg, ink) = (luminance("body", "backgroundColor"), luminance("body", "color"));
+        assert!(bg < 0.2 && ink > 0.7, "{path}: background {bg:.2}, text {ink:.2} in dark mode");
+        assert!(luminance(".card", "backgroundColor") < 0.25, "{path}: a light card in dark mode");
+        b.axe().assert_no_serious(&format!("{path} (dark)"));
+        b.screenshot(&format!("pages-dark{}", path.replace(['/', '?', '=', '+'], "-")));
+    }
+}
+
 /// Tab presses until `css` has the focus (at most `max`).
 fn tab_to(b: &Browser, css: &str, max: usize) {
     for _ in 0..max {

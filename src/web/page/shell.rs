@@ -80,6 +80,7 @@ pub(crate) fn open(h: &mut String, s: &Shell) {
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="color-scheme" content="light dark">
 {refresh}<title>{title} · ojscog</title>
 <link rel="icon" href="data:,">
 <style>{css}</style>

@@ -440,6 +440,19 @@ impl Browser {
         .to_string()
     }
 
+    /// Emulates a reader whose system asks for dark pages (`prefers-color-scheme: dark`), through the DevTools
+    /// protocol (chromedriver's `goog/cdp/execute`).
+    pub fn prefer_dark(&self) {
+        self.cmd(
+            "POST",
+            "/goog/cdp/execute",
+            Some(json!({
+                "cmd": "Emulation.setEmulatedMedia",
+                "params": {"features": [{"name": "prefers-color-scheme", "value": "dark"}]},
+            })),
+        );
+    }
+
     /// Runs `script` as a function body (`arguments` are `args`); its return value.
     /// Scripts run through the driver are not subject to the page's CSP.
     pub fn execute(&self, script: &str, args: Vec<Value>) -> Value {
