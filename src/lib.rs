@@ -3,6 +3,7 @@
 //! See ARCHITECTURE.md for the map of modules and the rules between them.
 
 pub mod agents;
+pub mod backup;
 pub mod config;
 pub mod context;
 pub mod demo;

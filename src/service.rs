@@ -27,6 +27,8 @@ pub enum ServiceError {
     Token(String),
     #[error("no OJS database is configured (set ojs.url or OJSCOG_OJS_URL)")]
     NotConfigured,
+    #[error(transparent)]
+    Locked(#[from] crate::system::lock::LockError),
 }
 
 /// A running service; [`Service::stop`] shuts it down and waits.
@@ -37,6 +39,8 @@ pub struct Service {
     shutdown: Shutdown,
     failed: tokio::sync::watch::Receiver<Option<String>>,
     threads: Vec<JoinHandle<()>>,
+    /// Held while the service runs: `ojscog restore` refuses to replace the store under it.
+    _lock: crate::system::lock::DataDirLock,
 }
 
 impl Service {
@@ -62,6 +66,7 @@ impl Service {
                 crate::web::auth::random_token().map_err(ServiceError::Token)?;
         }
         let local_addr = listener.local_addr().map_err(ServiceError::Listener)?;
+        let lock = crate::system::lock::DataDirLock::shared(&config.data_dir)?;
         let store_path = config.store_path();
         let store = Store::open(&store_path)?;
         if source == Source::Demo {
@@ -162,6 +167,7 @@ impl Service {
             shutdown,
             failed,
             threads,
+            _lock: lock,
         })
     }
 

@@ -5,18 +5,18 @@
 //! replaces them before anything is shown.
 
 mod env;
+mod figures;
 mod llm;
 mod update;
 mod voice;
 mod watchdog;
-mod figures;
 
 pub use env::{developer_model_dir, ort_dylib_override};
+pub use figures::FiguresConfig;
 pub use llm::LlmConfig;
 pub use update::{UpdateConfig, BAKED_KEYS_DIR};
 pub use voice::{default_espeak_dir, espeak_dir_for_piper, VoiceConfig, ESPEAK_ENV};
 pub use watchdog::WatchdogConfig;
-pub use figures::FiguresConfig;
 
 use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;

@@ -123,8 +123,11 @@ impl LazyModels {
                 ago.as_secs()
             )));
         }
-        match crate::figures::agent::load(&self.data_dir, &self.figures_config, self.metrics.clone())
-        {
+        match crate::figures::agent::load(
+            &self.data_dir,
+            &self.figures_config,
+            self.metrics.clone(),
+        ) {
             Ok(a) => {
                 let a = Arc::new(a);
                 *slot = Some(a.clone());

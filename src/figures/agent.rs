@@ -70,11 +70,7 @@ pub fn files_to_check<'a>(
 /// The file `relative` (OJS's `files.path`) under `files_dir`, refusing anything that would leave it.
 pub fn resolve(files_dir: &Path, relative: &str) -> Result<PathBuf, String> {
     let rel = Path::new(relative);
-    if relative.is_empty()
-        || rel
-            .components()
-            .any(|c| !matches!(c, Component::Normal(_)))
-    {
+    if relative.is_empty() || rel.components().any(|c| !matches!(c, Component::Normal(_))) {
         return Err(format!(
             "OJS records the path {relative:?}, which is not a plain path inside its files directory"
         ));
@@ -187,11 +183,21 @@ impl FigureAgent {
         let mut out = Vec::new();
         for f in files_to_check(&files, &self.config.stages, self.config.max_files) {
             let bytes = match &f.path {
-                None => Err("OJS's database does not say where this file is (no `files` table)".to_string()),
+                None => Err(
+                    "OJS's database does not say where this file is (no `files` table)".to_string(),
+                ),
                 Some(p) => resolve(&self.config.files_dir, p)
                     .and_then(|full| read_bounded(&full, super::MAX_FILE_BYTES)),
             };
-            out.push(self.check_one(store, submission_id, SOURCE_OJS, &f.name, Some(f.id), bytes, now));
+            out.push(self.check_one(
+                store,
+                submission_id,
+                SOURCE_OJS,
+                &f.name,
+                Some(f.id),
+                bytes,
+                now,
+            ));
         }
         Ok(out)
     }
@@ -205,7 +211,15 @@ impl FigureAgent {
         bytes: Vec<u8>,
         now: i64,
     ) -> FigureCheck {
-        self.check_one(store, submission_id, SOURCE_UPLOAD, name, None, Ok(bytes), now)
+        self.check_one(
+            store,
+            submission_id,
+            SOURCE_UPLOAD,
+            name,
+            None,
+            Ok(bytes),
+            now,
+        )
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -256,11 +270,8 @@ impl FigureAgent {
                             report: serde_json::to_value(&report).unwrap_or_default(),
                             created_at: now,
                         };
-                        self.metrics.inc(
-                            names::FIGURE_PAGES,
-                            &[],
-                            report.pages.len() as f64,
-                        );
+                        self.metrics
+                            .inc(names::FIGURE_PAGES, &[], report.pages.len() as f64);
                         if let Err(e) = store.save_figure_report(&sha, &model, &cached) {
                             check.error = Some(format!("cannot keep the report: {e}"));
                             "error"
@@ -270,7 +281,10 @@ impl FigureAgent {
                     }
                     Err(e) => {
                         check.error = Some(e.to_string());
-                        if matches!(&e, FiguresError::Vision(crate::inference::InferenceError::Timeout { .. })) {
+                        if matches!(
+                            &e,
+                            FiguresError::Vision(crate::inference::InferenceError::Timeout { .. })
+                        ) {
                             "timeout"
                         } else {
                             "error"
@@ -295,11 +309,21 @@ impl FigureAgent {
         if let Err(e) = store.log_agent_run(&run) {
             tracing::warn!(error = %e, "cannot log the figure check");
         }
-        self.metrics
-            .inc(names::AGENT_RUNS, &[("agent", AGENT), ("outcome", outcome)], 1.0);
+        self.metrics.inc(
+            names::AGENT_RUNS,
+            &[("agent", AGENT), ("outcome", outcome)],
+            1.0,
+        );
         match &check.error {
-            None => tracing::info!(submission_id, file = name, seconds = run.duration_seconds, "figures checked"),
-            Some(e) => tracing::warn!(submission_id, file = name, error = %e, "figure check failed"),
+            None => tracing::info!(
+                submission_id,
+                file = name,
+                seconds = run.duration_seconds,
+                "figures checked"
+            ),
+            Some(e) => {
+                tracing::warn!(submission_id, file = name, error = %e, "figure check failed")
+            }
         }
         check
     }
@@ -407,7 +431,13 @@ mod tests {
         std::os::unix::fs::symlink(dir.path().join("secret"), root.join("journals/1/link.pdf"))
             .unwrap();
         assert!(resolve(&root, "journals/1/a.pdf").is_ok());
-        for bad in ["../secret", "/etc/passwd", "journals/../../secret", "", "./journals/1/a.pdf"] {
+        for bad in [
+            "../secret",
+            "/etc/passwd",
+            "journals/../../secret",
+            "",
+            "./journals/1/a.pdf",
+        ] {
             assert!(resolve(&root, bad).is_err(), "{bad:?} was accepted");
         }
         let e = resolve(&root, "journals/1/link.pdf").unwrap_err();

@@ -175,7 +175,12 @@ pub const SUBMISSION_FILES: &[(&str, &[&str])] = &[
     ),
     (
         "submission_file_settings",
-        &["submission_file_id", "locale", "setting_name", "setting_value"],
+        &[
+            "submission_file_id",
+            "locale",
+            "setting_name",
+            "setting_value",
+        ],
     ),
 ];
 /// OJS's `files` table: where each file lies under OJS's files directory.

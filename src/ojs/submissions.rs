@@ -85,7 +85,10 @@ impl OjsSource {
         id_list: &str,
     ) -> Result<()> {
         let (path_cols, path_join) = if info.file_paths {
-            ("f.path, f.mimetype", "LEFT JOIN files f ON f.file_id = sf.file_id")
+            (
+                "f.path, f.mimetype",
+                "LEFT JOIN files f ON f.file_id = sf.file_id",
+            )
         } else {
             ("NULL, NULL", "")
         };

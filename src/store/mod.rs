@@ -344,6 +344,33 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    // ---- backups ------------------------------------------------------------
+
+    /// Copies the whole store into a new SQLite file at `dest` with SQLite's online backup API, in one step: one
+    /// read transaction, so the copy is the store as of one instant while writers go on (WAL). `dest` must not exist.
+    pub fn backup_to(&self, dest: &Path) -> Result<()> {
+        let mut out = Connection::open(dest)?;
+        {
+            let b = rusqlite::backup::Backup::new(&self.conn, &mut out)?;
+            b.step(-1)?;
+        }
+        // The copy is a plain rollback-journal file: one file, nothing beside it.
+        out.execute_batch("PRAGMA journal_mode=DELETE;")?;
+        Ok(())
+    }
+
+    /// The highest store schema version this binary knows (a backup from a newer one is refused).
+    pub fn known_schema_version() -> i64 {
+        MIGRATIONS.len() as i64
+    }
+
+    /// `PRAGMA integrity_check`'s findings ("ok" when there are none).
+    pub fn integrity_check(&self) -> Result<Vec<String>> {
+        let mut stmt = self.conn.prepare("PRAGMA integrity_check")?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     // ---- the agents' log ----------------------------------------------------
 
     pub fn log_agent_run(&self, run: &AgentRun) -> Result<()> {
@@ -613,7 +640,16 @@ fn upsert_submission(tx: &Transaction, s: &SubmissionRecord) -> Result<u64> {
             "INSERT OR REPLACE INTO submission_files(id, submission_id, file_id, stage, name, path,
                  mimetype, updated_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![f.id, s.id, f.file_id, f.stage, f.name, f.path, f.mimetype, f.updated_at],
+            params![
+                f.id,
+                s.id,
+                f.file_id,
+                f.stage,
+                f.name,
+                f.path,
+                f.mimetype,
+                f.updated_at
+            ],
         )?;
     }
     for d in &s.decisions {

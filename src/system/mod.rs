@@ -6,6 +6,7 @@
 pub mod alsa;
 pub mod appliance;
 pub mod gpio;
+pub mod lock;
 mod shutdown;
 pub mod watchdog;
 

@@ -97,32 +97,30 @@ pub(crate) fn start(ctx: &AppContext, id: i64, work: Work) -> Result<Started, Re
     }
     drop(store);
     let path = ctx.store_path.clone();
-    let started = ctx
-        .figure_jobs
-        .start(id, crate::system::unix_now, move || {
-            // Never recreate a store that vanished under the service.
-            if !path.exists() {
-                return Err(format!("the local store {} is gone", path.display()));
+    let started = ctx.figure_jobs.start(id, crate::system::unix_now, move || {
+        // Never recreate a store that vanished under the service.
+        if !path.exists() {
+            return Err(format!("the local store {} is gone", path.display()));
+        }
+        let store = Store::open(&path).map_err(|e| e.to_string())?;
+        let now = crate::system::unix_now();
+        let checks = match work {
+            Work::OjsFiles => agent
+                .check_submission(&store, id, now)
+                .map_err(|e| e.to_string())?,
+            Work::Upload { name, bytes } => {
+                vec![agent.check_upload(&store, id, &name, bytes, now)]
             }
-            let store = Store::open(&path).map_err(|e| e.to_string())?;
-            let now = crate::system::unix_now();
-            let checks = match work {
-                Work::OjsFiles => agent
-                    .check_submission(&store, id, now)
-                    .map_err(|e| e.to_string())?,
-                Work::Upload { name, bytes } => {
-                    vec![agent.check_upload(&store, id, &name, bytes, now)]
-                }
-            };
-            let failed: Vec<String> = checks
-                .iter()
-                .filter_map(|c| c.error.as_ref().map(|e| format!("{}: {e}", c.name)))
-                .collect();
-            if failed.len() == checks.len() && !failed.is_empty() {
-                return Err(failed.join("; "));
-            }
-            Ok(())
-        });
+        };
+        let failed: Vec<String> = checks
+            .iter()
+            .filter_map(|c| c.error.as_ref().map(|e| format!("{}: {e}", c.name)))
+            .collect();
+        if failed.len() == checks.len() && !failed.is_empty() {
+            return Err(failed.join("; "));
+        }
+        Ok(())
+    });
     match started {
         Ok(s) => Ok(s),
         Err(e @ JobError::Busy { .. }) => Err(Refused::new(
@@ -130,11 +128,7 @@ pub(crate) fn start(ctx: &AppContext, id: i64, work: Work) -> Result<Started, Re
             "The figure checks are busy",
             format!("another submission's files are being checked: {e}"),
         )),
-        Err(e) => Err(Refused::new(
-            500,
-            "Cannot start the checks",
-            e.to_string(),
-        )),
+        Err(e) => Err(Refused::new(500, "Cannot start the checks", e.to_string())),
     }
 }
 
@@ -284,7 +278,10 @@ mod tests {
 
     #[test]
     fn uploaded_names_keep_only_their_last_component() {
-        assert_eq!(upload_name("C:\\Users\\me\\paper.pdf").unwrap(), "paper.pdf");
+        assert_eq!(
+            upload_name("C:\\Users\\me\\paper.pdf").unwrap(),
+            "paper.pdf"
+        );
         assert_eq!(upload_name("../../etc/passwd").unwrap(), "passwd");
         assert_eq!(upload_name(" fig\u{0}1.png ").unwrap(), "fig1.png");
         assert!(upload_name("dir/").is_err());

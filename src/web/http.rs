@@ -138,7 +138,8 @@ pub(crate) fn multipart_file<'a>(
             break;
         }
         let head_start = start + 2; // CRLF after the delimiter
-        let head_end = find(body, b"\r\n\r\n", head_start).ok_or("a form part has no end of headers")?;
+        let head_end =
+            find(body, b"\r\n\r\n", head_start).ok_or("a form part has no end of headers")?;
         let head = String::from_utf8_lossy(body.get(head_start..head_end).unwrap_or_default());
         let content_start = head_end + 4;
         let next = find(body, format!("\r\n{delimiter}").as_bytes(), content_start)
@@ -220,14 +221,17 @@ mod tests {
     #[test]
     fn a_file_is_taken_out_of_a_multipart_form() {
         let body = b"--XyZ\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nhello\r\n--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"fig 1.png\"\r\nContent-Type: image/png\r\n\r\n\x89PNG\r\n--XY\r\n--XyZ--\r\n";
-        let (name, bytes) = multipart_file("multipart/form-data; boundary=XyZ", body, "file").unwrap();
+        let (name, bytes) =
+            multipart_file("multipart/form-data; boundary=XyZ", body, "file").unwrap();
         assert_eq!(name, "fig 1.png");
         assert_eq!(bytes, b"\x89PNG\r\n--XY");
         assert!(multipart_file("multipart/form-data", body, "file").is_err());
         assert!(multipart_file("multipart/form-data; boundary=XyZ", body, "other").is_err());
         let cut = &body[..body.len() - 20];
-        assert!(multipart_file("multipart/form-data; boundary=XyZ", cut, "file")
-            .unwrap_err()
-            .contains("not closed"));
+        assert!(
+            multipart_file("multipart/form-data; boundary=XyZ", cut, "file")
+                .unwrap_err()
+                .contains("not closed")
+        );
     }
 }

@@ -228,11 +228,9 @@ fn checked(
             figures::check(ctx, route.id(&req.path), &req.query, &req.body).unwrap_or_else(|r| r)
         }
         (Route::Figures, _) => figures::reports(ctx, route.id(&req.path)).unwrap_or_else(|r| r),
-        (Route::FiguresAction, _) => page_or_error(
-            ctx,
-            role,
-            figures::action(ctx, route.id(&req.path), req),
-        ),
+        (Route::FiguresAction, _) => {
+            page_or_error(ctx, role, figures::action(ctx, route.id(&req.path), req))
+        }
         (Route::Search, _) => agents::search(ctx, &req.query).unwrap_or_else(|r| r),
         (Route::Reviewers, _) => api::reviewers(ctx).unwrap_or_else(|r| r),
         (Route::Sync, "POST") => api::request_sync(ctx),

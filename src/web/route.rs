@@ -220,7 +220,9 @@ impl Route {
     pub(crate) fn need(self, method: &str) -> Need {
         match (self, method) {
             (Route::Health | Route::Metrics | Route::SignIn | Route::SignOut, _) => Need::Nothing,
-            (Route::Sync | Route::Assessment | Route::Figures | Route::Voice, "POST") => Need::Admin,
+            (Route::Sync | Route::Assessment | Route::Figures | Route::Voice, "POST") => {
+                Need::Admin
+            }
             (
                 Route::ScreeningAction
                 | Route::FiguresAction

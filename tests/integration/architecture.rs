@@ -19,7 +19,7 @@ const LAYERS: &[&[&str]] = &[
     &["store"],
     &["ojs", "models", "demo"],
     &["inference", "sync"],
-    &["agents", "update", "figures"],
+    &["agents", "update", "figures", "backup"],
     &["eval", "health"],
     &["context"],
     &["voice"],

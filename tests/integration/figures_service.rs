@@ -46,7 +46,11 @@ async fn add_files_table(db: &TestDb, overrides: &[(i64, &str)]) {
         if !seen.insert(file_id) {
             continue;
         }
-        let ext = name.rsplit('.').next().unwrap_or("bin").to_ascii_lowercase();
+        let ext = name
+            .rsplit('.')
+            .next()
+            .unwrap_or("bin")
+            .to_ascii_lowercase();
         let mime = match ext.as_str() {
             "pdf" => "application/pdf",
             "odt" => "application/vnd.oasis.opendocument.text",
@@ -135,7 +139,11 @@ async fn the_sync_mirrors_every_submission_s_files_from_both_datasets() {
         let dir = tempfile::tempdir().unwrap();
         sync(&db, dir.path()).await;
         let want = source_files(&db, false).await;
-        assert!(want.len() >= 15, "{version}: {} submissions with files", want.len());
+        assert!(
+            want.len() >= 15,
+            "{version}: {} submissions with files",
+            want.len()
+        );
         assert_eq!(mirrored_files(dir.path()), want, "{version}");
 
         // With OJS's `files` table, where each file lies.
@@ -156,7 +164,9 @@ async fn the_sync_mirrors_every_submission_s_files_from_both_datasets() {
         sync(&db, dir.path()).await;
         let got = mirrored_files(dir.path());
         assert!(
-            got[&2].iter().any(|f| f == "900|15||journals/1/articles/2/900.pdf"),
+            got[&2]
+                .iter()
+                .any(|f| f == "900|15||journals/1/articles/2/900.pdf"),
             "{version}: {:?}",
             got[&2]
         );
@@ -179,7 +189,10 @@ fn wait_for_job(t: &web::TestService, id: i64) -> serde_json::Value {
         if v["job"]["state"] != "running" {
             return v;
         }
-        assert!(Instant::now() < deadline, "the figure check did not end: {v}");
+        assert!(
+            Instant::now() < deadline,
+            "the figure check did not end: {v}"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
 }
@@ -195,8 +208,8 @@ fn runs(t: &web::TestService, outcome: &str) -> i64 {
 
 #[cfg(feature = "vision")]
 #[tokio::test(flavor = "multi_thread")]
-async fn a_submission_s_files_are_checked_in_the_background_cached_and_kept_inside_the_files_directory()
-{
+async fn a_submission_s_files_are_checked_in_the_background_cached_and_kept_inside_the_files_directory(
+) {
     let pages = pages_dir();
     let files = tempfile::tempdir().unwrap();
     let root = files.path().join("ojs-files");

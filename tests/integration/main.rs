@@ -6,6 +6,7 @@
 mod support;
 
 mod architecture;
+mod backup_restore;
 mod browser_harness;
 mod cli;
 mod crash_trials;

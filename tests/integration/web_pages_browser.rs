@@ -278,16 +278,35 @@ fn pages_follow_the_reader_s_dark_colour_scheme_and_stay_readable() {
              return (0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2]) / 255;",
             vec![css.into(), prop.into()],
         );
-        v.as_f64().unwrap_or_else(|| panic!("no colour for {css} {prop}: {v}"))
+        v.as_f64()
+            .unwrap_or_else(|| panic!("no colour for {css} {prop}: {v}"))
     };
-    for path in ["/", "/submissions", "/submissions/6", "/reviewers", "/search?q=coral+reef"] {
+    for path in [
+        "/",
+        "/submissions",
+        "/submissions/6",
+        "/reviewers",
+        "/search?q=coral+reef",
+    ] {
         b.goto(&t.url(path));
         wait(&b, "main");
-        let (bg, ink) = (luminance("body", "backgroundColor"), luminance("body", "color"));
-        assert!(bg < 0.2 && ink > 0.7, "{path}: background {bg:.2}, text {ink:.2} in dark mode");
-        assert!(luminance(".card", "backgroundColor") < 0.25, "{path}: a light card in dark mode");
+        let (bg, ink) = (
+            luminance("body", "backgroundColor"),
+            luminance("body", "color"),
+        );
+        assert!(
+            bg < 0.2 && ink > 0.7,
+            "{path}: background {bg:.2}, text {ink:.2} in dark mode"
+        );
+        assert!(
+            luminance(".card", "backgroundColor") < 0.25,
+            "{path}: a light card in dark mode"
+        );
         b.axe().assert_no_serious(&format!("{path} (dark)"));
-        b.screenshot(&format!("pages-dark{}", path.replace(['/', '?', '=', '+'], "-")));
+        b.screenshot(&format!(
+            "pages-dark{}",
+            path.replace(['/', '?', '=', '+'], "-")
+        ));
     }
 }
 

@@ -6,6 +6,7 @@
 //! `eval.rs` (eval), `update.rs` (update, release). Each turns arguments into library calls and prints.
 
 mod agents;
+mod backup;
 mod eval;
 mod eval_product;
 mod figures;
@@ -56,6 +57,17 @@ enum Command {
     },
     /// One-screen summary of the store, the sync and the editorial queue.
     Status,
+    /// Back up the store (while the service runs), the settings and the list of installed models into one file.
+    Backup {
+        /// A directory (a new dated file in it) or a file name; default <data_dir>/backups.
+        #[arg(long)]
+        to: Option<PathBuf>,
+        /// Include tokens and passwords in the backed-up settings (the file is 0600 either way).
+        #[arg(long)]
+        with_secrets: bool,
+    },
+    /// Restore a backup into this box's data directory (stop the service first).
+    Restore { file: PathBuf },
     /// Manage the on-device model store (<data_dir>/models, or --dir).
     Models {
         /// Model store directory (default: <data_dir>/models).
@@ -229,6 +241,8 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Status => service::status(cfg),
+        Command::Backup { to, with_secrets } => backup::backup_cmd(cfg, to, with_secrets),
+        Command::Restore { file } => backup::restore_cmd(cfg, &file),
         Command::Voice {
             file,
             demo,

@@ -54,6 +54,8 @@ pub(crate) fn sync_cmd(cfg: Config, once: bool) -> Result<()> {
     if !cfg.ojs.is_configured() {
         bail!("no OJS database is configured: set ojs.url in the config file or OJSCOG_OJS_URL=mysql://user:password@host:3306/ojs");
     }
+    // Held while this writes the store: a restore waits for it to end.
+    let _lock = ojscog::system::lock::DataDirLock::shared(&cfg.data_dir)?;
     let mut store = Store::open(&cfg.store_path())?;
     let metrics = Arc::new(Metrics::new());
     let shutdown = Shutdown::new();

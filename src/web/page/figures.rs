@@ -38,7 +38,9 @@ pub(super) fn card(
     match &job {
         Some(JobState::Running { since }) => {
             let reload = if follow {
-                format!(r#"This page reloads itself until they are done. <a href="/submissions/{id}#figures">Stop reloading</a>"#)
+                format!(
+                    r#"This page reloads itself until they are done. <a href="/submissions/{id}#figures">Stop reloading</a>"#
+                )
             } else {
                 format!(r#"<a href="/submissions/{id}?follow=1#figures">Follow</a>"#)
             };
@@ -83,11 +85,7 @@ pub(super) fn card(
                     );
                 }
                 (Some(r), None) => {
-                    let _ = write!(
-                        h,
-                        r#"<p class="figure-summary">{}</p>"#,
-                        escape(&r.summary)
-                    );
+                    let _ = write!(h, r#"<p class="figure-summary">{}</p>"#, escape(&r.summary));
                     if !r.problems.is_empty() {
                         h.push_str(r#"<ul class="figure-problems">"#);
                         for p in r.problems.iter().take(PROBLEMS_SHOWN) {
@@ -103,7 +101,9 @@ pub(super) fn card(
                         h.push_str("</ul>");
                     }
                 }
-                (None, None) => h.push_str(r#"<p class="muted">The report is no longer cached; check again.</p>"#),
+                (None, None) => h.push_str(
+                    r#"<p class="muted">The report is no longer cached; check again.</p>"#,
+                ),
             }
             h.push_str("</li>");
         }
