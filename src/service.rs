@@ -129,6 +129,12 @@ impl Service {
                 )
             })?);
         }
+        if ctx.config.backup.is_scheduled() {
+            let (ctx, shutdown) = (ctx.clone(), shutdown.clone());
+            threads.push(spawn("backup", move || {
+                crate::backup::schedule::run(&ctx.config, &ctx.metrics, &shutdown)
+            })?);
+        }
         if ctx.config.watchdog.is_configured() {
             let (ctx, shutdown) = (ctx.clone(), shutdown.clone());
             threads.push(spawn("watchdog", move || {

@@ -16,6 +16,8 @@
 //! runs: [`crate::system::lock::DataDirLock`]). The store it replaces is kept
 //! beside it.
 
+pub mod schedule;
+
 use crate::config::Config;
 use crate::models::ModelStore;
 use crate::store::Store;

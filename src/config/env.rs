@@ -128,6 +128,9 @@ impl Config {
                 "voice_max_utterance_secs" => self.voice.max_utterance_secs = num(name, v)?,
                 "voice_button" => self.voice.button = v.to_string(),
                 "voice_button_active_low" => self.voice.button_active_low = boolean(name, v)?,
+                "backup_dir" => self.backup.dir = PathBuf::from(v),
+                "backup_interval_secs" => self.backup.interval_secs = num(name, v)?,
+                "backup_keep" => self.backup.keep = num(name, v)?,
                 "figures_files_dir" => self.figures.files_dir = PathBuf::from(v),
                 "figures_max_files" => self.figures.max_files = num(name, v)?,
                 "figures_stages" => {

@@ -4,6 +4,7 @@
 //! URL's password, the admin token) are never printed: [`Config::redacted`]
 //! replaces them before anything is shown.
 
+mod backup;
 mod env;
 mod figures;
 mod llm;
@@ -11,6 +12,7 @@ mod update;
 mod voice;
 mod watchdog;
 
+pub use backup::BackupConfig;
 pub use env::{developer_model_dir, ort_dylib_override};
 pub use figures::FiguresConfig;
 pub use llm::LlmConfig;
@@ -64,6 +66,8 @@ pub struct Config {
     pub voice: VoiceConfig,
     /// The figure checks on submission files (where OJS's files are mounted).
     pub figures: FiguresConfig,
+    /// Scheduled backups (off unless a directory is named).
+    pub backup: BackupConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -161,6 +165,7 @@ impl Default for Config {
             watchdog: Default::default(),
             voice: Default::default(),
             figures: Default::default(),
+            backup: Default::default(),
         }
     }
 }
@@ -398,6 +403,7 @@ impl Config {
         self.watchdog.validate()?;
         self.voice.validate()?;
         self.figures.validate()?;
+        self.backup.validate()?;
         if self.metrics.sample_interval_secs == 0 {
             return Err(invalid(
                 "metrics.sample_interval_secs",

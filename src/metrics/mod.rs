@@ -73,6 +73,8 @@ pub mod names {
     pub const VOICE_STAGE_DURATION: &str = "ojscog_voice_stage_duration_seconds";
     pub const VOICE_BUTTON_PRESSES: &str = "ojscog_voice_button_presses_total";
     pub const FIGURE_PAGES: &str = "ojscog_figure_pages_checked_total";
+    pub const BACKUPS: &str = "ojscog_backups_total";
+    pub const BACKUP_LAST_SUCCESS: &str = "ojscog_backup_last_success_timestamp_seconds";
 }
 
 /// Buckets of a voice command's stages (seconds).
@@ -249,6 +251,16 @@ impl Metrics {
             VOICE_BUTTON_PRESSES,
             "Presses of the push-to-talk button (a press while a command runs is not counted).",
             Kind::Counter,
+        );
+        m.describe(
+            BACKUPS,
+            "Scheduled backups by outcome (ok, error).",
+            Kind::Counter,
+        );
+        m.describe(
+            BACKUP_LAST_SUCCESS,
+            "Unix time of the last scheduled backup that succeeded.",
+            Kind::Gauge,
         );
         m.describe(
             FIGURE_PAGES,

@@ -272,3 +272,71 @@ fn damaged_cut_or_newer_backups_and_a_running_service_are_refused_and_nothing_ch
         50
     );
 }
+
+#[test]
+fn scheduled_backups_run_on_their_interval_keep_the_newest_and_show_on_the_status_page() {
+    use crate::support::web::start_with;
+    let usb = tempfile::tempdir().unwrap();
+    let dir = usb.path().to_path_buf();
+    let t = start_with(
+        |c| {
+            c.backup.dir = dir.clone();
+            c.backup.interval_secs = 1;
+            c.backup.keep = 2;
+        },
+        true,
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let ok = r#"ojscog_backups_total{outcome="ok"}"#;
+    loop {
+        let m = t.get_anon("/metrics").body;
+        let n: f64 = m
+            .lines()
+            .find(|l| l.starts_with(ok))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0);
+        if n >= 3.0 {
+            assert!(
+                m.contains("ojscog_backup_last_success_timestamp_seconds "),
+                "{m}"
+            );
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "fewer than 3 backups in 60 s: {m}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let kept = backup::schedule::backups(&dir);
+    assert!((2..=3).contains(&kept.len()), "{kept:?}"); // one may be landing now
+    for f in &kept {
+        backup::verify(f).unwrap();
+    }
+    let page = t.get("/").body;
+    assert!(page.contains(r#"id="backup-last""#), "{page}");
+    assert!(!page.contains(r#"id="backup-failed""#), "{page}");
+    drop(t);
+
+    // The stick is gone: the failure is on the page and in the metrics, and nothing else breaks.
+    let gone = usb.path().join("not-mounted");
+    let t = start_with(|c| c.backup.dir = gone, true);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let page = t.get("/").body;
+        if page.contains(r#"id="backup-failed""#) {
+            assert!(page.contains("is not there"), "{page}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no failure shown: {page}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(t
+        .get_anon("/metrics")
+        .body
+        .contains(r#"ojscog_backups_total{outcome="error"} 1"#));
+}

@@ -1,5 +1,5 @@
-//! The device and appliance cards of the status page: CPU, memory, disk,
-//! temperature, and the A/B root slots.
+//! The device, appliance and backups cards of the status page: CPU, memory,
+//! disk, temperature, the A/B root slots, the last scheduled backup.
 
 use super::{row, row_with_value};
 use crate::context::AppContext;
@@ -150,5 +150,55 @@ pub(super) fn appliance_card(h: &mut String, ctx: &AppContext) {
         );
     }
     h.push_str("</tbody></table>");
+    h.push_str("</section>\n");
+}
+
+/// The backups line: the last scheduled backup, a warning when it is old or failed, or that none are scheduled.
+pub(super) fn backup_card(h: &mut String, ctx: &AppContext, now: i64) {
+    use crate::backup::schedule::LastBackup;
+    let cfg = &ctx.config.backup;
+    h.push_str(r#"<section class="card" id="backups"><h2>Backups</h2>"#);
+    let last = ctx
+        .open_store()
+        .map(|s| LastBackup::read(&s))
+        .unwrap_or_default();
+    if !cfg.is_scheduled() {
+        h.push_str(r#"<p class="muted" id="backup-off">No scheduled backups: set <code>[backup] dir</code> to a USB stick or a network share (or run <code>ojscog backup</code>).</p>"#);
+    } else {
+        match (last.at, &last.path) {
+            (Some(at), Some(path)) => {
+                let _ = write!(
+                    h,
+                    r#"<p id="backup-last">Last backup {} ({}) to <code>{}</code>; every {}, the newest {} kept.</p>"#,
+                    escape(&format::ago(now - at)),
+                    escape(&crate::human::bytes(last.bytes.unwrap_or(0))),
+                    escape(path),
+                    escape(&crate::human::duration(cfg.interval_secs)),
+                    cfg.keep
+                );
+                if now - at > cfg.stale_after_secs() {
+                    let _ = write!(
+                        h,
+                        r#"<p class="note warn" id="backup-stale">The last backup is {} old: check the backup directory <code>{}</code>.</p>"#,
+                        escape(&crate::human::duration((now - at).max(0) as u64)),
+                        escape(&cfg.dir.display().to_string())
+                    );
+                }
+            }
+            _ => h.push_str(
+                r#"<p class="note warn" id="backup-none">No backup has been taken yet.</p>"#,
+            ),
+        }
+        if let (Some(e), Some(at)) = (&last.error, last.error_at) {
+            if last.at.is_none_or(|a| at > a) {
+                let _ = write!(
+                    h,
+                    r#"<p class="error" id="backup-failed">The last backup failed {}: {}</p>"#,
+                    escape(&format::ago(now - at)),
+                    escape(e)
+                );
+            }
+        }
+    }
     h.push_str("</section>\n");
 }

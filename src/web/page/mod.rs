@@ -27,7 +27,7 @@ use crate::metrics::names;
 use crate::store::{QueueSummary, Store};
 use crate::sync::{Source, SyncState, SyncStatus};
 use crate::system::{unix_now, DeviceStatus};
-use device::{appliance_card, device_card};
+use device::{appliance_card, backup_card, device_card};
 use shell::{Nav, Shell};
 use std::fmt::Write as _;
 
@@ -196,6 +196,7 @@ pub(crate) fn render(
     sync_card(&mut h, &sync, ctx, role, now);
     device_card(&mut h, &device);
     appliance_card(&mut h, ctx);
+    backup_card(&mut h, ctx, now);
     updates::update_card(&mut h, ctx, now);
     voice::voice_card(&mut h, desk, role);
     h.push_str("</div>\n</div>\n");
