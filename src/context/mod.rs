@@ -82,6 +82,30 @@ impl AppContext {
 }
 
 impl AppContext {
+    /// The reviewer ranking for a submission (through the memo and the score cache); a ranking computed now is
+    /// counted as a `reviewer_matching` agent run in `/metrics`.
+    pub fn rank_reviewers(
+        &self,
+        store: &Store,
+        embedder: &dyn crate::inference::Embedder,
+        submission_id: i64,
+        limit: usize,
+    ) -> Result<crate::agents::matching::MatchResult, crate::agents::AgentError> {
+        let (t0, started) = (std::time::Instant::now(), crate::system::unix_now());
+        let r = self
+            .matches
+            .ranking(store, embedder, submission_id, limit)?;
+        if !r.cached && r.computed_at >= started {
+            self.metrics.agent_run(
+                "reviewer_matching",
+                "ok",
+                t0.elapsed().as_secs_f64(),
+                r.computed_at,
+            );
+        }
+        Ok(r)
+    }
+
     /// A current reading of the device (the sampler and `/health` share one `Device`).
     pub fn read_device(&self) -> DeviceStatus {
         self.device.lock().unwrap_or_else(|p| p.into_inner()).read()

@@ -25,6 +25,14 @@ pub fn refresh_gauges(
     if let Some(t) = device.temperature_celsius {
         metrics.set(names::TEMPERATURE, &[], t);
     }
+    if let Some(w) = device.disk_written_bytes {
+        metrics.set(names::DISK_WRITTEN, &[], w as f64);
+    }
+    for n in &device.network {
+        let l = [("interface", n.interface.as_str())];
+        metrics.set(names::NET_RECEIVED, &l, n.received_bytes as f64);
+        metrics.set(names::NET_TRANSMITTED, &l, n.transmitted_bytes as f64);
+    }
     if let Some(t) = last_success {
         metrics.set(names::SYNC_STALENESS, &[], (now - t).max(0) as f64);
     }

@@ -309,11 +309,8 @@ impl FigureAgent {
         if let Err(e) = store.log_agent_run(&run) {
             tracing::warn!(error = %e, "cannot log the figure check");
         }
-        self.metrics.inc(
-            names::AGENT_RUNS,
-            &[("agent", AGENT), ("outcome", outcome)],
-            1.0,
-        );
+        self.metrics
+            .agent_run(AGENT, outcome, run.duration_seconds, now);
         match &check.error {
             None => tracing::info!(
                 submission_id,

@@ -74,9 +74,16 @@ pub mod names {
     pub const VOICE_BUTTON_PRESSES: &str = "ojscog_voice_button_presses_total";
     pub const FIGURE_PAGES: &str = "ojscog_figure_pages_checked_total";
     pub const BACKUPS: &str = "ojscog_backups_total";
+    pub const AGENT_DURATION: &str = "ojscog_agent_run_duration_seconds";
+    pub const AGENT_LAST_RUN: &str = "ojscog_agent_last_run_timestamp_seconds";
+    pub const NET_RECEIVED: &str = "ojscog_network_received_bytes_total";
+    pub const NET_TRANSMITTED: &str = "ojscog_network_transmitted_bytes_total";
+    pub const DISK_WRITTEN: &str = "ojscog_data_disk_written_bytes_total";
     pub const BACKUP_LAST_SUCCESS: &str = "ojscog_backup_last_success_timestamp_seconds";
 }
 
+/// Buckets of an agent run (seconds): a cached ranking to a long screening report.
+pub const AGENT_BUCKETS: &[f64] = &[0.05, 0.25, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0];
 /// Buckets of a voice command's stages (seconds).
 pub const VOICE_BUCKETS: &[f64] = &[0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0];
 /// Buckets (seconds) for model self-tests after an update.
@@ -253,6 +260,31 @@ impl Metrics {
             Kind::Counter,
         );
         m.describe(
+            AGENT_DURATION,
+            "Duration of agent runs that reached a model, by agent.",
+            Kind::Histogram(AGENT_BUCKETS),
+        );
+        m.describe(
+            AGENT_LAST_RUN,
+            "Unix time of each agent's last run.",
+            Kind::Gauge,
+        );
+        m.describe(
+            NET_RECEIVED,
+            "Bytes received per network interface since boot.",
+            Kind::Counter,
+        );
+        m.describe(
+            NET_TRANSMITTED,
+            "Bytes sent per network interface since boot.",
+            Kind::Counter,
+        );
+        m.describe(
+            DISK_WRITTEN,
+            "Bytes written to the disk holding the data directory since boot (SD-card wear).",
+            Kind::Counter,
+        );
+        m.describe(
             BACKUPS,
             "Scheduled backups by outcome (ok, error).",
             Kind::Counter,
@@ -283,6 +315,14 @@ impl Metrics {
             kind,
             series: BTreeMap::new(),
         });
+    }
+
+    /// One agent run: counted by outcome, its duration observed, its time kept.
+    pub fn agent_run(&self, agent: &str, outcome: &str, seconds: f64, at: i64) {
+        use names::*;
+        self.inc(AGENT_RUNS, &[("agent", agent), ("outcome", outcome)], 1.0);
+        self.observe(AGENT_DURATION, &[("agent", agent)], seconds);
+        self.set(AGENT_LAST_RUN, &[("agent", agent)], at as f64);
     }
 
     pub fn inc(&self, name: &str, l: &[(&str, &str)], by: f64) {

@@ -15,7 +15,7 @@ pub use shutdown::Shutdown;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
-use sysinfo::{Components, Disks, System};
+use sysinfo::{Components, Disks, Networks, System};
 
 /// This process's peak resident memory (VmHWM), in bytes; 0 when /proc cannot tell.
 pub fn peak_rss_bytes() -> u64 {
@@ -50,6 +50,18 @@ pub struct DeviceStatus {
     pub temperature_celsius: Option<f64>,
     pub uptime_seconds: u64,
     pub load_average_1m: f64,
+    /// Bytes written to the data directory's disk since boot (SD-card wear), where the kernel tells.
+    pub disk_written_bytes: Option<u64>,
+    /// Bytes received and sent per network interface since boot (loopback left out).
+    pub network: Vec<NetworkCounters>,
+}
+
+/// One network interface's byte counters.
+#[derive(Debug, Clone, Serialize, Default, PartialEq)]
+pub struct NetworkCounters {
+    pub interface: String,
+    pub received_bytes: u64,
+    pub transmitted_bytes: u64,
 }
 
 /// Keeps `sysinfo` state between readings (CPU usage needs two).
@@ -72,7 +84,16 @@ impl Device {
     pub fn read(&mut self) -> DeviceStatus {
         self.sys.refresh_cpu_usage();
         self.sys.refresh_memory();
-        let (disk_free_bytes, disk_total_bytes) = disk_of(&self.data_dir);
+        let (disk_free_bytes, disk_total_bytes, disk_written_bytes) = disk_of(&self.data_dir);
+        let network = Networks::new_with_refreshed_list()
+            .iter()
+            .filter(|(name, _)| name.as_str() != "lo")
+            .map(|(name, n)| NetworkCounters {
+                interface: name.clone(),
+                received_bytes: n.total_received(),
+                transmitted_bytes: n.total_transmitted(),
+            })
+            .collect();
         let components = Components::new_with_refreshed_list();
         let temperature_celsius = components
             .iter()
@@ -91,6 +112,8 @@ impl Device {
             temperature_celsius,
             uptime_seconds: System::uptime(),
             load_average_1m: System::load_average().one,
+            disk_written_bytes,
+            network,
         }
     }
 }
@@ -115,15 +138,22 @@ pub fn free_bytes(path: &Path) -> std::io::Result<u64> {
     Ok((st.f_bavail as u64).saturating_mul(st.f_frsize as u64))
 }
 
-fn disk_of(dir: &Path) -> (u64, u64) {
+fn disk_of(dir: &Path) -> (u64, u64, Option<u64>) {
     let dir = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
     let disks = Disks::new_with_refreshed_list();
     disks
         .iter()
         .filter(|d| dir.starts_with(d.mount_point()))
         .max_by_key(|d| d.mount_point().as_os_str().len())
-        .map(|d| (d.available_space(), d.total_space()))
-        .unwrap_or((0, 0))
+        .map(|d| {
+            let written = d.usage().total_written_bytes;
+            (
+                d.available_space(),
+                d.total_space(),
+                (written > 0).then_some(written),
+            )
+        })
+        .unwrap_or((0, 0, None))
 }
 
 #[cfg(test)]

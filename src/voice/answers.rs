@@ -250,7 +250,7 @@ fn suggest(ctx: &AppContext, id: i64) -> String {
         Ok(s) => s,
         Err(e) => return format!("I cannot read my store right now: {e}."),
     };
-    match ctx.matches.ranking(&store, embedder.as_ref(), id, 3) {
+    match ctx.rank_reviewers(&store, embedder.as_ref(), id, 3) {
         Ok(r) if r.candidates.is_empty() => {
             format!("I have no eligible reviewer for submission {id}.")
         }
@@ -322,6 +322,8 @@ pub fn log(
         model_id: None,
         detail: Some(detail),
     };
+    ctx.metrics
+        .agent_run("voice", &run.outcome, run.duration_seconds, now);
     match ctx.open_store_rw() {
         Ok(s) => {
             if let Err(e) = s.log_agent_run(&run) {

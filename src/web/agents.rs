@@ -90,8 +90,7 @@ pub(crate) fn reviewers_for(ctx: &AppContext, id: &str, query: &str) -> Handled 
     let store = open_rw(ctx)?;
     let (embedder, warning) = ctx.models.embedder();
     let mut r = ctx
-        .matches
-        .ranking(&store, embedder.as_ref(), id, skip + n)
+        .rank_reviewers(&store, embedder.as_ref(), id, skip + n)
         .map_err(|e| agent_error(&e))?;
     r.candidates.drain(..skip.min(r.candidates.len()));
     let v = serde_json::to_value(&r).map_err(|e| Reply::error(500, e.to_string()))?;

@@ -23,6 +23,7 @@ mod matching_real_model;
 mod models_store;
 mod ojs_sync;
 mod ojs_tls;
+mod operator_metrics;
 mod screening_core;
 mod screening_llm;
 mod search_demo;

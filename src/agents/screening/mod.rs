@@ -21,7 +21,7 @@
 
 mod prompt;
 use crate::inference::llm::{ChatMessage, GenerateRequest, Generator, Llm, LlmConfig, LlmError};
-use crate::metrics::{names, Metrics};
+use crate::metrics::Metrics;
 use crate::store::{AgentRun, AssessmentKey, ScreeningInput, Store, StoreError};
 use crate::system::unix_now;
 #[cfg(test)]
@@ -294,11 +294,8 @@ impl ScreeningAgent {
         if let Err(e) = store.log_agent_run(&run) {
             tracing::warn!(error = %e, "cannot log the screening run");
         }
-        self.metrics.inc(
-            names::AGENT_RUNS,
-            &[("agent", AGENT), ("outcome", outcome)],
-            1.0,
-        );
+        self.metrics
+            .agent_run(AGENT, outcome, run.duration_seconds, started_at);
         match &result {
             Ok(_) => tracing::info!(submission_id, seconds = run.duration_seconds, "screened"),
             Err(e) => tracing::warn!(submission_id, outcome, error = %e, "screening failed"),

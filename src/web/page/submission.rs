@@ -353,7 +353,7 @@ fn suggestions(h: &mut String, ctx: &AppContext, id: i64) {
     let result = ctx
         .open_store_rw()
         .map_err(AgentError::from)
-        .and_then(|s| ctx.matches.ranking(&s, embedder.as_ref(), id, SUGGESTIONS));
+        .and_then(|s| ctx.rank_reviewers(&s, embedder.as_ref(), id, SUGGESTIONS));
     match result {
         Ok(r) => suggestion_list(h, &r),
         Err(AgentError::Indexing { done, total }) => {
