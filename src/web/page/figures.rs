@@ -36,27 +36,14 @@ pub(super) fn card(
     let checks = store.figure_checks(id).unwrap_or_default();
     let files = store.submission_files(id).unwrap_or_default();
     match &job {
-        Some(JobState::Running { since }) => {
-            let reload = if follow {
-                format!(
-                    r#"This page reloads itself until they are done. <a href="/submissions/{id}#figures">Stop reloading</a>"#
-                )
-            } else {
-                format!(r#"<a href="/submissions/{id}?follow=1#figures">Follow</a>"#)
-            };
-            let _ = write!(
-                h,
-                r#"<p class="note" id="figures-progress" role="status">The files are being checked on the box (started {} ago). {reload}</p>"#,
-                escape(&format::span(now - since))
-            );
-        }
+        Some(JobState::Running { since }) => super::submission::job_running(
+            h,
+            (id, "figures"),
+            "The files are being checked on the box",
+            (*since, follow, now),
+        ),
         Some(JobState::Failed { at, error }) => {
-            let _ = write!(
-                h,
-                r#"<p class="error" id="figures-failed">The last check failed {}: {}</p>"#,
-                escape(&format::ago(now - at)),
-                escape(error)
-            );
+            super::submission::job_failed(h, "figures", "The last check failed", *at, error, now)
         }
         _ => {}
     }

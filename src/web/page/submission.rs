@@ -468,29 +468,14 @@ fn screening(
     match cached {
         Ok(Some(a)) => report(h, &a),
         Ok(None) => match &job {
-            Some(JobState::Running { since }) => {
-                let reload = if follow {
-                    format!(
-                        r#"This page reloads itself every {JOB_REFRESH_SECONDS} s until it is there. <a href="/submissions/{id}">Stop reloading</a>"#
-                    )
-                } else {
-                    format!(
-                        r#"<a href="/submissions/{id}#screening">Reload</a> to see it when it is done, or <a href="/submissions/{id}?follow=1#screening">reload every {JOB_REFRESH_SECONDS} s</a>."#
-                    )
-                };
-                let _ = write!(
-                    h,
-                    r#"<p class="note" id="screening-progress" role="status">The report is being made by the on-device model (started {} ago). {reload}</p>"#,
-                    escape(&format::span(now - since))
-                );
-            }
+            Some(JobState::Running { since }) => job_running(
+                h,
+                (id, "screening"),
+                "The report is being made by the on-device model",
+                (*since, follow, now),
+            ),
             Some(JobState::Failed { error, at }) => {
-                let _ = write!(
-                    h,
-                    r#"<p class="error" id="screening-failed">Making the report failed {}: {}</p>"#,
-                    escape(&format::ago(now - at)),
-                    escape(error)
-                );
+                job_failed(h, "screening", "Making the report failed", *at, error, now);
                 screening_form(h, role, id, "Try again");
             }
             _ => {
@@ -507,6 +492,40 @@ fn screening(
         }
     }
     h.push_str("</section>");
+}
+
+/// A background job of the submission's card `anchor` in progress: what it does, since when, and links to
+/// follow it (the page reloads itself only when asked).
+pub(super) fn job_running(
+    h: &mut String,
+    (id, anchor): (i64, &str),
+    doing: &str,
+    (since, follow, now): (i64, bool, i64),
+) {
+    let reload = if follow {
+        format!(
+            r#"This page reloads itself every {JOB_REFRESH_SECONDS} s until it is done. <a href="/submissions/{id}#{anchor}">Stop reloading</a>"#
+        )
+    } else {
+        format!(
+            r#"<a href="/submissions/{id}#{anchor}">Reload</a> to see it when it is done, or <a href="/submissions/{id}?follow=1#{anchor}">reload every {JOB_REFRESH_SECONDS} s</a>."#
+        )
+    };
+    let _ = write!(
+        h,
+        r#"<p class="note" id="{anchor}-progress" role="status">{doing} (started {} ago). {reload}</p>"#,
+        escape(&format::span(now - since))
+    );
+}
+
+/// The card `anchor`'s last background job failed.
+pub(super) fn job_failed(h: &mut String, anchor: &str, what: &str, at: i64, error: &str, now: i64) {
+    let _ = write!(
+        h,
+        r#"<p class="error" id="{anchor}-failed">{what} {}: {}</p>"#,
+        escape(&format::ago(now - at)),
+        escape(error)
+    );
 }
 
 fn screening_form(h: &mut String, role: Role, id: i64, label: &str) {
