@@ -42,6 +42,29 @@ pub fn refresh_gauges(
     }
     metrics.set(names::REVIEWS_ACTIVE, &[], q.reviews_active as f64);
     metrics.set(names::REVIEWS_OVERDUE, &[], q.reviews_overdue as f64);
+    for w in store.workflow(now)? {
+        let j = [("journal", w.journal.as_str())];
+        metrics.set(names::WF_RECEIVED, &j, w.received as f64);
+        for (kind, n) in &w.decisions {
+            metrics.set(
+                names::WF_DECISIONS,
+                &[("journal", w.journal.as_str()), ("decision", kind)],
+                *n as f64,
+            );
+        }
+        for (name, v) in [
+            (names::WF_ACCEPTANCE, w.acceptance_ratio),
+            (names::WF_FIRST_DECISION, w.first_decision_median_seconds),
+            (names::WF_TURNAROUND, w.review_turnaround_median_seconds),
+            (names::WF_INVITATIONS, w.invitation_acceptance_ratio),
+        ] {
+            // No figure yet (nothing to divide or take a median of): no sample, rather than a made-up 0.
+            match v {
+                Some(v) => metrics.set(name, &j, v),
+                None => metrics.remove(name, &j),
+            }
+        }
+    }
     Ok(())
 }
 

@@ -74,6 +74,12 @@ pub mod names {
     pub const VOICE_BUTTON_PRESSES: &str = "ojscog_voice_button_presses_total";
     pub const FIGURE_PAGES: &str = "ojscog_figure_pages_checked_total";
     pub const BACKUPS: &str = "ojscog_backups_total";
+    pub const WF_RECEIVED: &str = "ojscog_workflow_submissions_received";
+    pub const WF_DECISIONS: &str = "ojscog_workflow_decisions";
+    pub const WF_ACCEPTANCE: &str = "ojscog_workflow_acceptance_ratio";
+    pub const WF_FIRST_DECISION: &str = "ojscog_workflow_first_decision_median_seconds";
+    pub const WF_TURNAROUND: &str = "ojscog_workflow_review_turnaround_median_seconds";
+    pub const WF_INVITATIONS: &str = "ojscog_workflow_invitation_acceptance_ratio";
     pub const AGENT_DURATION: &str = "ojscog_agent_run_duration_seconds";
     pub const AGENT_LAST_RUN: &str = "ojscog_agent_last_run_timestamp_seconds";
     pub const NET_RECEIVED: &str = "ojscog_network_received_bytes_total";
@@ -284,6 +290,16 @@ impl Metrics {
             "Bytes written to the disk holding the data directory since boot (SD-card wear).",
             Kind::Counter,
         );
+        for (name, help) in [
+            (WF_RECEIVED, "Submissions received in the last 365 days, per journal."),
+            (WF_DECISIONS, "Editorial decisions in the last 365 days, per journal and kind."),
+            (WF_ACCEPTANCE, "Accepted / (accepted + declined), decisions of the last 365 days, per journal."),
+            (WF_FIRST_DECISION, "Median time from submission to first decision (accept, decline, revisions, resubmit), submissions of the last 365 days, per journal."),
+            (WF_TURNAROUND, "Median time from review invitation to review submitted, reviews of the last 365 days, per journal."),
+            (WF_INVITATIONS, "Review invitations accepted / answered, invitations of the last 365 days, per journal."),
+        ] {
+            m.describe(name, help, Kind::Gauge);
+        }
         m.describe(
             BACKUPS,
             "Scheduled backups by outcome (ok, error).",
@@ -334,6 +350,13 @@ impl Metrics {
             }
         } else {
             debug_assert!(false, "metric {name} not described");
+        }
+    }
+
+    /// Drops one series (a gauge that has no value now).
+    pub fn remove(&self, name: &str, l: &[(&str, &str)]) {
+        if let Some(fam) = self.lock().get_mut(name) {
+            fam.series.remove(&labels(l));
         }
     }
 

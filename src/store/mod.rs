@@ -10,6 +10,7 @@ pub mod records;
 mod screening;
 mod sessions;
 mod updates;
+mod workflow;
 
 pub use figures::{CachedFigureReport, FigureCheck};
 pub use pages::{assignment_state, ReviewOfReviewer, ReviewerLoad, ReviewerSort};
@@ -26,6 +27,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 pub use updates::{AcceptedIndex, PendingActivation, UpdateRecord, MAX_UPDATE_HISTORY};
+pub use workflow::{decision_kind, workflow_of, JournalWorkflow, WorkflowRows, DECISION_KINDS};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

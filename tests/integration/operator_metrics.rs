@@ -3,6 +3,7 @@
 //! byte counters — promtool-clean.
 
 use crate::support::web::{promtool_check, start_demo};
+use crate::support::Inspect;
 
 #[test]
 fn agent_runs_and_the_device_s_traffic_are_in_the_metrics() {
@@ -38,5 +39,61 @@ fn agent_runs_and_the_device_s_traffic_are_in_the_metrics() {
         }
     }
     assert!(!text.contains("interface=\"lo\""), "{text}");
+
+    // The workflow figures per journal (by its path), against the store counted here in SQL.
+    let store = t.store();
+    let journal = store
+        .column_strings("SELECT path FROM journals")
+        .unwrap()
+        .remove(0);
+    let year = "datetime('now', '-365 days')";
+    let received = store
+        .scalar_i64(&format!(
+            "SELECT COUNT(*) FROM submissions WHERE submitted = 1 AND date_submitted >= {year}"
+        ))
+        .unwrap();
+    let accepted = store
+        .scalar_i64(&format!(
+            "SELECT COUNT(*) FROM editorial_decisions WHERE decision = 2 AND date_decided >= {year}"
+        ))
+        .unwrap();
+    let declined = store
+        .scalar_i64(&format!(
+            "SELECT COUNT(*) FROM editorial_decisions WHERE decision IN (6, 8) AND date_decided >= {year}"
+        ))
+        .unwrap();
+    assert!(
+        received > 0 && accepted + declined > 0,
+        "the demo has a year of work"
+    );
+    for line in [
+        format!("ojscog_workflow_submissions_received{{journal=\"{journal}\"}} {received}\n"),
+        format!(
+            "ojscog_workflow_decisions{{decision=\"accept\",journal=\"{journal}\"}} {accepted}\n"
+        ),
+    ] {
+        assert!(text.contains(&line), "missing `{line}` in:\n{text}");
+    }
+    let ratio: f64 = text
+        .lines()
+        .find(|l| {
+            l.starts_with(&format!(
+                "ojscog_workflow_acceptance_ratio{{journal=\"{journal}\"}}"
+            ))
+        })
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no acceptance ratio in:\n{text}"));
+    assert!((ratio - accepted as f64 / (accepted + declined) as f64).abs() < 1e-9);
+    for m in [
+        "ojscog_workflow_first_decision_median_seconds",
+        "ojscog_workflow_review_turnaround_median_seconds",
+        "ojscog_workflow_invitation_acceptance_ratio",
+    ] {
+        assert!(
+            text.contains(&format!("{m}{{journal=\"{journal}\"}} ")),
+            "no {m} in:\n{text}"
+        );
+    }
     promtool_check(&text);
 }
