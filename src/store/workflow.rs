@@ -58,6 +58,9 @@ pub struct JournalWorkflow {
     pub invitation_acceptance_ratio: Option<f64>,
 }
 
+/// A review invitation: (submission id, invited at, confirmed at, completed at, declined).
+pub type ReviewRow = (i64, Option<i64>, Option<i64>, Option<i64>, bool);
+
 /// The rows the figures are made of (dates as unix seconds).
 #[derive(Debug, Clone, Default)]
 pub struct WorkflowRows {
@@ -67,8 +70,7 @@ pub struct WorkflowRows {
     pub submissions: Vec<(i64, i64, Option<i64>)>,
     /// (submission id, decision code, decided at)
     pub decisions: Vec<(i64, i64, Option<i64>)>,
-    /// (submission id, invited at, confirmed at, completed at, declined)
-    pub reviews: Vec<(i64, Option<i64>, Option<i64>, Option<i64>, bool)>,
+    pub reviews: Vec<ReviewRow>,
 }
 
 fn median(mut v: Vec<f64>) -> Option<f64> {
@@ -224,7 +226,7 @@ mod tests {
                 (11, 8, Some(NOW - 40 * DAY)),  // declined before review, after 10 days
                 (12, 6, Some(NOW - 380 * DAY)), // out of the window
                 (11, 12, Some(NOW - 45 * DAY)), // a recommendation: not a decision
-                (20, 2, Some(NOW - 1 * DAY)),   // the other journal's
+                (20, 2, Some(NOW - DAY)),       // the other journal's
             ],
             reviews: vec![
                 (
@@ -239,7 +241,7 @@ mod tests {
                     13,
                     Some(NOW - 9 * DAY),
                     Some(NOW - 8 * DAY),
-                    Some(NOW - 1 * DAY),
+                    Some(NOW - DAY),
                     false,
                 ), // 8 days
                 (13, Some(NOW - 9 * DAY), None, None, false), // no answer yet
