@@ -21,6 +21,7 @@ mod matching_conflicts;
 mod matching_indexed;
 mod matching_real_model;
 mod models_store;
+mod ojs_journals;
 mod ojs_sync;
 mod ojs_tls;
 mod operator_metrics;
