@@ -27,6 +27,7 @@ mod format;
 mod http;
 mod io;
 mod page;
+mod request;
 mod route;
 mod server;
 mod signin;

@@ -19,15 +19,15 @@
 //! itself fails for good, so that the process can exit non-zero and init
 //! restarts it.
 
-use super::auth::{Gate, Role};
+use super::auth::Gate;
 use super::io::{Busy, GuardedIo};
 use super::route::{Cost, Route};
-use super::{dispatch, http, Reply, Req};
+use super::{dispatch, Reply, Req};
 use crate::context::AppContext;
 use crate::metrics::names;
 use crate::system::Shutdown;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -139,7 +139,7 @@ pub(crate) struct Shared {
     pub(crate) gate: Gate,
     lanes: Lanes,
     /// Set when the server stops: body reads give up at once.
-    closing: tokio::sync::watch::Receiver<bool>,
+    pub(super) closing: tokio::sync::watch::Receiver<bool>,
     close_tx: tokio::sync::watch::Sender<bool>,
 }
 
@@ -399,7 +399,7 @@ async fn answer(
     busy: Busy,
 ) -> hyper::Response<Full<Bytes>> {
     let started = Instant::now();
-    let (route, reply) = match prepare(shared, req, peer, local).await {
+    let (route, reply) = match super::request::prepare(shared, req, peer, local).await {
         Ok((route, req)) => {
             // The head and body are in: no read deadline while the handler works.
             let _busy = busy.enter();
@@ -433,128 +433,6 @@ async fn answer(
     );
     tracing::debug!(route = template, status = reply.status, client = %peer, "answered");
     to_response(reply)
-}
-
-/// The request head checked and the body read within its limits.
-async fn prepare(
-    shared: &Arc<Shared>,
-    req: hyper::Request<Incoming>,
-    peer: SocketAddr,
-    local: Option<SocketAddr>,
-) -> Result<(Route, Req), (Route, Reply)> {
-    let web = &shared.ctx.config.web;
-    let (parts, body) = req.into_parts();
-    let target = parts
-        .uri
-        .path_and_query()
-        .map(|p| p.as_str())
-        .unwrap_or("/");
-    let (path, query) = match http::split_target(target) {
-        Ok(t) => t,
-        Err(msg) => return Err((Route::Other, Reply::error(400, msg))),
-    };
-    let route = Route::of_path(path);
-    let headers: Vec<(String, String)> = parts
-        .headers
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().to_string(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
-    let mut req = Req {
-        method: parts.method.as_str().to_string(),
-        path: path.to_string(),
-        query: query.to_string(),
-        headers,
-        body: Vec::new(),
-        peer: peer.ip(),
-        local,
-        http11: parts.version == hyper::Version::HTTP_11,
-    };
-    let limit = route.max_body(web.max_body_bytes);
-    let declared = req
-        .header("content-length")
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    if let Some(n) = declared.filter(|n| *n > limit as u64) {
-        let reply = Reply::error(
-            413,
-            format!("the request body ({n} bytes) is larger than the limit of {limit} bytes"),
-        );
-        return Err((route, reply.closing()));
-    }
-    let has_body =
-        declared.map(|n| n > 0).unwrap_or(false) || req.header("transfer-encoding").is_some();
-    let over_ordinary = declared.is_none_or(|n| n > web.max_body_bytes as u64);
-    if has_body && limit > web.max_body_bytes && over_ordinary {
-        // Bodies over the ordinary limit (uploads) are read only from the admin: nobody else can make the box
-        // buffer them. The handler checks the role again, as for every route.
-        let (s, head) = (shared.clone(), req.clone());
-        let role = tokio::task::spawn_blocking(move || {
-            s.gate.identify(&s.ctx, &head, crate::system::unix_now())
-        })
-        .await
-        .unwrap_or_else(|_| Err(Reply::error(500, "cannot check the credentials")));
-        let refused = match role {
-            Ok(Role::Admin) => None,
-            Ok(Role::Anonymous) => Some(super::auth::unauthorized(
-                "uploads need the header `Authorization: Bearer <admin token>` (or an admin sign-in)",
-            )),
-            Ok(_) => Some(Reply::error(403, "uploads need the admin token")),
-            Err(reply) => Some(reply),
-        };
-        if let Some(reply) = refused {
-            return Err((route, reply.closing()));
-        }
-    }
-    if has_body {
-        let mut closing = shared.closing.clone();
-        let read = tokio::select! {
-            r = tokio::time::timeout(
-                Duration::from_secs(web.read_timeout_secs),
-                Limited::new(body, limit).collect(),
-            ) => r,
-            _ = closing.wait_for(|c| *c) => {
-                let reply = Reply::error(503, "the service is stopping").with_header("Retry-After", "5");
-                return Err((route, reply.closing()));
-            }
-        };
-        match read {
-            Ok(Ok(collected)) => req.body = collected.to_bytes().to_vec(),
-            Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
-                let reply = Reply::error(
-                    413,
-                    format!("the request body is larger than the limit of {limit} bytes"),
-                );
-                return Err((route, reply.closing()));
-            }
-            Ok(Err(e)) if !timed_out(e.as_ref()) => {
-                let reply = Reply::error(400, format!("cannot read the request body: {e}"));
-                return Err((route, reply.closing()));
-            }
-            Ok(Err(_)) | Err(_) => {
-                let reply = Reply::error(408, "the request body did not arrive in time");
-                return Err((route, reply.closing()));
-            }
-        }
-    }
-    Ok((route, req))
-}
-
-/// Whether a body error comes from the socket's read timeout.
-fn timed_out(e: &(dyn std::error::Error + 'static)) -> bool {
-    let mut cur = Some(e);
-    while let Some(err) = cur {
-        if let Some(io) = err.downcast_ref::<std::io::Error>() {
-            if io.kind() == std::io::ErrorKind::TimedOut {
-                return true;
-            }
-        }
-        cur = err.source();
-    }
-    false
 }
 
 /// Runs the blocking handler on a blocking thread while holding `permit`.
