@@ -68,9 +68,16 @@ pub(super) async fn prepare(
         && limit > web.max_body_bytes
         && declared.is_none_or(|n| n > web.max_body_bytes as u64)
     {
-        admin_before_body(shared, &req)
-            .await
-            .map_err(|reply| (route, reply.closing()))?;
+        if let Err(reply) = admin_before_body(shared, &req).await {
+            // Read and dropped, not buffered, so that the client gets to see the answer
+            // instead of a reset; bounded by the route's limit and the read timeout.
+            tokio::spawn(discard(
+                body,
+                limit,
+                Duration::from_secs(web.read_timeout_secs),
+            ));
+            return Err((route, reply.closing()));
+        }
     }
     if has_body {
         let mut closing = shared.closing.clone();
@@ -104,6 +111,22 @@ pub(super) async fn prepare(
         }
     }
     Ok((route, req))
+}
+
+/// Reads a refused body to its end and drops every frame, stopping after `cap`
+/// bytes or `time`: closing a socket with unread data makes the kernel send a
+/// reset, which can destroy the answer before the client has read it.
+async fn discard(mut body: Incoming, cap: usize, time: Duration) {
+    let mut seen = 0usize;
+    let _ = tokio::time::timeout(time, async {
+        while let Some(Ok(frame)) = body.frame().await {
+            seen += frame.data_ref().map_or(0, |d| d.len());
+            if seen > cap {
+                break;
+            }
+        }
+    })
+    .await;
 }
 
 /// Whether a body error comes from the socket's read timeout.

@@ -322,3 +322,25 @@ fn stalled_bodies_over_the_limit_are_refused_without_buffering() {
     assert!(closed);
     t.stop();
 }
+
+/// Regression (CI, 2026-11-30): an upload refused before its body was read was
+/// closed with the body unread, and the kernel's reset beat the answer — the
+/// client saw "Broken pipe" instead of 401.
+#[test]
+fn an_upload_refused_for_its_credentials_is_answered_not_reset() {
+    let t = start_demo();
+    let wav = vec![0u8; 1 << 20];
+    for _ in 0..5 {
+        assert_eq!(t.post("/api/voice", None, &wav).status, 401);
+        assert_eq!(t.post("/api/voice", Some(READ_TOKEN), &wav).status, 403);
+    }
+    // The refused bodies were read and dropped: the memory did not keep them.
+    let before = rss_kib();
+    for _ in 0..20 {
+        assert_eq!(t.post("/api/voice", None, &wav).status, 401);
+    }
+    let grown = rss_kib().saturating_sub(before);
+    assert!(grown < 16 * 1024, "RSS grew by {grown} KiB");
+    assert_eq!(t.get("/health").status, 200);
+    t.stop();
+}
