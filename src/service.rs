@@ -165,6 +165,16 @@ impl Service {
                 }
             })?);
         }
+        if crate::system::notify::under_systemd() {
+            let shutdown = shutdown.clone();
+            threads.push(spawn("systemd", move || {
+                crate::system::notify::run(
+                    &format!("serving on {local_addr}"),
+                    &|| crate::web::answers_health(local_addr, Duration::from_secs(5)),
+                    &|| shutdown.is_triggered(),
+                );
+            })?);
+        }
         tracing::info!(%local_addr, source = source.as_str(), "ojscog serving");
         Ok(Service {
             ctx,
@@ -213,6 +223,7 @@ impl Service {
     /// the requests they hold; a sync in flight is abandoned (its unfinished
     /// batch is not applied) and recorded as interrupted.
     pub fn stop(self) {
+        crate::system::notify::stopping();
         self.shutdown.trigger();
         // The indexer sleeps on its own wake-up signal: wake it to see the stop.
         self.ctx.indexer.notify();

@@ -1,12 +1,14 @@
 //! The machine: device readings (CPU, memory, disk, temperature, uptime via
 //! `sysinfo`), the clock, the shutdown signal ([`Shutdown`]) and the hardware
-//! watchdog ([`watchdog::Watchdog`]), sound through ALSA ([`alsa::Pcm`]) and a push button on a GPIO line
+//! watchdog ([`watchdog::Watchdog`]), systemd's notify protocol on a server
+//! install ([`notify`]), sound through ALSA ([`alsa::Pcm`]) and a push button on a GPIO line
 //! ([`gpio::Button`]).
 
 pub mod alsa;
 pub mod appliance;
 pub mod gpio;
 pub mod lock;
+pub mod notify;
 mod shutdown;
 pub mod watchdog;
 

@@ -31,6 +31,7 @@ mod search_demo;
 mod service_offline;
 mod store_writers;
 mod sync_errors;
+mod systemd_unit;
 mod update_channel;
 mod update_service;
 mod vision_files;
