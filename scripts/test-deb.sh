@@ -39,7 +39,7 @@ ensure_pkgs adduser curl espeak-ng-data $(dpkg-deb -f "$deb" Depends | tr ',' '\
 check "dpkg -i installs it" dpkg -i "$deb"
 check "the binary runs" /usr/bin/ojscog --version
 check "its native libraries come from the package" bash -c \
-    'l=$(ldd /usr/bin/ojscog); echo "$l" | grep -q "libncnn.* => /usr/lib/ojscog/" && echo "$l" | grep -q "libsherpa-onnx-c-api.so => /usr/lib/ojscog/sherpa/" && ! echo "$l" | grep -q "not found" || { echo "$l"; false; }'
+    'l=$(ldd /usr/bin/ojscog); echo "$l" | grep -Eq "libncnn.* => /usr/(bin/\.\./)?lib/ojscog/" && echo "$l" | grep -Eq "libsherpa-onnx-c-api.so => /usr/(bin/\.\./)?lib/ojscog/sherpa/" && ! echo "$l" | grep -q "not found" || { echo "$l"; false; }'
 check "a system user ojscog owns the data directory" bash -c \
     'getent passwd ojscog | grep -q ":/var/lib/ojscog:" && [ "$(id -u ojscog)" -lt 1000 ]'
 check "/var/lib/ojscog is 0750 ojscog:ojscog" mode_owner /var/lib/ojscog "750 ojscog:ojscog"
@@ -53,6 +53,7 @@ check "the effective config is the package's" bash -c \
     'runuser -u ojscog -- /usr/bin/ojscog config show | grep -q "data_dir = \"/var/lib/ojscog\""'
 check "the unit is installed and systemd-analyze verify has nothing to say about it" bash -c \
     'out=$(systemd-analyze verify /lib/systemd/system/ojscog.service 2>&1); echo "$out"; ! echo "$out" | grep -q ojscog.service'
+check "the unit is enabled for multi-user.target" test -L /etc/systemd/system/multi-user.target.wants/ojscog.service
 check "the conffile is registered" bash -c 'dpkg-query -W -f="\${Conffiles}" ojscog | grep -q /etc/ojscog/config.toml'
 
 # The service as the unit runs it (its user, its config, its tokens), on a free loopback port.
@@ -88,8 +89,9 @@ check "the binary, the libraries and the unit are gone" bash -c \
 check "config, tokens and data are kept after a remove" bash -c \
     '[ -f /etc/ojscog/config.toml ] && [ -f /etc/ojscog/tokens.env ] && [ -f /var/lib/ojscog/ojscog.sqlite3 ]'
 check "dpkg --purge removes them" dpkg --purge ojscog
-check "nothing is left: config, data, user, group" bash -c \
-    '[ ! -e /etc/ojscog ] && [ ! -e /var/lib/ojscog ] && ! getent passwd ojscog && ! getent group ojscog'
+check "nothing is left: config, data, user, group, unit links" bash -c \
+    '[ ! -e /etc/ojscog ] && [ ! -e /var/lib/ojscog ] && ! getent passwd ojscog && ! getent group ojscog &&
+     [ -z "$(find /etc/systemd/system -name "ojscog*" 2>/dev/null)" ]'
 check "dpkg knows nothing of it" bash -c '! dpkg-query -W ojscog 2>/dev/null | grep -q .'
 echo "deb: $pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -165,7 +165,8 @@ impl Service {
                 }
             })?);
         }
-        if crate::system::notify::under_systemd() {
+        if crate::config::under_service_manager() {
+            // systemd's Type=notify: READY once /health answers, then its watchdog.
             let shutdown = shutdown.clone();
             threads.push(spawn("systemd", move || {
                 crate::system::notify::run(

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 /// `OJSCOG_*` variables of the build and test scripts (lower case, prefix dropped): not config, but set in the
 /// environment the binary runs in, so accepted and ignored (`scripts/test` with `OJSCOG_SKIP_APPLIANCE=1` once
 /// failed on this).
-pub const SCRIPT_VARS: [&str; 19] = [
+pub const SCRIPT_VARS: [&str; 20] = [
     "skip_appliance",
     "flash_allow_non_removable",
     "image_build",
@@ -24,6 +24,7 @@ pub const SCRIPT_VARS: [&str; 19] = [
     "rauc_keyring",
     "release",
     "update_keys",
+    "tools",
     "test_mysql_host",
     "test_mysql_port",
     "test_mysql_url",
@@ -52,6 +53,11 @@ pub fn ort_dylib_override() -> Option<PathBuf> {
     std::env::var_os("ORT_DYLIB_PATH")
         .filter(|p| !p.is_empty())
         .map(PathBuf::from)
+}
+
+/// Whether a service manager waits for `sd_notify` messages (systemd sets `NOTIFY_SOCKET` for a `Type=notify` unit).
+pub fn under_service_manager() -> bool {
+    std::env::var_os("NOTIFY_SOCKET").is_some_and(|v| !v.is_empty())
 }
 
 impl Config {
@@ -141,6 +147,7 @@ impl Config {
                 }
                 // Settings of the process itself, not of the config.
                 "llm_model_path" => self.llm.model_path = PathBuf::from(v),
+                "llm_model" => self.llm.model = v.to_string(),
                 "llm_n_threads" => self.llm.n_threads = num(name, v)?,
                 "llm_timeout_secs" => self.llm.timeout_secs = num(name, v)?,
                 "llm_max_tokens" => self.llm.max_tokens = num(name, v)?,

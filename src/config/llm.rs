@@ -4,10 +4,16 @@ use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// The model store's name of the small chat model, the default `llm.model` (`models::LLM_MODEL` is this name).
+pub const DEFAULT_LLM_MODEL: &str = "smollm2-135m-instruct";
+
 /// `[llm]`: the on-device LLM (manuscript screening).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct LlmConfig {
+    /// The model store's chat model used when `model_path` is empty: `smollm2-135m-instruct` (small, the default)
+    /// or `gemma3-270m` (medium; `scripts/fetch-models.sh --llm medium` installs it).
+    pub model: String,
     /// A GGUF chat model, hashed at load and keyed on the computed hash (it has
     /// no manifest). Empty: the installed default model, verified against its
     /// manifest (see [`installed_model`]).
@@ -36,6 +42,7 @@ pub struct LlmConfig {
 impl Default for LlmConfig {
     fn default() -> Self {
         LlmConfig {
+            model: DEFAULT_LLM_MODEL.to_string(),
             model_path: PathBuf::new(),
             n_ctx: 2048,
             n_threads: 0,
@@ -55,6 +62,10 @@ impl LlmConfig {
     /// A sentence naming the bad setting, if any.
     pub fn validate(&self) -> Result<(), String> {
         let bad = |m: &str| Err(m.to_string());
+        let name_ok = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c);
+        if self.model.is_empty() || self.model.len() > 64 || !self.model.chars().all(name_ok) {
+            return bad("model must be a model store name (lowercase letters, digits, '.', '_', '-')");
+        }
         if !(256..=131_072).contains(&self.n_ctx) {
             return bad("n_ctx must be between 256 and 131072");
         }

@@ -13,9 +13,9 @@ mod voice;
 mod watchdog;
 
 pub use backup::BackupConfig;
-pub use env::{developer_model_dir, ort_dylib_override};
+pub use env::{developer_model_dir, ort_dylib_override, under_service_manager};
 pub use figures::FiguresConfig;
-pub use llm::LlmConfig;
+pub use llm::{LlmConfig, DEFAULT_LLM_MODEL};
 pub use update::{UpdateConfig, BAKED_KEYS_DIR};
 pub use voice::{default_espeak_dir, espeak_dir_for_piper, VoiceConfig, ESPEAK_ENV};
 pub use watchdog::WatchdogConfig;

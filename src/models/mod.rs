@@ -63,8 +63,8 @@ const LOCK_FILE: &str = ".lock";
 pub const EMBEDDING_MODEL: &str = "all-minilm-l6-v2-int8";
 /// The ONNX Runtime shared library, kept in the store like a model.
 pub const ONNXRUNTIME: &str = "onnxruntime";
-/// The small chat model the screening agent uses.
-pub const LLM_MODEL: &str = "smollm2-135m-instruct";
+/// The small chat model the screening agent uses unless `llm.model` names another.
+pub const LLM_MODEL: &str = crate::config::DEFAULT_LLM_MODEL;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {

@@ -1,15 +1,12 @@
 //! systemd's service protocol (`sd_notify`), for the server install's
 //! `Type=notify` unit: `READY=1` once the service answers its own `/health`,
 //! `WATCHDOG=1` every half `WatchdogSec` while it keeps answering, and
-//! `STOPPING=1` on the way out. Without `NOTIFY_SOCKET` (the appliance, a
-//! developer's shell, the tests' in-process services) nothing is sent.
+//! `STOPPING=1` on the way out. The service starts this only under a service
+//! manager (`config::under_service_manager`); elsewhere (the appliance, a
+//! developer's shell, the tests' in-process services) `stopping` is a no-op of
+//! the `sd-notify` crate, which reads systemd's other variables itself.
 
 use std::time::{Duration, Instant};
-
-/// Whether a service manager listens (systemd sets `NOTIFY_SOCKET`).
-pub fn under_systemd() -> bool {
-    std::env::var_os("NOTIFY_SOCKET").is_some()
-}
 
 /// The service manager's watchdog timeout (`WatchdogSec=`), when it set one for this process.
 pub fn watchdog_timeout() -> Option<Duration> {
@@ -25,9 +22,7 @@ fn send(states: &[sd_notify::NotifyState]) {
 
 /// `STOPPING=1`: the service is shutting down (no restart needed).
 pub fn stopping() {
-    if under_systemd() {
-        send(&[sd_notify::NotifyState::Stopping]);
-    }
+    send(&[sd_notify::NotifyState::Stopping]);
 }
 
 /// Says `READY=1` (with `status`) once `alive()` holds, then pets the service

@@ -33,8 +33,10 @@ fn serve_tells_systemd_when_it_is_ready_pets_its_watchdog_and_says_when_it_stops
         .unwrap()
         .port();
     let started = Instant::now();
-    let mut child = Command::new(bin())
-        .args(["serve", "--demo"])
+    // systemd names the process its watchdog is for (WATCHDOG_PID): a shell that execs the binary keeps its pid.
+    let mut child = Command::new("sh")
+        .args(["-c", "WATCHDOG_PID=$$ exec \"$0\" serve --demo"])
+        .arg(bin())
         .current_dir(dir.path())
         .env_clear()
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
