@@ -155,10 +155,10 @@ pub fn check_file(
     bytes: &[u8],
     pdfium_lib: Option<&std::path::Path>,
 ) -> Result<FileReport, FiguresError> {
-    let (rendered, page_count) = render::pages(bytes, pdfium_lib)?;
     let mut pages = Vec::new();
     let mut page_errors = Vec::new();
-    for (i, r) in rendered.into_iter().enumerate() {
+    // Page by page: each rendering is looked at and checked, then dropped before the next page is rendered.
+    let page_count = render::each_page(bytes, pdfium_lib, &mut |i, r| {
         match r {
             Ok(r) => {
                 let image = std::sync::Arc::new(r.image);
@@ -167,7 +167,8 @@ pub fn check_file(
             }
             Err(e) => page_errors.push(e),
         }
-    }
+        Ok(())
+    })?;
     let mut numbers = numbering(&pages, "figure");
     numbers.extend(numbering(&pages, "table"));
     let summary = summary(&pages, page_count, &numbers, page_errors.len());

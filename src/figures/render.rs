@@ -36,12 +36,15 @@ pub fn is_pdf(bytes: &[u8]) -> bool {
             .any(|w| w == b"%PDF-")
 }
 
-/// The pages of `bytes` (a PDF or an image): each rendered, or why it could not be; and how many pages the file has.
-/// `pdfium_lib` is needed for PDFs only.
-pub fn pages(
+/// Renders the pages of `bytes` (a PDF or an image) one at a time and hands each to `each` (its 0-based index, and
+/// the page or why it could not be rendered) before the next is rendered: one page image is in memory at a time,
+/// whatever the page count. Returns how many pages the file has. `pdfium_lib` is needed for PDFs only; an error
+/// from `each` stops the rendering and is returned.
+pub fn each_page(
     bytes: &[u8],
     pdfium_lib: Option<&Path>,
-) -> Result<(Vec<Result<Rendered, String>>, usize), FiguresError> {
+    each: &mut dyn FnMut(usize, Result<Rendered, String>) -> Result<(), FiguresError>,
+) -> Result<usize, FiguresError> {
     if bytes.is_empty() {
         return Err(FiguresError::File("the file is empty".into()));
     }
@@ -56,16 +59,17 @@ pub fn pages(
         let lib = pdfium_lib.ok_or_else(|| {
             FiguresError::Renderer("pdfium is not installed (scripts/fetch-models.sh)".into())
         })?;
-        return pdf_pages(bytes, lib);
+        return pdf_pages(bytes, lib, each);
     }
     let image = decode_image(bytes)?;
-    Ok((
-        vec![Ok(Rendered {
+    each(
+        0,
+        Ok(Rendered {
             image,
             facts: PageFacts::default(),
-        })],
-        1,
-    ))
+        }),
+    )?;
+    Ok(1)
 }
 
 fn reader(bytes: &[u8]) -> Result<image::ImageReader<std::io::Cursor<&[u8]>>, FiguresError> {
@@ -121,7 +125,8 @@ fn pdfium(lib: &Path) -> Result<&'static Pdfium, FiguresError> {
 fn pdf_pages(
     bytes: &[u8],
     lib: &Path,
-) -> Result<(Vec<Result<Rendered, String>>, usize), FiguresError> {
+    each: &mut dyn FnMut(usize, Result<Rendered, String>) -> Result<(), FiguresError>,
+) -> Result<usize, FiguresError> {
     let pdfium = pdfium(lib)?;
     let doc = pdfium.load_pdf_from_byte_slice(bytes, None).map_err(|e| {
         FiguresError::File(match e {
@@ -135,11 +140,13 @@ fn pdf_pages(
         })
     })?;
     let count = doc.pages().len() as usize;
-    let mut out = Vec::new();
     for (i, page) in doc.pages().iter().enumerate().take(MAX_PAGES) {
-        out.push(render_page(&page).map_err(|e| format!("page {}: {e}", i + 1)));
+        // The page (and pdfium's own page data) is dropped before the next one is loaded.
+        let rendered = render_page(&page).map_err(|e| format!("page {}: {e}", i + 1));
+        drop(page);
+        each(i, rendered)?;
     }
-    Ok((out, count))
+    Ok(count)
 }
 
 fn render_page(page: &PdfPage<'_>) -> Result<Rendered, String> {
