@@ -340,3 +340,66 @@ fn scheduled_backups_run_on_their_interval_keep_the_newest_and_show_on_the_statu
         .body
         .contains(r#"ojscog_backups_total{outcome="error"} 1"#));
 }
+
+/// The models a backup lists and the restored box lacks come back through the update channel: checked, verified and
+/// self-tested like any update (the real MiniLM files on a real channel on loopback; ONNX Runtime runs the self-test).
+#[cfg(feature = "embeddings")]
+#[test]
+fn a_restore_fetches_the_models_it_lists_from_the_update_channel() {
+    use crate::support::channel::{ChannelServer, Publisher};
+    use crate::update_channel::{model_files, refs};
+    use ojscog::models::{ModelStore, EMBEDDING_MODEL};
+    let tmp = tempfile::tempdir().unwrap();
+    let files = model_files();
+    // The box that was backed up: a store and the model, as version 9.0.0.
+    let old = tmp.path().join("old");
+    let mut store = Store::open(&old.join("ojscog.sqlite3")).unwrap();
+    grow(&mut store, 1, 5);
+    drop(store);
+    let mut install = vec!["models", "install", EMBEDDING_MODEL, "9.0.0"];
+    let args: Vec<String> = files
+        .iter()
+        .map(|(n, p)| format!("{n}={}", p.display()))
+        .collect();
+    for a in &args {
+        install.extend(["--file", a.as_str()]);
+    }
+    let o = ojscog(&old, &install);
+    assert!(o.status.success(), "{}", text(&o));
+    let file = tmp.path().join("box.backup");
+    let o = ojscog(&old, &["backup", "--to", file.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let backed_up = backup::installed_models(&old);
+    assert_eq!(backed_up.len(), 1);
+
+    // The new box (a fresh card) knows the channel; the publisher offers the same model.
+    let p = Publisher::new(tmp.path(), "restore");
+    p.add_model(EMBEDDING_MODEL, "9.0.0", &refs(&files));
+    p.publish(7);
+    let server = ChannelServer::start(&p.dir);
+    let new = tmp.path().join("new");
+    let o = Command::new(bin())
+        .args(["restore", file.to_str().unwrap()])
+        .env("OJSCOG_DATA_DIR", &new)
+        .env("OJSCOG_UPDATE_CHANNEL_URL", server.index_url())
+        .env("OJSCOG_UPDATE_EXTRA_KEYS", &p.public_key)
+        .env("OJSCOG_UPDATE_RESERVE_BYTES", "0")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("fetching them from the update channel"), "{}", text(&o));
+    let now = backup::installed_models(&new);
+    assert_eq!(now.len(), 1, "{}", text(&o));
+    assert_eq!((now[0].name.as_str(), now[0].version.as_str()), (EMBEDDING_MODEL, "9.0.0"));
+    // The same bytes as the backed-up box had, verified in the new store.
+    assert_eq!(now[0].sha256, backed_up[0].sha256);
+    ModelStore::for_data_dir(&new).verify(EMBEDDING_MODEL).unwrap();
+
+    // Without a channel the restore names them and says how to get them back.
+    let bare = tmp.path().join("bare");
+    let o = ojscog(&bare, &["restore", file.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("no update channel is configured"), "{}", text(&o));
+    assert!(text(&o).contains(EMBEDDING_MODEL), "{}", text(&o));
+    server.stop();
+}

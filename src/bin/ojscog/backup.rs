@@ -1,9 +1,10 @@
 //! `backup` and `restore`: a consistent copy of the store (taken while the service runs), the settings and the list
 //! of installed models, in one checksummed file; and putting it back into a stopped box.
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use ojscog::backup;
 use ojscog::config::Config;
+use ojscog::update::Updater;
 use std::path::{Path, PathBuf};
 
 /// `ojscog backup [--to DIR|FILE] [--with-secrets]`: prints where the backup went.
@@ -64,14 +65,42 @@ pub(crate) fn restore_cmd(cfg: Config, file: &Path) -> Result<()> {
         },
         r.config.display()
     );
-    if !r.missing_models.is_empty() {
-        println!("models the backup lists that this box does not have (install them again with scripts/fetch-models.sh, `ojscog models install`, or the update channel):");
-        for m in &r.missing_models {
-            println!(
-                "  {} {} (sha256 {}, from {})",
-                m.name, m.version, m.sha256, m.source
-            );
+    if r.missing_models.is_empty() {
+        return Ok(());
+    }
+    println!("models the backup lists that this box does not have:");
+    for m in &r.missing_models {
+        println!(
+            "  {} {} (sha256 {}, from {})",
+            m.name, m.version, m.sha256, m.source
+        );
+    }
+    let Some(channel) = Updater::configured_channel(&cfg) else {
+        println!("no update channel is configured: install them again with scripts/fetch-models.sh --data-dir {} or `ojscog models install`", cfg.data_dir.display());
+        return Ok(());
+    };
+    // The channel's current versions of them (checked, verified and self-tested like any update).
+    println!("fetching them from the update channel {}", channel.describe());
+    let updater = Updater::from_config(&cfg, None)?;
+    super::update::run_with_progress(&updater, &channel, true)
+        .context("the store is restored, but fetching the models failed")?;
+    let have = backup::installed_models(&cfg.data_dir);
+    let still: Vec<_> = r
+        .missing_models
+        .iter()
+        .filter(|m| !have.iter().any(|h| h.name == m.name))
+        .collect();
+    for m in &r.missing_models {
+        if let Some(h) = have.iter().find(|h| h.name == m.name) {
+            println!("  {}: {} installed", m.name, h.version);
         }
+    }
+    if !still.is_empty() {
+        let names: Vec<&str> = still.iter().map(|m| m.name.as_str()).collect();
+        bail!(
+            "the channel does not offer {}: install them with scripts/fetch-models.sh or `ojscog models install`",
+            names.join(", ")
+        );
     }
     Ok(())
 }

@@ -252,7 +252,7 @@ pub(crate) fn update_cmd(cfg: &Config, action: UpdateAction) -> Result<()> {
 }
 
 /// Runs check + apply with a progress bar on stderr (or plain lines).
-fn run_with_progress(updater: &Updater, channel: &Channel, quiet: bool) -> Result<()> {
+pub(crate) fn run_with_progress(updater: &Updater, channel: &Channel, quiet: bool) -> Result<()> {
     let done = Arc::new(AtomicBool::new(false));
     let status = updater.status.clone();
     let bar = {
