@@ -18,12 +18,7 @@ profile="${PROFILE:-release}"
 base="$data/ojs/datasets/ojs-3.4.0-4-subset.sql"
 [ -f "$base" ] || { echo "OJS 3.4 dataset not found at $base" >&2; exit 1; }
 
-# mysql://user[:pass]@host:port -> mariadb client options.
-hostport="${server#mysql://}"; userpart="${hostport%@*}"; hostport="${hostport#*@}"
-user="${userpart%%:*}"; pass=""; [ "$userpart" != "$user" ] && pass="${userpart#*:}"
-host="${hostport%:*}"; port="${hostport#*:}"; [ "$port" = "$hostport" ] && port=3306
-client=(mariadb -h "$host" -P "$port" -u "$user")
-[ -n "$pass" ] && client+=("-p$pass")
+. scripts/mysql-client.sh
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/cache/ojscog/target}"
 # The models first: fetch-models.sh builds its own (core) binary to install them.
