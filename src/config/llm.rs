@@ -64,7 +64,9 @@ impl LlmConfig {
         let bad = |m: &str| Err(m.to_string());
         let name_ok = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c);
         if self.model.is_empty() || self.model.len() > 64 || !self.model.chars().all(name_ok) {
-            return bad("model must be a model store name (lowercase letters, digits, '.', '_', '-')");
+            return bad(
+                "model must be a model store name (lowercase letters, digits, '.', '_', '-')",
+            );
         }
         if !(256..=131_072).contains(&self.n_ctx) {
             return bad("n_ctx must be between 256 and 131072");

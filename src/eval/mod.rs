@@ -20,6 +20,7 @@
 //! promises.
 
 pub mod journal;
+pub mod screening;
 
 use crate::agents::matching::{
     doc_text, sample_key, Affinity, ExpertiseModel, ProfileDoc, BACKGROUND_PAPERS,

@@ -82,9 +82,11 @@ fn an_assessment_of_an_unknown_submission_adds_no_log_row() {
     use ojscog::inference::llm::{self, Llm, LlmConfig};
     use std::sync::Arc;
 
-    let m = llm::installed_model(std::path::Path::new("/nonexistent-ojscog-data")).unwrap_or_else(
-        |e| panic!("the test LLM is not installed ({e}); run scripts/fetch-models.sh"),
-    );
+    let m = llm::installed_model(
+        std::path::Path::new("/nonexistent-ojscog-data"),
+        ojscog::models::LLM_MODEL,
+    )
+    .unwrap_or_else(|e| panic!("the test LLM is not installed ({e}); run scripts/fetch-models.sh"));
     let llm = Llm::load(LlmConfig {
         model_path: m.path,
         n_threads: 2,

@@ -52,11 +52,11 @@ fn a_model_truncated_against_its_manifest_is_reported() {
             }],
         )
         .unwrap();
-    let found = llm::installed_model(dir.path()).unwrap();
+    let found = llm::installed_model(dir.path(), ojscog::models::LLM_MODEL).unwrap();
     assert_eq!(found.sha256.len(), 64);
     let installed = store.current(ojscog::models::LLM_MODEL).unwrap();
     std::fs::write(installed.path("m.gguf"), b"GGUF").unwrap();
-    let e = llm::installed_model(dir.path()).unwrap_err();
+    let e = llm::installed_model(dir.path(), ojscog::models::LLM_MODEL).unwrap_err();
     assert!(e.to_string().contains("truncated"), "{e}");
 }
 

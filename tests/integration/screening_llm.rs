@@ -27,7 +27,10 @@ fn test_model() -> PathBuf {
         );
         return p;
     }
-    match llm::installed_model(Path::new("/nonexistent-ojscog-data")) {
+    match llm::installed_model(
+        Path::new("/nonexistent-ojscog-data"),
+        ojscog::models::LLM_MODEL,
+    ) {
         Ok(m) => m.path,
         Err(e) => panic!(
             "the test LLM is not installed ({e}). Run scripts/fetch-models.sh, \
@@ -372,9 +375,9 @@ fn a_corrupt_gguf_is_hashed_once_and_its_failure_remembered() {
 #[test]
 fn an_unchanged_installed_gguf_is_hashed_once_per_process() {
     let none = Path::new("/nonexistent-ojscog-data");
-    let first = llm::installed_model(none).unwrap();
+    let first = llm::installed_model(none, ojscog::models::LLM_MODEL).unwrap();
     let n = models::times_hashed(&first.path);
-    let again = llm::installed_model(none).unwrap();
+    let again = llm::installed_model(none, ojscog::models::LLM_MODEL).unwrap();
     assert_eq!(again.sha256, first.sha256);
     assert_eq!(
         models::times_hashed(&first.path),
@@ -385,9 +388,12 @@ fn an_unchanged_installed_gguf_is_hashed_once_per_process() {
 
 #[test]
 fn a_hand_given_gguf_is_keyed_on_the_hash_of_its_own_bytes() {
-    let genuine = llm::installed_model(Path::new("/nonexistent-ojscog-data"))
-        .unwrap()
-        .sha256;
+    let genuine = llm::installed_model(
+        Path::new("/nonexistent-ojscog-data"),
+        ojscog::models::LLM_MODEL,
+    )
+    .unwrap()
+    .sha256;
     let dir = tempfile::tempdir().unwrap();
     let copy = dir.path().join("copy.gguf");
     std::fs::copy(test_model(), &copy).unwrap();

@@ -384,6 +384,8 @@ fn a_screening_report_asked_for_on_the_page_is_made_in_the_background_and_then_s
     };
     assert!(done.contains("id=\"screening-summary\""), "{done}");
     assert!(done.contains("id=\"screening-fit\""));
+    // The editor is told how far the model's answers can be trusted (BENCHMARKS.md, LLM sizes).
+    assert!(done.contains("id=\"screening-caution\""));
     use crate::support::Inspect;
     let runs = t
         .store()

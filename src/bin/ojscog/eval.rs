@@ -27,6 +27,23 @@ pub(crate) enum EvalWhat {
         #[arg(long, default_value_t = 3600)]
         ojs_deadline: u64,
     },
+    /// The screening report against hand labels (benches/data/screening-labels.json): agreement and Cohen's kappa
+    /// per judgement, seconds per report, peak memory. One model per run.
+    Screening {
+        /// The labels file.
+        labels: PathBuf,
+        /// Which set: `demo` (the built-in journal) or another (the configured store, synced from that database).
+        #[arg(long, default_value = "demo")]
+        set: String,
+        /// GGUF chat model (default: the installed model `llm.model` names, smollm2-135m-instruct unless set).
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Model threads (0: all cores, at most 4).
+        #[arg(long, default_value_t = 0)]
+        threads: u32,
+        #[arg(long)]
+        json: bool,
+    },
     /// Voice commands on a spoken test set (scripts/voice/testset.sh makes one): intent accuracy and word error rate.
     Voice {
         /// The test set's directory (manifest.tsv and the WAV files).

@@ -3,12 +3,13 @@
 //!
 //! One file per command group: `service.rs` (serve, sync, status),
 //! `models.rs` (models, assess, bench), `agents.rs` (match, search),
-//! `eval.rs` (eval), `update.rs` (update, release). Each turns arguments into library calls and prints.
+//! `eval.rs` (eval), `eval_screening.rs` (eval screening), `update.rs` (update, release). Each turns arguments into library calls and prints.
 
 mod agents;
 mod backup;
 mod eval;
 mod eval_product;
+mod eval_screening;
 mod figures;
 mod models;
 mod service;
@@ -110,7 +111,7 @@ enum Command {
         /// Use the built-in demo journal (its scratch store under the data directory).
         #[arg(long)]
         demo: bool,
-        /// GGUF chat model (default: the installed smollm2-135m-instruct).
+        /// GGUF chat model (default: the installed model `llm.model` names, smollm2-135m-instruct unless set).
         #[arg(long)]
         model: Option<PathBuf>,
         /// Give up after this many seconds.
@@ -291,6 +292,25 @@ fn run(cli: Cli) -> Result<()> {
         Command::Eval {
             what: EvalWhat::Voice { dir, json },
         } => voice::eval_voice_cmd(cfg, &dir, json),
+        Command::Eval {
+            what:
+                EvalWhat::Screening {
+                    labels,
+                    set,
+                    model,
+                    threads,
+                    json,
+                },
+        } => eval_screening::eval_screening_cmd(
+            &cfg,
+            eval_screening::ScreeningEvalArgs {
+                labels,
+                set,
+                model,
+                threads,
+                json,
+            },
+        ),
         Command::Assess {
             submission_id,
             demo,

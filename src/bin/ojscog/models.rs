@@ -40,7 +40,7 @@ pub(crate) enum ModelsAction {
 pub(crate) enum BenchWhat {
     /// LLM prompt processing and generation speed in tokens/s (llama-bench style).
     Llm {
-        /// GGUF model (default: the installed smollm2-135m-instruct).
+        /// GGUF model (default: the installed model `llm.model` names, smollm2-135m-instruct unless set).
         #[arg(long)]
         model: Option<PathBuf>,
         #[arg(long, default_value_t = 2)]
@@ -210,6 +210,7 @@ pub(crate) fn assess_cmd(
         store.forget_assessments(submission_id)?;
     }
     let llm = LlmConfig {
+        model: cfg.llm.model.clone(),
         model_path: model.unwrap_or_default(),
         n_threads: threads,
         timeout_secs: timeout_secs.max(1),
@@ -233,6 +234,7 @@ pub(crate) fn bench_llm(
 ) -> Result<()> {
     use ojscog::inference::llm::{load_configured, BenchResult, BenchSpec, LlmConfig};
     let llm = LlmConfig {
+        model: cfg.llm.model.clone(),
         model_path: model.unwrap_or_default(),
         n_threads: threads,
         n_ctx: (prompt + gen + 64).max(1024),

@@ -66,10 +66,21 @@ impl Engine {
                 ),
             }
         })?;
-        // The model's own template, else ChatML (what most small chat models use).
+        // The model's own template; a file without one (a base model such as Gemma 3 270M) gets its family's turn
+        // markers when llama.cpp knows them, else ChatML (what most small chat models use).
         let template = match model.chat_template(None) {
             Ok(t) => t,
-            Err(_) => LlamaChatTemplate::new("chatml").map_err(rt)?,
+            Err(_) => {
+                let arch = model
+                    .meta_val_str("general.architecture")
+                    .unwrap_or_default();
+                let name = if arch.starts_with("gemma") {
+                    "gemma"
+                } else {
+                    "chatml"
+                };
+                LlamaChatTemplate::new(name).map_err(rt)?
+            }
         };
         Ok(Engine {
             backend,

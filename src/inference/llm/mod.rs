@@ -37,7 +37,7 @@
 use super::InferenceError;
 #[cfg(feature = "llm")]
 use super::{Worker, WorkerLimits};
-use crate::models::{HashedFile, ModelError, ModelStore, LLM_MODEL};
+use crate::models::{HashedFile, ModelError, ModelStore};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -50,7 +50,7 @@ pub enum LlmError {
     #[error("this ojscog was built without the `llm` feature (rebuild with `--features llm`)")]
     NotBuilt,
     #[error(
-        "no LLM model configured or installed: run scripts/fetch-models.sh or set the model path"
+        "no LLM model installed under the name llm.model names (scripts/fetch-models.sh installs them) and no llm.model_path"
     )]
     NoModel,
     #[error("LLM model file {path} cannot be read: {source}")]
@@ -98,22 +98,22 @@ pub struct InstalledLlm {
     pub file: HashedFile,
 }
 
-/// Finds the default chat model ([`LLM_MODEL`]) in the model store under
+/// Finds the chat model `name` (`llm.model`; [`crate::models::LLM_MODEL`] by default) in the model store under
 /// `data_dir`, else in the developers' store ([`ModelStore::developer_root`],
 /// what `scripts/fetch-models.sh` fills), and verifies it (every file of the
 /// version, hashed once per process while unchanged). A store that has the
 /// model but fails verification is an error, never a silent fall-through to
 /// the next store.
-pub fn installed_model(data_dir: &Path) -> Result<InstalledLlm, LlmError> {
-    let store = ModelStore::resolve(data_dir, LLM_MODEL).map_err(LlmError::Unverified)?;
+pub fn installed_model(data_dir: &Path, name: &str) -> Result<InstalledLlm, LlmError> {
+    let store = ModelStore::resolve(data_dir, name).map_err(LlmError::Unverified)?;
     if store
-        .current_version(LLM_MODEL)
+        .current_version(name)
         .map_err(LlmError::Unverified)?
         .is_none()
     {
         return Err(LlmError::NoModel);
     }
-    let m = store.verified(LLM_MODEL).map_err(LlmError::Unverified)?;
+    let m = store.verified(name).map_err(LlmError::Unverified)?;
     let file = m
         .manifest()
         .files
@@ -135,7 +135,7 @@ pub fn load_configured(config: LlmConfig, data_dir: &Path) -> Result<Llm, LlmErr
         return Err(LlmError::NotBuilt);
     }
     if config.model_path.as_os_str().is_empty() {
-        let m = installed_model(data_dir)?;
+        let m = installed_model(data_dir, &config.model)?;
         return Llm::load_verified(config, m.file);
     }
     Llm::load(config)
@@ -163,7 +163,7 @@ pub fn model_state(config: &LlmConfig, data_dir: &Path) -> String {
     }
     ModelStore::search_path(data_dir)
         .iter()
-        .map(|s| s.state(LLM_MODEL))
+        .map(|s| s.state(&config.model))
         .collect::<Vec<_>>()
         .join("|")
 }

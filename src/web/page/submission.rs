@@ -552,7 +552,7 @@ fn report(h: &mut String, a: &Assessment) {
     let yes = |b: bool| if b { "yes" } else { "no" };
     let _ = write!(
         h,
-        r#"<p id="screening-summary">{summary}</p><dl><div class="row"><dt>Scope fit</dt><dd><span class="pill {tone}" id="screening-fit">{fit}</span></dd></div><div class="row"><dt>Best section</dt><dd>{section}{mismatch}</dd></div><div class="row"><dt>Abstract clarity</dt><dd>{clarity} of 5</dd></div><div class="row"><dt>States methods / results / conclusions</dt><dd>{m} / {res} / {c}</dd></div><div class="row"><dt>Missing</dt><dd>{missing}</dd></div></dl><p class="muted small">by {model} · {created}</p>"#,
+        r#"<p id="screening-summary">{summary}</p><dl><div class="row"><dt>Scope fit</dt><dd><span class="pill {tone}" id="screening-fit">{fit}</span></dd></div><div class="row"><dt>Best section</dt><dd>{section}{mismatch}</dd></div><div class="row"><dt>Abstract clarity</dt><dd>{clarity} of 5</dd></div><div class="row"><dt>States methods / results / conclusions</dt><dd>{m} / {res} / {c}</dd></div><div class="row"><dt>Missing</dt><dd>{missing}</dd></div></dl><p class="muted small" id="screening-caution">The summary, fit, clarity and yes/no answers are a small on-device model's reading of the title and abstract; measured against a person's reading of 31 abstracts, its yes/no answers were no better than chance (BENCHMARKS.md). What is missing is counted, not guessed.</p><p class="muted small">by {model} · {created}</p>"#,
         summary = escape(&j.summary),
         section = escape(j.best_section.as_deref().unwrap_or("–")),
         mismatch = if r.section_mismatch {
