@@ -49,7 +49,9 @@ pub fn run(status: &str, alive: &dyn Fn() -> bool, stopping: &dyn Fn() -> bool) 
             send(&[sd_notify::NotifyState::Watchdog]);
             pets += 1;
         } else {
-            tracing::warn!("the service does not answer its own /health: not petting systemd's watchdog");
+            tracing::warn!(
+                "the service does not answer its own /health: not petting systemd's watchdog"
+            );
         }
         if sleep_unless(period, stopping) {
             return pets;

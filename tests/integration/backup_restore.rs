@@ -387,19 +387,32 @@ fn a_restore_fetches_the_models_it_lists_from_the_update_channel() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", text(&o));
-    assert!(text(&o).contains("fetching them from the update channel"), "{}", text(&o));
+    assert!(
+        text(&o).contains("fetching them from the update channel"),
+        "{}",
+        text(&o)
+    );
     let now = backup::installed_models(&new);
     assert_eq!(now.len(), 1, "{}", text(&o));
-    assert_eq!((now[0].name.as_str(), now[0].version.as_str()), (EMBEDDING_MODEL, "9.0.0"));
+    assert_eq!(
+        (now[0].name.as_str(), now[0].version.as_str()),
+        (EMBEDDING_MODEL, "9.0.0")
+    );
     // The same bytes as the backed-up box had, verified in the new store.
     assert_eq!(now[0].sha256, backed_up[0].sha256);
-    ModelStore::for_data_dir(&new).verify(EMBEDDING_MODEL).unwrap();
+    ModelStore::for_data_dir(&new)
+        .verify(EMBEDDING_MODEL)
+        .unwrap();
 
     // Without a channel the restore names them and says how to get them back.
     let bare = tmp.path().join("bare");
     let o = ojscog(&bare, &["restore", file.to_str().unwrap()]);
     assert!(o.status.success(), "{}", text(&o));
-    assert!(text(&o).contains("no update channel is configured"), "{}", text(&o));
+    assert!(
+        text(&o).contains("no update channel is configured"),
+        "{}",
+        text(&o)
+    );
     assert!(text(&o).contains(EMBEDDING_MODEL), "{}", text(&o));
     server.stop();
 }

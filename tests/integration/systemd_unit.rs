@@ -14,6 +14,16 @@ fn unit_file() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/deb/ojscog.service")
 }
 
+/// Kills the service if the test fails half way (a panic must not leave it running).
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// The next datagram's lines, or None after `within`.
 fn next_message(sock: &UnixDatagram, within: Duration) -> Option<String> {
     sock.set_read_timeout(Some(within)).unwrap();
@@ -34,7 +44,7 @@ fn serve_tells_systemd_when_it_is_ready_pets_its_watchdog_and_says_when_it_stops
         .port();
     let started = Instant::now();
     // systemd names the process its watchdog is for (WATCHDOG_PID): a shell that execs the binary keeps its pid.
-    let mut child = Command::new("sh")
+    let child = Command::new("sh")
         .args(["-c", "WATCHDOG_PID=$$ exec \"$0\" serve --demo"])
         .arg(bin())
         .current_dir(dir.path())
@@ -49,11 +59,14 @@ fn serve_tells_systemd_when_it_is_ready_pets_its_watchdog_and_says_when_it_stops
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    let mut child = KillOnDrop(child);
 
     let ready = next_message(&sock, Duration::from_secs(60)).expect("READY=1 within a minute");
     assert!(ready.lines().any(|l| l == "READY=1"), "{ready:?}");
     assert!(
-        ready.lines().any(|l| l.starts_with("STATUS=serving on 127.0.0.1:")),
+        ready
+            .lines()
+            .any(|l| l.starts_with("STATUS=serving on 127.0.0.1:")),
         "{ready:?}"
     );
     // Ready means answering: /health works at once.
@@ -77,7 +90,7 @@ fn serve_tells_systemd_when_it_is_ready_pets_its_watchdog_and_says_when_it_stops
     );
 
     let ok = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &child.0.id().to_string()])
         .status()
         .unwrap();
     assert!(ok.success());
@@ -89,7 +102,7 @@ fn serve_tells_systemd_when_it_is_ready_pets_its_watchdog_and_says_when_it_stops
         }
     };
     assert_eq!(stopping.trim(), "STOPPING=1");
-    let status = child.wait().unwrap();
+    let status = child.0.wait().unwrap();
     assert!(status.success(), "{status:?}");
     assert!(started.elapsed() < Duration::from_secs(120));
 }
@@ -109,7 +122,10 @@ fn the_unit_passes_systemd_analyze_verify() {
         .args(["-r", "/lib/systemd/system"])
         .arg(root.path().join("usr/lib/systemd/"))
         .status();
-    assert!(status.map(|s| s.success()).unwrap_or(false), "cannot copy /lib/systemd/system");
+    assert!(
+        status.map(|s| s.success()).unwrap_or(false),
+        "cannot copy /lib/systemd/system"
+    );
     let out = Command::new("systemd-analyze")
         .arg("verify")
         .arg(format!("--root={}", root.path().display()))
@@ -140,7 +156,12 @@ fn the_unit_s_exposure_score_is_ok_or_better() {
     let line = text
         .lines()
         .find(|l| l.contains("Overall exposure level"))
-        .unwrap_or_else(|| panic!("no exposure level in:\n{text}{}", String::from_utf8_lossy(&out.stderr)));
+        .unwrap_or_else(|| {
+            panic!(
+                "no exposure level in:\n{text}{}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
     // "→ Overall exposure level for ojscog.service: 1.7 OK 🙂"
     let score: f64 = line
         .split(':')

@@ -80,7 +80,10 @@ pub(crate) fn restore_cmd(cfg: Config, file: &Path) -> Result<()> {
         return Ok(());
     };
     // The channel's current versions of them (checked, verified and self-tested like any update).
-    println!("fetching them from the update channel {}", channel.describe());
+    println!(
+        "fetching them from the update channel {}",
+        channel.describe()
+    );
     let updater = Updater::from_config(&cfg, None)?;
     super::update::run_with_progress(&updater, &channel, true)
         .context("the store is restored, but fetching the models failed")?;
