@@ -106,6 +106,33 @@ impl AppContext {
         Ok(r)
     }
 
+    /// A search through the indexer's current snapshot, counted as a `search` agent run in `/metrics` (outcome
+    /// `ok`, `not_ready` before the first index is built, or `error`; an empty query is the caller's mistake and
+    /// not a run).
+    pub fn search(
+        &self,
+        embedder: &dyn crate::inference::Embedder,
+        query: &str,
+        limit: usize,
+    ) -> Result<crate::agents::indexer::SearchResults, crate::agents::AgentError> {
+        use crate::agents::AgentError;
+        let t0 = std::time::Instant::now();
+        let r = self.indexer.search(embedder, query, limit);
+        let outcome = match &r {
+            Ok(_) => "ok",
+            Err(AgentError::EmptyQuery) => return r,
+            Err(AgentError::Indexing { .. }) => "not_ready",
+            Err(_) => "error",
+        };
+        self.metrics.agent_run(
+            "search",
+            outcome,
+            t0.elapsed().as_secs_f64(),
+            crate::system::unix_now(),
+        );
+        r
+    }
+
     /// A current reading of the device (the sampler and `/health` share one `Device`).
     pub fn read_device(&self) -> DeviceStatus {
         self.device.lock().unwrap_or_else(|p| p.into_inner()).read()

@@ -161,7 +161,6 @@ pub(crate) fn search(ctx: &AppContext, query: &str) -> Handled {
     let n = limit(&p, DEFAULT_HITS)?;
     let (embedder, warning) = ctx.models.embedder();
     let r = ctx
-        .indexer
         .search(embedder.as_ref(), &q, n)
         .map_err(|e| agent_error(&e))?;
     Ok(Reply::json(

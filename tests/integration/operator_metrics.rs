@@ -13,11 +13,17 @@ fn agent_runs_and_the_device_s_traffic_are_in_the_metrics() {
     assert_eq!(t.get("/api/submissions/6/reviewers").status, 200);
     // The second time comes from the cache: not a run.
     assert_eq!(t.get("/api/submissions/6/reviewers").status, 200);
+    // Searches, from the API and from the page, are runs; an empty query is not.
+    assert_eq!(t.get("/api/search?q=coral%20bleaching").status, 200);
+    assert_eq!(t.get("/search?q=seagrass").status, 200);
+    assert_eq!(t.get("/api/search?q=").status, 400);
     let text = t.get_anon("/metrics").body;
     for line in [
         r#"ojscog_agent_runs_total{agent="reviewer_matching",outcome="ok"} 1"#,
         r#"ojscog_agent_run_duration_seconds_count{agent="reviewer_matching"} 1"#,
         r#"ojscog_agent_last_run_timestamp_seconds{agent="reviewer_matching"} "#,
+        r#"ojscog_agent_runs_total{agent="search",outcome="ok"} 2"#,
+        r#"ojscog_agent_run_duration_seconds_count{agent="search"} 2"#,
     ] {
         assert!(text.contains(line), "missing `{line}` in:\n{text}");
     }
@@ -96,4 +102,22 @@ fn agent_runs_and_the_device_s_traffic_are_in_the_metrics() {
         );
     }
     promtool_check(&text);
+
+    // The same year on the status page, for the editor-in-chief.
+    let page = t.get("/").body;
+    let row = page
+        .split(&format!(r#"<tr data-journal="{journal}">"#))
+        .nth(1)
+        .and_then(|r| r.split("</tr>").next())
+        .unwrap_or_else(|| panic!("no workflow row for {journal} in:\n{page}"));
+    assert!(
+        row.contains(&format!(r#"data-field="received">{received}<"#)),
+        "{row}"
+    );
+    assert!(row.contains(&format!("{accepted} accept")), "{row}");
+    let percent = ojscog::human::percent(accepted as f64 / (accepted + declined) as f64);
+    assert!(
+        row.contains(&format!(r#"data-field="acceptance">{percent}<"#)),
+        "{row}"
+    );
 }

@@ -17,6 +17,7 @@ pub(crate) mod shell;
 pub(crate) mod submission;
 mod updates;
 mod voice;
+mod workflow;
 use super::auth::Role;
 use super::chart::{self, Chart, Unit};
 use super::format::{self, escape};
@@ -200,6 +201,7 @@ pub(crate) fn render(
     updates::update_card(&mut h, ctx, now);
     voice::voice_card(&mut h, desk, role);
     h.push_str("</div>\n</div>\n");
+    workflow::workflow_card(&mut h, store.as_ref().ok(), now);
     charts_card(&mut h, store.as_ref().ok(), &device, ctx, now);
     shell::close(&mut h, now);
     let status = if store.is_err() { 503 } else { 200 };

@@ -60,7 +60,7 @@ pub(crate) fn show(ctx: &AppContext, role: Role, query: &str) -> Result<Reply, P
 
 fn results(h: &mut String, ctx: &AppContext, q: &str) {
     let (embedder, warning) = ctx.models.embedder();
-    let r = match ctx.indexer.search(embedder.as_ref(), q, HITS) {
+    let r = match ctx.search(embedder.as_ref(), q, HITS) {
         Ok(r) => r,
         Err(AgentError::Indexing { done, total }) => {
             let _ = write!(
