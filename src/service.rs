@@ -172,7 +172,7 @@ impl Service {
                 crate::system::notify::run(
                     &format!("serving on {local_addr}"),
                     &|| crate::web::answers_health(local_addr, Duration::from_secs(5)),
-                    &|| shutdown.is_triggered(),
+                    &shutdown,
                 );
             })?);
         }

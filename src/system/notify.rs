@@ -6,7 +6,7 @@
 //! developer's shell, the tests' in-process services) `stopping` is a no-op of
 //! the `sd-notify` crate, which reads systemd's other variables itself.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The service manager's watchdog timeout (`WatchdogSec=`), when it set one for this process.
 pub fn watchdog_timeout() -> Option<Duration> {
@@ -27,10 +27,10 @@ pub fn stopping() {
 
 /// Says `READY=1` (with `status`) once `alive()` holds, then pets the service
 /// manager's watchdog every half timeout while `alive()` keeps holding;
-/// returns when `stopping()` does. Polls `alive()` every 200 ms until ready.
-pub fn run(status: &str, alive: &dyn Fn() -> bool, stopping: &dyn Fn() -> bool) -> u64 {
+/// returns when `shutdown` is triggered. Polls `alive()` every 200 ms until ready.
+pub fn run(status: &str, alive: &dyn Fn() -> bool, shutdown: &super::Shutdown) -> u64 {
     while !alive() {
-        if sleep_unless(Duration::from_millis(200), stopping) {
+        if !shutdown.sleep(Duration::from_millis(200)) {
             return 0;
         }
     }
@@ -53,20 +53,8 @@ pub fn run(status: &str, alive: &dyn Fn() -> bool, stopping: &dyn Fn() -> bool) 
                 "the service does not answer its own /health: not petting systemd's watchdog"
             );
         }
-        if sleep_unless(period, stopping) {
+        if !shutdown.sleep(period) {
             return pets;
         }
     }
-}
-
-/// Sleeps `d` in short steps; true when `stopping()` said so meanwhile.
-fn sleep_unless(d: Duration, stopping: &dyn Fn() -> bool) -> bool {
-    let until = Instant::now() + d;
-    while Instant::now() < until {
-        if stopping() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50).min(d));
-    }
-    stopping()
 }
