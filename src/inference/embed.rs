@@ -93,6 +93,26 @@ pub fn ort_loaded() -> Option<PathBuf> {
     ORT_INIT.get().and_then(|r| r.as_ref().ok().cloned())
 }
 
+/// An ONNX Runtime session as every model here wants one (ONNX Runtime must be loaded first: [`init_ort`]):
+/// `threads` intra-op threads (1 to 8) and no inter-op pool; full graph optimisation; and bounded memory on a 2–4 GB
+/// box: no CPU arena (it keeps its high-water mark for the life of the session) and no memory pattern (input shapes
+/// vary — batches, utterances, pages — and a pattern per shape would be kept).
+pub fn ort_session(model: &Path, threads: usize) -> Result<Session, String> {
+    let b = Session::builder().map_err(|e| e.to_string())?;
+    let b = b
+        .with_optimization_level(GraphOptimizationLevel::Level3)
+        .map_err(|e| e.to_string())?;
+    let b = b
+        .with_intra_threads(threads.clamp(1, 8))
+        .map_err(|e| e.to_string())?;
+    let b = b.with_inter_threads(1).map_err(|e| e.to_string())?;
+    let b = b
+        .with_execution_providers([ort::ep::CPU::default().with_arena_allocator(false).build()])
+        .map_err(|e| e.to_string())?;
+    let mut b = b.with_memory_pattern(false).map_err(|e| e.to_string())?;
+    b.commit_from_file(model).map_err(|e| e.to_string())
+}
+
 /// Loads ONNX Runtime once per process. A second call with another path keeps the first.
 pub fn init_ort(lib: &Path) -> Result<(), InferenceError> {
     let r = ORT_INIT.get_or_init(|| {
@@ -162,24 +182,8 @@ impl OnnxEmbedder {
         } else {
             opts.threads
         };
-        let session = (|| -> Result<Session, String> {
-            let b = Session::builder().map_err(|e| e.to_string())?;
-            let b = b
-                .with_optimization_level(GraphOptimizationLevel::Level3)
-                .map_err(|e| e.to_string())?;
-            let b = b.with_intra_threads(threads).map_err(|e| e.to_string())?;
-            // Bounded memory on a 2-4 GB box: no CPU arena (it keeps its
-            // high-water mark for the life of the session) and no memory
-            // pattern (batch shapes vary, a pattern per shape would be kept).
-            let b = b
-                .with_execution_providers([ort::ep::CPU::default()
-                    .with_arena_allocator(false)
-                    .build()])
-                .map_err(|e| e.to_string())?;
-            let mut b = b.with_memory_pattern(false).map_err(|e| e.to_string())?;
-            b.commit_from_file(model).map_err(|e| e.to_string())
-        })()
-        .map_err(|e| err(format!("{}: {e}", model.display())))?;
+        let session =
+            ort_session(model, threads).map_err(|e| err(format!("{}: {e}", model.display())))?;
         let names: Vec<String> = session
             .inputs()
             .iter()

@@ -1,19 +1,22 @@
 //! Guided decoding: the recogniser's beam search restricted to the sentences
 //! a grammar can say. The grammar arrives as [`Pattern`]s (words, choices,
-//! optional parts, whole numbers) and is compiled into a byte-level NFA; the
-//! model's vocabulary is a byte trie of its tokens. At each step the allowed
-//! next tokens are found by walking both together (a token is allowed when
-//! its bytes keep the NFA alive), so any tokenisation of a sentence is
-//! accepted, not only the canonical one. Matching ignores case and
-//! punctuation (`,.?!;:`, only where a word may end: "R.E.F.R.E.S.H" is not
-//! "refresh"), and reads `-` as a space ("twenty-one").
+//! optional parts, whole numbers) and is compiled, for one model, into an
+//! automaton over that model's tokens: every word as the model's own
+//! tokenizer writes it (with its space; lower case or Capitalised, short words
+//! also in CAPITALS; or hyphen-joined), commas after any word, a full stop or
+//! question mark at the end, numbers as number words or digits. Only the
+//! tokenizer's own (canonical) spellings are allowed, because they are the
+//! only ones the model was trained to write: letting any split of a word
+//! through filled the beam with fragments of one word (" o", " ov", " over")
+//! that crowded other sentences out.
 //!
 //! Scores are the model's own log-probabilities over its whole vocabulary,
 //! so the guided result's average log-probability can be compared with the
 //! free transcript's: a guided sentence far less likely than what the model
 //! heard freely means the speaker said something else.
 //!
-//! Pure: the model is a closure ([`beam_search`]'s `step`).
+//! Pure: the model is a closure ([`beam_search`]'s `step`), its tokenizer
+//! another ([`Vocabulary::encode`]).
 
 /// A piece of what may be said.
 #[derive(Debug, Clone, PartialEq)]
@@ -62,13 +65,27 @@ const NUMBER_WORDS: [&str; 32] = [
     "a",
 ];
 
+/// Everything a grammar can say, before it meets a model's vocabulary.
+pub type Sentences = Vec<Pattern>;
+
+/// Punctuation a recogniser may write after any word ("Well, ...") and at the end of a sentence ("What is overdue?").
+const COMMA: &[u8] = b",;:";
+const FULL_STOP: &[u8] = b".?!";
+/// Words this short may also be written in CAPITALS (acronyms: "OJS"); longer ones in capitals were the model
+/// shouting ("NINE"), and letting them in gave the search more ways to explain noise.
+const ACRONYM_LETTERS: usize = 3;
+
 #[derive(Debug, Clone, Default)]
 struct State {
-    bytes: Vec<(u8, u32)>,
+    tokens: Vec<(u32, u32)>,
     eps: Vec<u32>,
 }
 
-/// The sentences of a grammar as a byte automaton (every word preceded by a space).
+/// The sentences of a grammar as an automaton over one model's tokens: each word may be written as the model's
+/// tokenizer writes it (its canonical tokenisation) with a leading space, in lower case or Capitalised (short words
+/// also in CAPITALS), or joined to the word before by a hyphen ("twenty-one", "copy-editing"); a comma may follow
+/// any word, a full stop or question mark the sentence; a number may also be digits (any digit tokens, the first
+/// with its space).
 #[derive(Debug, Clone)]
 pub struct Nfa {
     states: Vec<State>,
@@ -76,60 +93,91 @@ pub struct Nfa {
     accept: u32,
 }
 
-/// What a byte of a token means to the automaton.
-enum Norm {
-    Byte(u8),
-    Skip,
+/// What [`Nfa::compile`] needs of a model's vocabulary.
+pub struct Vocabulary<'a> {
+    /// The model's ordinary tokens.
+    pub trie: &'a TokenTrie,
+    /// The canonical tokenisation of a text (`None` when the tokenizer cannot write it).
+    pub encode: &'a dyn Fn(&str) -> Option<Vec<u32>>,
 }
 
-fn norm(b: u8) -> Norm {
-    match b {
-        b'A'..=b'Z' => Norm::Byte(b + 32),
-        b'-' => Norm::Byte(b' '),
-        b',' | b'.' | b'?' | b'!' | b';' | b':' => Norm::Skip,
-        _ => Norm::Byte(b),
+struct Builder<'a> {
+    nfa: Nfa,
+    vocab: &'a Vocabulary<'a>,
+    /// Tokens made only of commas (or semicolons, colons); of full stops (or ?, !); of a space and digits; of digits.
+    commas: Vec<u32>,
+    stops: Vec<u32>,
+    spaced_digits: Vec<u32>,
+    digits: Vec<u32>,
+    /// Canonical tokenisations already asked for.
+    encoded: std::collections::HashMap<String, Option<Vec<u32>>>,
+}
+
+fn capitalised(w: &str) -> String {
+    let mut c = w.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
     }
 }
 
-impl Nfa {
-    /// Compiles the sentences (each a pattern; the automaton accepts any of them).
-    pub fn compile(sentences: &[Pattern]) -> Nfa {
-        let mut nfa = Nfa {
-            states: vec![State::default(), State::default()],
-            start: Vec::new(),
-            accept: 1,
-        };
-        for s in sentences {
-            let end = nfa.build(s, 0);
-            nfa.states[end as usize].eps.push(1);
-        }
-        let s0 = nfa.closure(vec![0]);
-        // The first word may come without its space.
-        let mut start = s0.clone();
-        start.extend(nfa.step(&s0, b' '));
-        start.sort_unstable();
-        start.dedup();
-        nfa.start = start;
-        nfa
-    }
-
+impl Builder<'_> {
     fn new_state(&mut self) -> u32 {
-        self.states.push(State::default());
-        (self.states.len() - 1) as u32
+        self.nfa.states.push(State::default());
+        (self.nfa.states.len() - 1) as u32
     }
 
-    fn word(&mut self, w: &str, from: u32) -> u32 {
+    fn encode(&mut self, text: &str) -> Option<Vec<u32>> {
+        if let Some(e) = self.encoded.get(text) {
+            return e.clone();
+        }
+        let e = (self.vocab.encode)(text).filter(|t| !t.is_empty());
+        self.encoded.insert(text.to_string(), e.clone());
+        e
+    }
+
+    /// A path of `tokens` from `from` to `to`.
+    fn path(&mut self, tokens: &[u32], from: u32, to: u32) {
         let mut cur = from;
-        for b in std::iter::once(b' ').chain(w.bytes()) {
-            let b = match norm(b) {
-                Norm::Byte(b) => b,
-                Norm::Skip => continue,
+        for (i, &t) in tokens.iter().enumerate() {
+            let next = if i + 1 == tokens.len() {
+                to
+            } else {
+                self.new_state()
             };
-            let next = self.new_state();
-            self.states[cur as usize].bytes.push((b, next));
+            self.nfa.states[cur as usize].tokens.push((t, next));
             cur = next;
         }
-        cur
+    }
+
+    /// One word (no spaces) from `from`; returns its end, where punctuation may follow.
+    fn word(&mut self, w: &str, from: u32) -> u32 {
+        let end = self.new_state();
+        let lower = w.to_lowercase();
+        let mut spellings = vec![lower.clone(), capitalised(&lower)];
+        if lower.chars().count() <= ACRONYM_LETTERS {
+            spellings.push(lower.to_uppercase());
+        }
+        spellings.dedup();
+        let mut paths: Vec<Vec<u32>> = Vec::new();
+        for s in &spellings {
+            if let Some(t) = self.encode(&format!(" {s}")) {
+                paths.push(t);
+            }
+        }
+        if let (Some(mut h), Some(t)) = (self.encode("-"), self.encode(&lower)) {
+            h.extend(t);
+            paths.push(h);
+        }
+        paths.sort();
+        paths.dedup();
+        for p in &paths {
+            self.path(p, from, end);
+        }
+        for &p in &self.commas.clone() {
+            self.nfa.states[end as usize].tokens.push((p, end));
+        }
+        end
     }
 
     fn build(&mut self, p: &Pattern, from: u32) -> u32 {
@@ -146,51 +194,89 @@ impl Nfa {
                 let end = self.new_state();
                 for item in items {
                     let e = self.build(item, from);
-                    self.states[e as usize].eps.push(end);
+                    self.nfa.states[e as usize].eps.push(end);
                 }
                 end
             }
             Pattern::Opt(item) => {
                 let end = self.new_state();
                 let e = self.build(item, from);
-                self.states[e as usize].eps.push(end);
-                self.states[from as usize].eps.push(end);
+                self.nfa.states[e as usize].eps.push(end);
+                self.nfa.states[from as usize].eps.push(end);
                 end
             }
             Pattern::Number => {
                 let end = self.new_state();
-                // Digits: a space, then one or more digits.
-                let sp = self.new_state();
+                // Digits: a token of a space and digits, then any digit tokens; punctuation may follow.
                 let digits = self.new_state();
-                self.states[from as usize].bytes.push((b' ', sp));
-                for d in b'0'..=b'9' {
-                    self.states[sp as usize].bytes.push((d, digits));
-                    self.states[digits as usize].bytes.push((d, digits));
+                for &t in &self.spaced_digits.clone() {
+                    self.nfa.states[from as usize].tokens.push((t, digits));
                 }
-                self.states[digits as usize].eps.push(end);
-                // Words: one or more number words.
+                for &t in self.digits.clone().iter().chain(&self.commas.clone()) {
+                    self.nfa.states[digits as usize].tokens.push((t, digits));
+                }
+                self.nfa.states[digits as usize].eps.push(end);
+                // Words: one or more number words, "and" or "a" only between them ("one hundred and one").
                 let lp = self.new_state();
-                self.states[from as usize].eps.push(lp);
+                self.nfa.states[from as usize].eps.push(lp);
                 let after = self.new_state();
+                let joined = self.new_state();
                 for w in NUMBER_WORDS.iter().filter(|w| **w != "a" && **w != "and") {
                     let e = self.word(w, lp);
-                    self.states[e as usize].eps.push(after);
+                    self.nfa.states[e as usize].eps.push(after);
                 }
-                // "one hundred and one", "a hundred": joiners only between number words.
-                let joined = self.new_state();
                 for w in ["and", "a"] {
                     let e = self.word(w, after);
-                    self.states[e as usize].eps.push(joined);
+                    self.nfa.states[e as usize].eps.push(joined);
                 }
-                for w in NUMBER_WORDS.iter().filter(|w| **w != "a" && **w != "and") {
-                    let e = self.word(w, joined);
-                    self.states[e as usize].eps.push(after);
-                }
-                self.states[after as usize].eps.push(lp);
-                self.states[after as usize].eps.push(end);
+                self.nfa.states[joined as usize].eps.push(lp);
+                self.nfa.states[after as usize].eps.push(lp);
+                self.nfa.states[after as usize].eps.push(end);
                 end
             }
         }
+    }
+}
+
+impl Nfa {
+    /// Compiles the sentences (the automaton accepts any of them) for the model whose vocabulary is `vocab`.
+    pub fn compile(sentences: &[Pattern], vocab: &Vocabulary) -> Nfa {
+        let class = |pred: &dyn Fn(&[u8]) -> bool| -> Vec<u32> {
+            (0..vocab.trie.len() as u32)
+                .filter(|&t| {
+                    let b = vocab.trie.bytes(t);
+                    !b.is_empty() && pred(b)
+                })
+                .collect()
+        };
+        let mut b = Builder {
+            nfa: Nfa {
+                states: vec![State::default(), State::default()],
+                start: Vec::new(),
+                accept: 1,
+            },
+            vocab,
+            commas: class(&|b| b.len() <= 3 && b.iter().all(|c| COMMA.contains(c))),
+            stops: class(&|b| b.len() <= 3 && b.iter().all(|c| FULL_STOP.contains(c))),
+            spaced_digits: class(&|b| {
+                b.len() >= 2 && b[0] == b' ' && b[1..].iter().all(u8::is_ascii_digit)
+            }),
+            digits: class(&|b| b.iter().all(u8::is_ascii_digit)),
+            encoded: std::collections::HashMap::new(),
+        };
+        // Every sentence ends at `last`, where a full stop may come before the end.
+        let last = b.new_state();
+        b.nfa.states[last as usize].eps.push(1);
+        for &p in &b.stops.clone() {
+            b.nfa.states[last as usize].tokens.push((p, 1));
+        }
+        for s in sentences {
+            let end = b.build(s, 0);
+            b.nfa.states[end as usize].eps.push(last);
+        }
+        let mut nfa = b.nfa;
+        nfa.start = nfa.closure(vec![0]);
+        nfa
     }
 
     fn closure(&self, mut set: Vec<u32>) -> Vec<u32> {
@@ -208,47 +294,32 @@ impl Nfa {
         set
     }
 
-    /// The states after reading normalised byte `b` from `set`.
-    fn step(&self, set: &[u32], b: u8) -> Vec<u32> {
-        let mut next = Vec::new();
+    /// Every token allowed after `set`, with the states after it.
+    pub fn allowed(&self, set: &[u32]) -> Vec<(u32, Vec<u32>)> {
+        let mut next: std::collections::BTreeMap<u32, Vec<u32>> = Default::default();
         for &s in set {
-            for &(eb, t) in &self.states[s as usize].bytes {
-                if eb == b && !next.contains(&t) {
-                    next.push(t);
+            for &(t, to) in &self.states[s as usize].tokens {
+                let e = next.entry(t).or_default();
+                if !e.contains(&to) {
+                    e.push(to);
                 }
             }
         }
-        if next.is_empty() {
-            return next;
-        }
-        self.closure(next)
+        next.into_iter()
+            .map(|(t, to)| (t, self.closure(to)))
+            .collect()
     }
 
-    /// Whether a word may end here (the next byte may be a space, or the sentence may end).
-    fn at_word_end(&self, set: &[u32]) -> bool {
-        self.accepts(set)
-            || set.iter().any(|&s| {
-                self.states[s as usize]
-                    .bytes
-                    .iter()
-                    .any(|(b, _)| *b == b' ')
-            })
-    }
-
-    /// The states after one byte of a token: punctuation is skipped where a word may end, and refused elsewhere.
-    fn feed(&self, set: &[u32], b: u8) -> Vec<u32> {
-        match norm(b) {
-            Norm::Skip if self.at_word_end(set) => set.to_vec(),
-            Norm::Skip => Vec::new(),
-            Norm::Byte(b) => self.step(set, b),
-        }
-    }
-
-    /// The states after reading `bytes` (a token's), normalised; empty when they leave the grammar.
-    pub fn read(&self, set: &[u32], bytes: &[u8]) -> Vec<u32> {
+    /// The states after `tokens`; empty when they leave the grammar.
+    pub fn read(&self, set: &[u32], tokens: &[u32]) -> Vec<u32> {
         let mut cur = set.to_vec();
-        for &b in bytes {
-            cur = self.feed(&cur, b);
+        for &t in tokens {
+            cur = self
+                .allowed(&cur)
+                .into_iter()
+                .find(|(a, _)| *a == t)
+                .map(|(_, s)| s)
+                .unwrap_or_default();
             if cur.is_empty() {
                 break;
             }
@@ -265,10 +336,19 @@ impl Nfa {
         set.contains(&self.accept)
     }
 
-    /// Whether `text` is one of the sentences.
-    pub fn matches(&self, text: &str) -> bool {
-        let set = self.read(&self.start, text.as_bytes());
+    /// Whether `tokens` are one of the sentences.
+    pub fn matches(&self, tokens: &[u32]) -> bool {
+        let set = self.read(&self.start, tokens);
         self.accepts(&set)
+    }
+
+    /// The number of states (a measure of the grammar's size).
+    pub fn len(&self) -> usize {
+        self.states.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.states.is_empty()
     }
 }
 
@@ -278,7 +358,7 @@ struct TrieNode {
     token: Option<u32>,
 }
 
-/// A model's ordinary tokens (id = index) as a byte trie.
+/// A model's ordinary tokens (id = index): their bytes, and a byte trie of them.
 #[derive(Debug, Clone)]
 pub struct TokenTrie {
     nodes: Vec<TrieNode>,
@@ -332,23 +412,30 @@ impl TokenTrie {
         String::from_utf8_lossy(&bytes).into_owned()
     }
 
-    /// Every token that keeps `nfa` alive from `set`, with the states after it.
-    pub fn allowed(&self, nfa: &Nfa, set: &[u32]) -> Vec<(u32, Vec<u32>)> {
+    /// The longest-match tokenisation of `text` (each step takes the longest token its bytes start with); `None`
+    /// when a byte has no token. Not a model's own tokenizer (BPE may split differently): for tests and tools.
+    pub fn longest_match(&self, text: &str) -> Option<Vec<u32>> {
+        let b = text.as_bytes();
         let mut out = Vec::new();
-        let mut stack: Vec<(u32, Vec<u32>)> = vec![(0, set.to_vec())];
-        while let Some((node, states)) = stack.pop() {
-            for &(b, child) in &self.nodes[node as usize].children {
-                let next = nfa.feed(&states, b);
-                if next.is_empty() {
-                    continue;
+        let mut i = 0;
+        while i < b.len() {
+            let (mut node, mut best) = (0usize, None);
+            for (j, c) in b[i..].iter().enumerate() {
+                match self.nodes[node].children.iter().find(|(cb, _)| cb == c) {
+                    Some(&(_, n)) => {
+                        node = n as usize;
+                        if let Some(t) = self.nodes[node].token {
+                            best = Some((t, j + 1));
+                        }
+                    }
+                    None => break,
                 }
-                if let Some(t) = self.nodes[child as usize].token {
-                    out.push((t, next.clone()));
-                }
-                stack.push((child, next));
             }
+            let (t, n) = best?;
+            out.push(t);
+            i += n;
         }
-        out
+        Some(out)
     }
 }
 
@@ -416,8 +503,8 @@ pub fn beam_search<C, E>(
             if nfa.accepts(&h.states) {
                 cands.push((i, eot, h.logp + at(eot), None));
             }
-            let mut mine: Vec<(usize, u32, f32, Option<Vec<u32>>)> = trie
-                .allowed(nfa, &h.states)
+            let mut mine: Vec<(usize, u32, f32, Option<Vec<u32>>)> = nfa
+                .allowed(&h.states)
                 .into_iter()
                 .map(|(t, s)| (i, t, h.logp + at(t), Some(s)))
                 .collect();
@@ -480,8 +567,8 @@ mod tests {
         Pattern::Word(s.into())
     }
 
-    fn grammar() -> Nfa {
-        Nfa::compile(&[
+    fn sentences() -> Sentences {
+        vec![
             Pattern::Seq(vec![
                 w("what is"),
                 Pattern::Opt(Box::new(w("now"))),
@@ -492,68 +579,101 @@ mod tests {
                 Pattern::Alt(vec![w("submission"), w("paper")]),
                 Pattern::Number,
             ]),
-        ])
+        ]
+    }
+
+    /// A toy vocabulary whose "tokenizer" is longest-match over it: " overdue" is one token, so " over" + "due"
+    /// is not canonical.
+    const TOY: [&str; 27] = [
+        " What", " what", " WHAT", " is", " IS", " Is", " now", " overdue", " over", "due", "?",
+        "!", ",", " Sum", "mar", "ize", " sum", " paper", " 12", "3", " twenty", "-", "one",
+        " one", " hundred", " and", " late",
+    ];
+
+    fn toy() -> (TokenTrie, Nfa) {
+        let trie = TokenTrie::new(TOY.iter().map(|t| t.as_bytes().to_vec()).collect());
+        let encode = |s: &str| trie.longest_match(s);
+        let nfa = Nfa::compile(
+            &sentences(),
+            &Vocabulary {
+                trie: &trie,
+                encode: &encode,
+            },
+        );
+        (trie, nfa)
+    }
+
+    fn ids(trie: &TokenTrie, parts: &[&str]) -> Vec<u32> {
+        parts
+            .iter()
+            .map(|p| {
+                (0..trie.len() as u32)
+                    .find(|&t| trie.bytes(t) == p.as_bytes())
+                    .unwrap_or_else(|| panic!("{p:?} is not a toy token"))
+            })
+            .collect()
     }
 
     #[test]
-    fn the_automaton_accepts_the_grammar_s_sentences_in_any_case_and_punctuation() {
-        let nfa = grammar();
-        assert!(nfa.matches(" What is overdue?"));
-        assert!(nfa.matches("what is now overdue"));
-        assert!(nfa.matches(" Summarize paper 12."));
-        assert!(nfa.matches(" Summarize submission twenty-one"));
-        assert!(nfa.matches(" summarize paper one hundred and one"));
-        assert!(!nfa.matches(" what is"));
-        assert!(!nfa.matches(" what is late"));
-        assert!(!nfa.matches(" summarize paper"));
-        assert!(!nfa.matches(" summarize paper and"));
-        assert!(nfa.matches(" What, is overdue?!"));
-        assert!(!nfa.matches(" W.H.A.T is overdue"));
-        assert!(!nfa.matches(" \"What is overdue\""));
+    fn the_automaton_accepts_the_grammar_s_sentences_as_the_tokenizer_writes_them() {
+        let (trie, nfa) = toy();
+        let yes = |p: &[&str]| assert!(nfa.matches(&ids(&trie, p)), "{p:?} refused");
+        let no = |p: &[&str]| assert!(!nfa.matches(&ids(&trie, p)), "{p:?} accepted");
+        yes(&[" What", " is", " overdue", "?"]);
+        yes(&[" what", " is", " now", " overdue"]);
+        yes(&[" What", " IS", " overdue", "!"]);
+        yes(&[" What", ",", " is", " overdue", "!"]);
+        yes(&[" Sum", "mar", "ize", " paper", " 12", "3", "?"]);
+        yes(&[" sum", "mar", "ize", " paper", " twenty", "-", "one"]);
+        yes(&[
+            " sum", "mar", "ize", " paper", " one", " hundred", " and", " one",
+        ]);
+        // Not the tokenizer's split of " overdue"; outside the grammar; unfinished.
+        no(&[" What", " is", " over", "due"]);
+        no(&[" What", " is", " late"]);
+        no(&[" What", " is"]);
+        no(&[" sum", "mar", "ize", " paper"]);
+        no(&[" sum", "mar", "ize", " paper", " and"]);
+        no(&["?", " What", " is", " overdue"]);
+        // Capitals only for short words; a full stop only at the end.
+        no(&[" WHAT", " is", " overdue"]);
+        no(&[" What", "?", " is", " overdue"]);
     }
 
     #[test]
-    fn allowed_tokens_are_those_that_keep_the_sentence_in_the_grammar_whatever_the_split() {
-        let nfa = grammar();
-        let toks: Vec<&str> = vec![
-            " What", " is", " what", " over", "due", " overdue", "?", " late", " Sum", "mar",
-            "ize", " 12", " pa", "per",
-        ];
-        let trie = TokenTrie::new(toks.iter().map(|t| t.as_bytes().to_vec()).collect());
-        let mut got: Vec<&str> = trie
-            .allowed(&nfa, nfa.start())
-            .into_iter()
-            .map(|(t, _)| toks[t as usize])
-            .collect();
-        got.sort();
-        assert_eq!(got, vec![" Sum", " What", " what", "?"]);
-        let after = nfa.read(nfa.start(), b" What is");
-        let mut got: Vec<&str> = trie
-            .allowed(&nfa, &after)
-            .into_iter()
-            .map(|(t, _)| toks[t as usize])
-            .collect();
-        got.sort();
-        assert_eq!(got, vec![" over", " overdue", "?"]);
+    fn allowed_tokens_are_the_canonical_next_tokens_of_the_grammar() {
+        let (trie, nfa) = toy();
+        let names = |set: &[u32]| {
+            let mut got: Vec<&str> = nfa
+                .allowed(set)
+                .into_iter()
+                .map(|(t, _)| TOY[t as usize])
+                .collect();
+            got.sort();
+            got
+        };
+        assert_eq!(names(nfa.start()), vec![" Sum", " What", " sum", " what"]);
+        let after = nfa.read(nfa.start(), &ids(&trie, &[" What", " is"]));
+        assert_eq!(names(&after), vec![" now", " overdue", ","]);
     }
 
     #[test]
     fn beam_search_finds_the_likeliest_sentence_of_the_grammar_not_the_likeliest_string() {
         // A toy model that prefers " late" (outside the grammar) after "what is", then " overdue".
-        let toks = [" what", " is", " late", " overdue", " now", "<eot>"];
-        let trie = TokenTrie::new(toks[..5].iter().map(|t| t.as_bytes().to_vec()).collect());
-        let nfa = grammar();
-        let eot = 5u32;
+        let (trie, nfa) = toy();
+        let t = |p: &str| ids(&trie, &[p])[0];
+        let (what, is, late, overdue) = (t(" what"), t(" is"), t(" late"), t(" overdue"));
+        let eot = TOY.len() as u32;
         let logits = |prev: &Vec<u32>| -> Vec<f32> {
-            let mut l = vec![0.0f32; 6];
+            let mut l = vec![0.0f32; TOY.len() + 1];
             match prev.last() {
-                None => l[0] = 5.0,
-                Some(0) => l[1] = 5.0,
-                Some(1) => {
-                    l[2] = 6.0;
-                    l[3] = 4.0;
+                None => l[what as usize] = 5.0,
+                Some(&p) if p == what => l[is as usize] = 5.0,
+                Some(&p) if p == is => {
+                    l[late as usize] = 6.0;
+                    l[overdue as usize] = 4.0;
                 }
-                Some(_) => l[5] = 5.0,
+                Some(_) => l[eot as usize] = 5.0,
             }
             l
         };
@@ -568,5 +688,13 @@ mod tests {
         .unwrap();
         assert_eq!(got.text, " what is overdue");
         assert!(got.logprob < 0.0);
+    }
+
+    #[test]
+    fn longest_match_takes_the_longest_token_and_fails_on_unknown_bytes() {
+        let trie = TokenTrie::new(TOY.iter().map(|t| t.as_bytes().to_vec()).collect());
+        let got = trie.longest_match(" overdue?").unwrap();
+        assert_eq!(got, ids(&trie, &[" overdue", "?"]));
+        assert_eq!(trie.longest_match(" xyz"), None);
     }
 }

@@ -28,7 +28,12 @@ pub const VAD_MODEL: &str = "silero-vad";
 pub const TTS_MODEL: &str = "piper-en-us-joe-medium";
 
 /// Files of [`STT_MODEL`].
-pub const STT_FILES: [&str; 3] = ["encoder.onnx", "decoder.onnx", "tokens.txt"];
+pub const STT_FILES: [&str; 4] = [
+    "encoder.onnx",
+    "decoder.onnx",
+    "tokens.txt",
+    "tokenizer.json",
+];
 pub const VAD_FILE: &str = "silero_vad.onnx";
 pub const TTS_FILES: [&str; 2] = ["voice.onnx", "voice.onnx.json"];
 
@@ -160,14 +165,14 @@ impl Ear {
     }
 
     /// Finds the speech in `samples` (16 kHz mono) and transcribes it; with `grammar` (the commands' sentences,
-    /// [`super::guide::Nfa::compile`]), also finds the grammar's likeliest sentence.
+    /// compiled for the model on first use), also finds the grammar's likeliest sentence.
     pub fn listen(
         &self,
         samples: Vec<f32>,
-        grammar: Option<std::sync::Arc<super::guide::Nfa>>,
+        grammar: Option<std::sync::Arc<super::guide::Sentences>>,
     ) -> Result<Heard, InferenceError> {
         self.worker
-            .call(move |b| b.listen(samples, grammar.as_deref()))
+            .call(move |b| b.listen(samples, grammar.as_ref()))
     }
 }
 
@@ -251,7 +256,7 @@ mod backend {
         pub fn listen(
             &mut self,
             _: Vec<f32>,
-            _: Option<&crate::inference::guide::Nfa>,
+            _: Option<&std::sync::Arc<crate::inference::guide::Sentences>>,
         ) -> Result<Heard, InferenceError> {
             match *self {}
         }

@@ -6,12 +6,13 @@ use super::{
     available_memory, loud_span, memory_for, to_pcm16, Guess, Heard, SpeechSettings, Spoken,
     MAX_SPEECH_SECONDS, STT_FILES, STT_MODEL, TTS_FILES, TTS_MODEL, VAD_FILE, VAD_MODEL,
 };
-use crate::inference::guide::Nfa;
+use crate::inference::guide::Sentences;
 use crate::inference::whisper::Whisper;
 use crate::inference::InferenceError;
 use crate::models::{ModelStore, VerifiedModel};
 use sherpa_rs::silero_vad::{SileroVad, SileroVadConfig};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 const RATE: u32 = 16_000;
@@ -74,6 +75,7 @@ impl EarBackend {
             &stt.path("encoder.onnx"),
             &stt.path("decoder.onnx"),
             &stt.path("tokens.txt"),
+            &stt.path("tokenizer.json"),
             settings.threads,
         )?;
         stt.check_unchanged()?;
@@ -113,7 +115,7 @@ impl EarBackend {
     pub fn listen(
         &mut self,
         samples: Vec<f32>,
-        grammar: Option<&Nfa>,
+        grammar: Option<&Arc<Sentences>>,
     ) -> Result<Heard, InferenceError> {
         let t0 = Instant::now();
         let mut vad = self.detector()?;
@@ -226,25 +228,12 @@ impl MouthBackend {
                     message: format!("voice.onnx.json: {e}"),
                 }
             })?;
-        let session = (|| -> Result<ort::session::Session, String> {
-            let b = ort::session::Session::builder().map_err(|e| e.to_string())?;
-            let b = b
-                .with_intra_threads(settings.threads.clamp(1, 8))
-                .map_err(|e| e.to_string())?;
-            let b = b.with_inter_threads(1).map_err(|e| e.to_string())?;
-            // As the embedder: no CPU arena (it would keep its high-water mark for good).
-            let mut b = b
-                .with_execution_providers([ort::ep::CPU::default()
-                    .with_arena_allocator(false)
-                    .build()])
-                .map_err(|e| e.to_string())?;
-            b.commit_from_file(tts.path("voice.onnx"))
-                .map_err(|e| e.to_string())
-        })()
-        .map_err(|message| InferenceError::Load {
-            model: TTS_MODEL.into(),
-            message,
-        })?;
+        let session =
+            crate::inference::embed::ort_session(&tts.path("voice.onnx"), settings.threads)
+                .map_err(|message| InferenceError::Load {
+                    model: TTS_MODEL.into(),
+                    message,
+                })?;
         tts.check_unchanged()?;
         let piper = piper_rs::Piper::from_session(session, config);
         let id = format!("{}@{}", TTS_MODEL, tts.manifest().version);

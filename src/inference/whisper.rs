@@ -9,12 +9,15 @@
 //! loop is what makes the guided search possible: sherpa-onnx's Whisper takes
 //! no hotwords and no constraint.
 
-use super::guide::{beam_search, log_softmax, Guided, Nfa, TokenTrie};
+use super::embed::ort_session;
+use super::guide::{beam_search, log_softmax, Guided, Nfa, Sentences, TokenTrie, Vocabulary};
 use super::mel;
 use super::InferenceError;
 use ort::session::Session;
 use ort::value::{DynValue, Tensor};
 use std::path::Path;
+use std::sync::Arc;
+use tokenizers::Tokenizer;
 
 /// Hypotheses kept by the guided search.
 pub const BEAM: usize = 6;
@@ -44,10 +47,34 @@ pub struct Cache {
     offset: i64,
 }
 
+/// A copy of an f32 tensor (ONNX Runtime's values are not `Clone`).
+fn copy_f32(v: &DynValue) -> Result<DynValue, String> {
+    let (shape, data) = v.try_extract_tensor::<f32>().map_err(|e| e.to_string())?;
+    let dims: Vec<usize> = shape.iter().map(|&d| d.max(0) as usize).collect();
+    Tensor::from_array((dims, data.to_vec()))
+        .map(|t| t.into_dyn())
+        .map_err(|e| e.to_string())
+}
+
+impl Cache {
+    /// A copy, so two decodings can go on from the same prompt (one decoder run saved per utterance).
+    fn copy(&self) -> Result<Cache, String> {
+        Ok(Cache {
+            k: copy_f32(&self.k)?,
+            v: copy_f32(&self.v)?,
+            offset: self.offset,
+        })
+    }
+}
+
 pub struct Whisper {
     encoder: Session,
     decoder: Session,
     trie: TokenTrie,
+    /// The model's tokenizer (`tokenizer.json`): how it writes each word of a grammar.
+    tokenizer: Tokenizer,
+    /// The last grammar compiled for this model, and what it was compiled from.
+    compiled: Option<(Arc<Sentences>, Arc<Nfa>)>,
     sot: i64,
     eot: i64,
     no_timestamps: i64,
@@ -93,18 +120,6 @@ fn run_err(model: &str, message: impl std::fmt::Display) -> InferenceError {
     }
 }
 
-fn session(path: &Path, threads: usize) -> Result<Session, String> {
-    let b = Session::builder().map_err(|e| e.to_string())?;
-    let b = b
-        .with_intra_threads(threads.clamp(1, 8))
-        .map_err(|e| e.to_string())?;
-    let b = b.with_inter_threads(1).map_err(|e| e.to_string())?;
-    let mut b = b
-        .with_execution_providers([ort::ep::CPU::default().with_arena_allocator(false).build()])
-        .map_err(|e| e.to_string())?;
-    b.commit_from_file(path).map_err(|e| e.to_string())
-}
-
 fn meta(s: &Session, key: &str) -> Result<i64, String> {
     let m = s.metadata().map_err(|e| e.to_string())?;
     let v = m
@@ -122,6 +137,7 @@ impl Whisper {
         encoder: &Path,
         decoder: &Path,
         tokens: &Path,
+        tokenizer: &Path,
         threads: usize,
     ) -> Result<Whisper, InferenceError> {
         let load = |message: String| InferenceError::Load {
@@ -130,8 +146,10 @@ impl Whisper {
         };
         let text = std::fs::read_to_string(tokens).map_err(|e| load(format!("tokens.txt: {e}")))?;
         let mut vocab = read_tokens(&text).map_err(load)?;
-        let encoder = session(encoder, threads).map_err(|e| load(format!("encoder: {e}")))?;
-        let decoder = session(decoder, threads).map_err(|e| load(format!("decoder: {e}")))?;
+        let tokenizer =
+            Tokenizer::from_file(tokenizer).map_err(|e| load(format!("tokenizer.json: {e}")))?;
+        let encoder = ort_session(encoder, threads).map_err(|e| load(format!("encoder: {e}")))?;
+        let decoder = ort_session(decoder, threads).map_err(|e| load(format!("decoder: {e}")))?;
         let eot = meta(&decoder, "eot").map_err(load)?;
         let sot = meta(&decoder, "sot").map_err(load)?;
         let no_timestamps = meta(&decoder, "no_timestamps").map_err(load)?;
@@ -160,6 +178,8 @@ impl Whisper {
             encoder,
             decoder,
             trie: TokenTrie::new(vocab),
+            tokenizer,
+            compiled: None,
             sot,
             eot,
             no_timestamps,
@@ -172,6 +192,31 @@ impl Whisper {
 
     fn err(&self, message: impl std::fmt::Display) -> InferenceError {
         run_err(&self.model, message)
+    }
+
+    /// `sentences` compiled over this model's tokens (the last compilation is kept: a grammar is compiled once).
+    pub fn compile(&mut self, sentences: &Arc<Sentences>) -> Arc<Nfa> {
+        if let Some((from, nfa)) = &self.compiled {
+            if Arc::ptr_eq(from, sentences) {
+                return nfa.clone();
+            }
+        }
+        let (tokenizer, trie) = (&self.tokenizer, &self.trie);
+        let encode = |text: &str| -> Option<Vec<u32>> {
+            let ids = tokenizer.encode(text, false).ok()?.get_ids().to_vec();
+            ids.iter()
+                .all(|&t| (t as usize) < trie.len())
+                .then_some(ids)
+        };
+        let nfa = Arc::new(Nfa::compile(
+            sentences,
+            &Vocabulary {
+                trie,
+                encode: &encode,
+            },
+        ));
+        self.compiled = Some((sentences.clone(), nfa.clone()));
+        nfa
     }
 
     /// The cross-attention keys and values for `samples` (16 kHz mono).
@@ -271,15 +316,21 @@ impl Whisper {
     pub fn transcribe(
         &mut self,
         samples: &[f32],
-        grammar: Option<&Nfa>,
+        grammar: Option<&Arc<Sentences>>,
     ) -> Result<Transcript, InferenceError> {
+        let grammar = grammar.map(|g| self.compile(g));
         let cross = self.encode(samples)?;
         let prompt = [self.sot, self.no_timestamps];
         let (cache, logits) = self.step(&cross, None, &prompt)?;
+        // The guided search starts from the same prompt.
+        let first = match grammar {
+            Some(_) => Some((cache.copy().map_err(|e| self.err(e))?, logits.clone())),
+            None => None,
+        };
         // Free: greedy over the ordinary tokens and end-of-text.
         let mut tokens: Vec<u32> = Vec::new();
         let mut sum = 0f32;
-        let mut cur = (cache, logits.clone());
+        let mut cur = (cache, logits);
         let per_second = FREE_TOKENS_PER_SECOND * samples.len() / mel::SAMPLE_RATE;
         let max_tokens = per_second.clamp(MIN_FREE_TOKENS, MAX_FREE_TOKENS);
         for i in 0..max_tokens {
@@ -300,10 +351,8 @@ impl Whisper {
         }
         let text = self.trie.text(&tokens);
         let logprob = sum / (tokens.len() + 1) as f32;
-        let guided = match grammar {
-            None => None,
-            Some(nfa) => {
-                let first = self.step(&cross, None, &prompt)?;
+        let guided = match (grammar.as_deref(), first) {
+            (Some(nfa), Some(first)) => {
                 let eot = self.eot as u32;
                 let trie = std::mem::replace(&mut self.trie, TokenTrie::new(Vec::new()));
                 let limit = (max_tokens + GUIDED_EXTRA_TOKENS).min(MAX_GUIDED_TOKENS);
@@ -313,6 +362,7 @@ impl Whisper {
                 self.trie = trie;
                 found?
             }
+            _ => None,
         };
         Ok(Transcript {
             text,

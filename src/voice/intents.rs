@@ -7,7 +7,7 @@
 
 use super::numbers::words_to_digits;
 use super::VoiceError;
-use crate::inference::guide::{Nfa, Pattern};
+use crate::inference::guide::{Pattern, Sentences};
 use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, OnceLock};
@@ -72,7 +72,7 @@ pub struct Grammar {
     templates: Vec<Vec<Node>>,
     lists: HashMap<String, Vec<ListValue>>,
     /// The sentences as the recogniser's guide, compiled on first use (reset when a list changes).
-    guide: OnceLock<Arc<Nfa>>,
+    guide: OnceLock<Arc<Sentences>>,
 }
 
 /// What was understood.
@@ -160,8 +160,8 @@ impl Grammar {
     }
 
     /// Every sentence the grammar can say (slots filled from their lists, numbers as digits or words, the
-    /// usual filler words around), as the automaton that guides the recogniser's search.
-    pub fn guide(&self) -> Arc<Nfa> {
+    /// usual filler words around): what guides the recogniser's search.
+    pub fn guide(&self) -> Arc<Sentences> {
         self.guide
             .get_or_init(|| {
                 let fillers = |words: &[&str]| {
@@ -180,7 +180,7 @@ impl Grammar {
                         ])
                     })
                     .collect();
-                Arc::new(Nfa::compile(&sentences))
+                Arc::new(sentences)
             })
             .clone()
     }

@@ -20,17 +20,11 @@ impl Session {
         threads: usize,
     ) -> Result<Session, InferenceError> {
         crate::inference::embed::init_ort(lib)?;
-        let session = (|| -> Result<ort::session::Session, String> {
-            let b = ort::session::Session::builder().map_err(|e| e.to_string())?;
-            let b = b
-                .with_intra_threads(threads.clamp(1, 8))
-                .map_err(|e| e.to_string())?;
-            let mut b = b.with_inter_threads(1).map_err(|e| e.to_string())?;
-            b.commit_from_file(onnx).map_err(|e| e.to_string())
-        })()
-        .map_err(|message| InferenceError::Load {
-            model: model.to_string(),
-            message,
+        let session = crate::inference::embed::ort_session(onnx, threads).map_err(|message| {
+            InferenceError::Load {
+                model: model.to_string(),
+                message,
+            }
         })?;
         Ok(Session {
             session,
