@@ -203,6 +203,35 @@ impl Mouth {
     }
 }
 
+/// How much of the clip is kept on each side of a stretch the voice-activity detector marked as speech: Silero
+/// marks the start of a word late, most of all on robotic voices (espeak-ng's "What is the status" was heard as
+/// "Did Mustardus" from the cut segment), so the recogniser gets a little of the audio around it.
+pub const VAD_PAD_SECONDS: f32 = 0.3;
+
+/// The stretches of a clip of `total` samples to hear: each speech segment (`start`, `len`) widened by `pad` on both
+/// sides, overlapping ones merged, in order.
+pub fn padded_spans(segments: &[(usize, usize)], pad: usize, total: usize) -> Vec<(usize, usize)> {
+    let mut spans: Vec<(usize, usize)> = segments
+        .iter()
+        .map(|&(start, len)| {
+            (
+                start.saturating_sub(pad).min(total),
+                start.saturating_add(len).saturating_add(pad).min(total),
+            )
+        })
+        .filter(|(a, b)| a < b)
+        .collect();
+    spans.sort_unstable();
+    let mut out: Vec<(usize, usize)> = Vec::with_capacity(spans.len());
+    for (a, b) in spans {
+        match out.last_mut() {
+            Some(last) if a <= last.1 => last.1 = last.1.max(b),
+            _ => out.push((a, b)),
+        }
+    }
+    out
+}
+
 /// The span of `samples` (16 kHz) from 0.2 s before the first to 0.2 s after the last loud 30 ms frame, when at
 /// least 0.15 s of frames are loud: well above the quietest frames (capped, so a steady loud clip counts) and above
 /// an absolute level hiss stays under. The one energy test of voice (the fallback when Silero finds nothing, and
@@ -274,6 +303,25 @@ mod backend {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn speech_segments_are_widened_merged_and_kept_inside_the_clip() {
+        assert_eq!(padded_spans(&[], 10, 100), vec![]);
+        assert_eq!(padded_spans(&[(50, 10)], 10, 100), vec![(40, 70)]);
+        // At the edges of the clip.
+        assert_eq!(
+            padded_spans(&[(5, 10), (90, 20)], 10, 100),
+            vec![(0, 25), (80, 100)]
+        );
+        // Overlapping after widening: one stretch, in order whatever order they came in.
+        assert_eq!(padded_spans(&[(40, 5), (20, 5)], 10, 100), vec![(10, 55)]);
+        assert_eq!(
+            padded_spans(&[(20, 5), (60, 5)], 10, 100),
+            vec![(10, 35), (50, 75)]
+        );
+        // A segment past the end (a detector's off-by-one) is dropped, not a panic.
+        assert_eq!(padded_spans(&[(200, 5)], 10, 100), vec![]);
+    }
+
     use super::*;
 
     #[test]

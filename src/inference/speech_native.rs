@@ -3,8 +3,9 @@
 //! for TTS. Only this file touches sherpa-rs and piper-rs.
 
 use super::{
-    available_memory, loud_span, memory_for, to_pcm16, Guess, Heard, SpeechSettings, Spoken,
-    MAX_SPEECH_SECONDS, STT_FILES, STT_MODEL, TTS_FILES, TTS_MODEL, VAD_FILE, VAD_MODEL,
+    available_memory, loud_span, memory_for, padded_spans, to_pcm16, Guess, Heard, SpeechSettings,
+    Spoken, MAX_SPEECH_SECONDS, STT_FILES, STT_MODEL, TTS_FILES, TTS_MODEL, VAD_FILE, VAD_MODEL,
+    VAD_PAD_SECONDS,
 };
 use crate::inference::guide::Sentences;
 use crate::inference::whisper::Whisper;
@@ -119,30 +120,37 @@ impl EarBackend {
     ) -> Result<Heard, InferenceError> {
         let t0 = Instant::now();
         let mut vad = self.detector()?;
-        let mut speech: Vec<f32> = Vec::new();
-        let mut segments = 0;
-        let max = (MAX_SPEECH_SECONDS * RATE as f32) as usize;
-        let gap = vec![0f32; RATE as usize / 5];
-        let mut take = |vad: &mut SileroVad, speech: &mut Vec<f32>| {
+        let mut found: Vec<(usize, usize)> = Vec::new();
+        let take = |vad: &mut SileroVad, found: &mut Vec<(usize, usize)>| {
             while !vad.is_empty() {
                 let seg = vad.front();
                 vad.pop();
-                if speech.len() < max {
-                    if !speech.is_empty() {
-                        speech.extend_from_slice(&gap);
-                    }
-                    let room = max.saturating_sub(speech.len());
-                    speech.extend(seg.samples.iter().take(room));
-                    segments += 1;
-                }
+                found.push((seg.start.max(0) as usize, seg.samples.len()));
             }
         };
         for chunk in samples.chunks(512) {
             vad.accept_waveform(chunk.to_vec());
-            take(&mut vad, &mut speech);
+            take(&mut vad, &mut found);
         }
         vad.flush();
-        take(&mut vad, &mut speech);
+        take(&mut vad, &mut found);
+        // The segments with a little of the clip around them, a fifth of a second of quiet between, at most `max`.
+        let max = (MAX_SPEECH_SECONDS * RATE as f32) as usize;
+        let pad = (VAD_PAD_SECONDS * RATE as f32) as usize;
+        let gap = RATE as usize / 5;
+        let mut speech: Vec<f32> = Vec::new();
+        let mut segments = 0;
+        for (a, b) in padded_spans(&found, pad, samples.len()) {
+            if speech.len() >= max {
+                break;
+            }
+            if !speech.is_empty() {
+                speech.extend(std::iter::repeat_n(0f32, gap));
+            }
+            let room = max.saturating_sub(speech.len());
+            speech.extend(samples[a..b].iter().take(room));
+            segments += 1;
+        }
         if speech.is_empty() {
             // Silero can miss a lone short word ("help"): take the loud part of the clip when there clearly is one.
             if let Some((a, b)) = loud_span(&samples) {

@@ -4,8 +4,9 @@
 //! transcript, then the grammar-guided search): intent accuracy and word error
 //! rate, reported per split and per voice. The generator is repeatable (seeded
 //! noise in Piper and sox), so a fresh machine measures the same set. The
-//! floors here guard against regressions; they are the measured numbers
-//! rounded down (91.2 % all, 97.1 % Piper, 85.3 % espeak-ng, 83.3 % held out),
+//! floors here guard against regressions; they are the measured numbers less
+//! about one utterance (measured 94.6 % all, 97.1 % Piper, 92.2 % espeak-ng,
+//! 85.4 % held out; other CPUs round int8 arithmetic a little differently),
 //! not the goal (95 % on every voice), which espeak-ng's robotic voices still
 //! keep out of reach of Whisper tiny.en (see the README's Voice section).
 
@@ -76,15 +77,15 @@ fn the_spoken_test_set_is_understood_as_well_as_last_measured() {
         piper.accuracy()
     );
     assert!(piper.wer() <= 0.10, "Piper's voice WER {:.3}", piper.wer());
-    assert!(r.all.accuracy() >= 0.88, "all: {:.3}", r.all.accuracy());
+    assert!(r.all.accuracy() >= 0.93, "all: {:.3}", r.all.accuracy());
     let espeak = &r.by_voice["espeak"];
     assert!(
-        espeak.accuracy() >= 0.80,
+        espeak.accuracy() >= 0.91,
         "espeak-ng: {:.3}",
         espeak.accuracy()
     );
     assert!(
-        r.by_split["heldout"].accuracy() >= 0.80,
+        r.by_split["heldout"].accuracy() >= 0.83,
         "held out: {:.3}",
         r.by_split["heldout"].accuracy()
     );
