@@ -121,18 +121,7 @@ fn our_whisper_loop_transcribes_like_sherpa_onnx_s_whisper() {
             ..Default::default()
         })
         .expect("sherpa-onnx loads the model");
-    let ort = ojscog::inference::embed::ort_dylib_path(&ModelStore::new(&root))
-        .expect("onnxruntime installed");
-    ojscog::inference::embed::init_ort(&ort).expect("ONNX Runtime loads");
-    let mut ours = ojscog::inference::whisper::Whisper::load(
-        "whisper-tiny-en",
-        &stt.path("encoder.onnx"),
-        &stt.path("decoder.onnx"),
-        &stt.path("tokens.txt"),
-        &stt.path("tokenizer.json"),
-        2,
-    )
-    .expect("our loop loads the model");
+    let mut ours = our_whisper(&stt, 2);
     let cases = ojscog::voice::testset::read_manifest(&dir).unwrap();
     let (mut same, mut n) = (0, 0);
     let (mut piper_same, mut piper_n) = (0, 0);
@@ -189,18 +178,7 @@ fn the_grammar_over_whisper_s_tokens_takes_only_the_tokenizer_s_own_spelling() {
     let stt = ModelStore::new(&root)
         .verified(ojscog::inference::speech::STT_MODEL)
         .expect("whisper-tiny-en installed (scripts/fetch-models.sh)");
-    let ort = ojscog::inference::embed::ort_dylib_path(&ModelStore::new(&root))
-        .expect("onnxruntime installed");
-    ojscog::inference::embed::init_ort(&ort).expect("ONNX Runtime loads");
-    let mut whisper = ojscog::inference::whisper::Whisper::load(
-        "whisper-tiny-en",
-        &stt.path("encoder.onnx"),
-        &stt.path("decoder.onnx"),
-        &stt.path("tokens.txt"),
-        &stt.path("tokenizer.json"),
-        1,
-    )
-    .expect("the model loads");
+    let mut whisper = our_whisper(&stt, 1);
     let grammar = ojscog::voice::Grammar::english().unwrap();
     let sentences = grammar.guide();
     let nfa = whisper.compile(&sentences);
@@ -234,4 +212,26 @@ fn the_grammar_over_whisper_s_tokens_takes_only_the_tokenizer_s_own_spelling() {
     split.extend(ids("?"));
     assert_ne!(canonical, split);
     assert!(!nfa.matches(&split), "a non-canonical split accepted");
+}
+
+/// Our Whisper loop on the developers' store's model and ONNX Runtime.
+#[cfg(feature = "voice")]
+fn our_whisper(
+    stt: &ojscog::models::VerifiedModel,
+    threads: usize,
+) -> ojscog::inference::whisper::Whisper {
+    use ojscog::models::ModelStore;
+    let ort =
+        ojscog::inference::embed::ort_dylib_path(&ModelStore::new(ModelStore::developer_root()))
+            .expect("onnxruntime installed");
+    ojscog::inference::embed::init_ort(&ort).expect("ONNX Runtime loads");
+    ojscog::inference::whisper::Whisper::load(
+        "whisper-tiny-en",
+        &stt.path("encoder.onnx"),
+        &stt.path("decoder.onnx"),
+        &stt.path("tokens.txt"),
+        &stt.path("tokenizer.json"),
+        threads,
+    )
+    .expect("our Whisper loop loads the model")
 }
