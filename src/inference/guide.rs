@@ -96,7 +96,7 @@ pub struct Nfa {
 /// What [`Nfa::compile`] needs of a model's vocabulary.
 pub struct Vocabulary<'a> {
     /// The model's ordinary tokens.
-    pub trie: &'a TokenTrie,
+    pub tokens: &'a Tokens,
     /// The canonical tokenisation of a text (`None` when the tokenizer cannot write it).
     pub encode: &'a dyn Fn(&str) -> Option<Vec<u32>>,
 }
@@ -242,9 +242,9 @@ impl Nfa {
     /// Compiles the sentences (the automaton accepts any of them) for the model whose vocabulary is `vocab`.
     pub fn compile(sentences: &[Pattern], vocab: &Vocabulary) -> Nfa {
         let class = |pred: &dyn Fn(&[u8]) -> bool| -> Vec<u32> {
-            (0..vocab.trie.len() as u32)
+            (0..vocab.tokens.len() as u32)
                 .filter(|&t| {
-                    let b = vocab.trie.bytes(t);
+                    let b = vocab.tokens.bytes(t);
                     !b.is_empty() && pred(b)
                 })
                 .collect()
@@ -352,41 +352,15 @@ impl Nfa {
     }
 }
 
-#[derive(Debug, Clone, Default)]
-struct TrieNode {
-    children: Vec<(u8, u32)>,
-    token: Option<u32>,
-}
-
-/// A model's ordinary tokens (id = index): their bytes, and a byte trie of them.
+/// A model's ordinary tokens: their bytes by id.
 #[derive(Debug, Clone)]
-pub struct TokenTrie {
-    nodes: Vec<TrieNode>,
+pub struct Tokens {
     tokens: Vec<Vec<u8>>,
 }
 
-impl TokenTrie {
-    pub fn new(tokens: Vec<Vec<u8>>) -> TokenTrie {
-        let mut nodes = vec![TrieNode::default()];
-        for (id, t) in tokens.iter().enumerate() {
-            if t.is_empty() {
-                continue;
-            }
-            let mut cur = 0usize;
-            for &b in t {
-                cur = match nodes[cur].children.iter().find(|(cb, _)| *cb == b) {
-                    Some(&(_, n)) => n as usize,
-                    None => {
-                        nodes.push(TrieNode::default());
-                        let n = nodes.len() - 1;
-                        nodes[cur].children.push((b, n as u32));
-                        n
-                    }
-                };
-            }
-            nodes[cur].token = Some(id as u32);
-        }
-        TokenTrie { nodes, tokens }
+impl Tokens {
+    pub fn new(tokens: Vec<Vec<u8>>) -> Tokens {
+        Tokens { tokens }
     }
 
     pub fn len(&self) -> usize {
@@ -410,32 +384,6 @@ impl TokenTrie {
             .flat_map(|&t| self.bytes(t).iter().copied())
             .collect();
         String::from_utf8_lossy(&bytes).into_owned()
-    }
-
-    /// The longest-match tokenisation of `text` (each step takes the longest token its bytes start with); `None`
-    /// when a byte has no token. Not a model's own tokenizer (BPE may split differently): for tests and tools.
-    pub fn longest_match(&self, text: &str) -> Option<Vec<u32>> {
-        let b = text.as_bytes();
-        let mut out = Vec::new();
-        let mut i = 0;
-        while i < b.len() {
-            let (mut node, mut best) = (0usize, None);
-            for (j, c) in b[i..].iter().enumerate() {
-                match self.nodes[node].children.iter().find(|(cb, _)| cb == c) {
-                    Some(&(_, n)) => {
-                        node = n as usize;
-                        if let Some(t) = self.nodes[node].token {
-                            best = Some((t, j + 1));
-                        }
-                    }
-                    None => break,
-                }
-            }
-            let (t, n) = best?;
-            out.push(t);
-            i += n;
-        }
-        Some(out)
     }
 }
 
@@ -478,7 +426,7 @@ struct Hyp<C> {
 /// by average log-probability, or `None` when none finished within `max_tokens`.
 pub fn beam_search<C, E>(
     nfa: &Nfa,
-    trie: &TokenTrie,
+    tokens: &Tokens,
     eot: u32,
     beam: usize,
     max_tokens: usize,
@@ -524,14 +472,14 @@ pub fn beam_search<C, E>(
             let h = &hyps[i];
             let mut key_tokens = h.tokens.clone();
             key_tokens.push(t);
-            let key = (words_key(&trie.text(&key_tokens)), states.is_none());
+            let key = (words_key(&tokens.text(&key_tokens)), states.is_none());
             if seen.contains(&key) {
                 continue;
             }
             seen.push(key);
             match states {
                 None => finished.push(Guided {
-                    text: trie.text(&h.tokens),
+                    text: tokens.text(&h.tokens),
                     tokens: h.tokens.clone(),
                     logprob: score / (h.tokens.len() + 1) as f32,
                 }),
@@ -590,25 +538,39 @@ mod tests {
         " one", " hundred", " and", " late",
     ];
 
-    fn toy() -> (TokenTrie, Nfa) {
-        let trie = TokenTrie::new(TOY.iter().map(|t| t.as_bytes().to_vec()).collect());
-        let encode = |s: &str| trie.longest_match(s);
+    fn toy() -> (Tokens, Nfa) {
+        let vocab = Tokens::new(TOY.iter().map(|t| t.as_bytes().to_vec()).collect());
+        let encode = |s: &str| longest_match(&vocab, s);
         let nfa = Nfa::compile(
             &sentences(),
             &Vocabulary {
-                trie: &trie,
+                tokens: &vocab,
                 encode: &encode,
             },
         );
-        (trie, nfa)
+        (vocab, nfa)
     }
 
-    fn ids(trie: &TokenTrie, parts: &[&str]) -> Vec<u32> {
+    /// The toy's "tokenizer": at each step the longest token the text starts with; `None` when none does.
+    fn longest_match(tokens: &Tokens, text: &str) -> Option<Vec<u32>> {
+        let mut rest = text.as_bytes();
+        let mut out = Vec::new();
+        while !rest.is_empty() {
+            let t = (0..tokens.len() as u32)
+                .filter(|&t| !tokens.bytes(t).is_empty() && rest.starts_with(tokens.bytes(t)))
+                .max_by_key(|&t| tokens.bytes(t).len())?;
+            out.push(t);
+            rest = &rest[tokens.bytes(t).len()..];
+        }
+        Some(out)
+    }
+
+    fn ids(vocab: &Tokens, parts: &[&str]) -> Vec<u32> {
         parts
             .iter()
             .map(|p| {
-                (0..trie.len() as u32)
-                    .find(|&t| trie.bytes(t) == p.as_bytes())
+                (0..vocab.len() as u32)
+                    .find(|&t| vocab.bytes(t) == p.as_bytes())
                     .unwrap_or_else(|| panic!("{p:?} is not a toy token"))
             })
             .collect()
@@ -616,9 +578,9 @@ mod tests {
 
     #[test]
     fn the_automaton_accepts_the_grammar_s_sentences_as_the_tokenizer_writes_them() {
-        let (trie, nfa) = toy();
-        let yes = |p: &[&str]| assert!(nfa.matches(&ids(&trie, p)), "{p:?} refused");
-        let no = |p: &[&str]| assert!(!nfa.matches(&ids(&trie, p)), "{p:?} accepted");
+        let (vocab, nfa) = toy();
+        let yes = |p: &[&str]| assert!(nfa.matches(&ids(&vocab, p)), "{p:?} refused");
+        let no = |p: &[&str]| assert!(!nfa.matches(&ids(&vocab, p)), "{p:?} accepted");
         yes(&[" What", " is", " overdue", "?"]);
         yes(&[" what", " is", " now", " overdue"]);
         yes(&[" What", " IS", " overdue", "!"]);
@@ -642,7 +604,7 @@ mod tests {
 
     #[test]
     fn allowed_tokens_are_the_canonical_next_tokens_of_the_grammar() {
-        let (trie, nfa) = toy();
+        let (vocab, nfa) = toy();
         let names = |set: &[u32]| {
             let mut got: Vec<&str> = nfa
                 .allowed(set)
@@ -653,15 +615,15 @@ mod tests {
             got
         };
         assert_eq!(names(nfa.start()), vec![" Sum", " What", " sum", " what"]);
-        let after = nfa.read(nfa.start(), &ids(&trie, &[" What", " is"]));
+        let after = nfa.read(nfa.start(), &ids(&vocab, &[" What", " is"]));
         assert_eq!(names(&after), vec![" now", " overdue", ","]);
     }
 
     #[test]
     fn beam_search_finds_the_likeliest_sentence_of_the_grammar_not_the_likeliest_string() {
         // A toy model that prefers " late" (outside the grammar) after "what is", then " overdue".
-        let (trie, nfa) = toy();
-        let t = |p: &str| ids(&trie, &[p])[0];
+        let (vocab, nfa) = toy();
+        let t = |p: &str| ids(&vocab, &[p])[0];
         let (what, is, late, overdue) = (t(" what"), t(" is"), t(" late"), t(" overdue"));
         let eot = TOY.len() as u32;
         let logits = |prev: &Vec<u32>| -> Vec<f32> {
@@ -678,7 +640,7 @@ mod tests {
             l
         };
         let first = (Vec::new(), logits(&Vec::new()));
-        let got = beam_search(&nfa, &trie, eot, 3, 10, first, |prev: &Vec<u32>, t| {
+        let got = beam_search(&nfa, &vocab, eot, 3, 10, first, |prev: &Vec<u32>, t| {
             let mut p = prev.clone();
             p.push(t);
             let l = logits(&p);
@@ -692,9 +654,9 @@ mod tests {
 
     #[test]
     fn longest_match_takes_the_longest_token_and_fails_on_unknown_bytes() {
-        let trie = TokenTrie::new(TOY.iter().map(|t| t.as_bytes().to_vec()).collect());
-        let got = trie.longest_match(" overdue?").unwrap();
-        assert_eq!(got, ids(&trie, &[" overdue", "?"]));
-        assert_eq!(trie.longest_match(" xyz"), None);
+        let vocab = Tokens::new(TOY.iter().map(|t| t.as_bytes().to_vec()).collect());
+        let got = longest_match(&vocab, " overdue?").unwrap();
+        assert_eq!(got, ids(&vocab, &[" overdue", "?"]));
+        assert_eq!(longest_match(&vocab, " xyz"), None);
     }
 }

@@ -303,6 +303,8 @@ mod backend {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn speech_segments_are_widened_merged_and_kept_inside_the_clip() {
         assert_eq!(padded_spans(&[], 10, 100), vec![]);
@@ -321,8 +323,6 @@ mod tests {
         // A segment past the end (a detector's off-by-one) is dropped, not a panic.
         assert_eq!(padded_spans(&[(200, 5)], 10, 100), vec![]);
     }
-
-    use super::*;
 
     #[test]
     fn a_load_that_would_leave_less_than_the_reserve_is_refused() {

@@ -10,7 +10,7 @@
 //! no hotwords and no constraint.
 
 use super::embed::ort_session;
-use super::guide::{beam_search, log_softmax, Guided, Nfa, Sentences, TokenTrie, Vocabulary};
+use super::guide::{beam_search, log_softmax, Guided, Nfa, Sentences, Tokens, Vocabulary};
 use super::mel;
 use super::InferenceError;
 use ort::session::Session;
@@ -70,7 +70,7 @@ impl Cache {
 pub struct Whisper {
     encoder: Session,
     decoder: Session,
-    trie: TokenTrie,
+    tokens: Tokens,
     /// The model's tokenizer (`tokenizer.json`): how it writes each word of a grammar.
     tokenizer: Tokenizer,
     /// The last grammar compiled for this model, and what it was compiled from.
@@ -177,7 +177,7 @@ impl Whisper {
         Ok(Whisper {
             encoder,
             decoder,
-            trie: TokenTrie::new(vocab),
+            tokens: Tokens::new(vocab),
             tokenizer,
             compiled: None,
             sot,
@@ -201,17 +201,17 @@ impl Whisper {
                 return nfa.clone();
             }
         }
-        let (tokenizer, trie) = (&self.tokenizer, &self.trie);
+        let (tokenizer, vocab) = (&self.tokenizer, &self.tokens);
         let encode = |text: &str| -> Option<Vec<u32>> {
             let ids = tokenizer.encode(text, false).ok()?.get_ids().to_vec();
             ids.iter()
-                .all(|&t| (t as usize) < trie.len())
+                .all(|&t| (t as usize) < vocab.len())
                 .then_some(ids)
         };
         let nfa = Arc::new(Nfa::compile(
             sentences,
             &Vocabulary {
-                trie,
+                tokens: vocab,
                 encode: &encode,
             },
         ));
@@ -338,7 +338,7 @@ impl Whisper {
             let limit = (self.eot as usize + 1).min(lp.len());
             // Whisper's suppress_blank: no end of text (and no lone space) first.
             let best = (0..limit)
-                .filter(|&t| i > 0 || (t as i64 != self.eot && self.trie.bytes(t as u32) != b" "))
+                .filter(|&t| i > 0 || (t as i64 != self.eot && self.tokens.bytes(t as u32) != b" "))
                 .max_by(|&a, &b| lp[a].total_cmp(&lp[b]))
                 .unwrap_or(self.eot as usize);
             sum += lp.get(best).copied().unwrap_or(0.0);
@@ -349,17 +349,17 @@ impl Whisper {
             let next = self.step(&cross, Some(&cur.0), &[best as i64])?;
             cur = next;
         }
-        let text = self.trie.text(&tokens);
+        let text = self.tokens.text(&tokens);
         let logprob = sum / (tokens.len() + 1) as f32;
         let guided = match (grammar.as_deref(), first) {
             (Some(nfa), Some(first)) => {
                 let eot = self.eot as u32;
-                let trie = std::mem::replace(&mut self.trie, TokenTrie::new(Vec::new()));
+                let vocab = std::mem::replace(&mut self.tokens, Tokens::new(Vec::new()));
                 let limit = (max_tokens + GUIDED_EXTRA_TOKENS).min(MAX_GUIDED_TOKENS);
-                let found = beam_search(nfa, &trie, eot, BEAM, limit, first, |c, t| {
+                let found = beam_search(nfa, &vocab, eot, BEAM, limit, first, |c, t| {
                     self.step(&cross, Some(c), &[i64::from(t)])
                 });
-                self.trie = trie;
+                self.tokens = vocab;
                 found?
             }
             _ => None,
