@@ -3,7 +3,7 @@
 text layer) and as PNGs rendered from them (pdfium through pypdfium2, 150 dpi), plus manifest.json with the truth.
 
 Each page has a title or none, one or two columns of text in one of reportlab's standard fonts, and some of:
-raster charts (bars, lines, dots; some blurred and at low resolution, some with tiny labels), vector charts, tables
+raster charts (bars, lines, dots; some blurred and at low resolution; labels 7-10 pt at print size, or tiny: 2-3.5 pt), tables
 (reportlab tables), figure captions below figures and table captions above tables (some missing, some numbered out
 of order). Some pages are rotated a quarter turn (/Rotate 90); some are "scanned" (the rendered page put back into a PDF as an
 image, no text layer). A quarter of the pages is held out of tuning (split "heldout").
@@ -38,8 +38,15 @@ def sentence(rng, n):
     return " ".join(w).capitalize() + "."
 
 
-def chart_png(rng, kind, px_w, px_h, tiny, blur):
-    """A raster chart of px_w x px_h pixels; label size tiny or normal; optionally blurred."""
+def label_points(px_w, px_h, tiny):
+    """The print size of a chart's labels: tiny 2-3.5 pt, else 7-10 pt. Drawn from its own generator (seeded by the
+    chart's size) so that the pages' layout does not depend on it."""
+    r = random.Random(px_w * 7919 + px_h)
+    return round(r.uniform(2.0, 3.5) if tiny else r.uniform(7.0, 10.0), 2)
+
+
+def chart_png(rng, kind, px_w, px_h, dpi, points, blur):
+    """A raster chart of px_w x px_h pixels (placed at dpi), its labels `points` high at print size; maybe blurred."""
     img = Image.new("RGB", (px_w, px_h), "white")
     d = ImageDraw.Draw(img)
     m = max(8, px_w // 12)
@@ -62,7 +69,7 @@ def chart_png(rng, kind, px_w, px_h, tiny, blur):
             x, y = rng.uniform(m, px_w - m), rng.uniform(m, px_h - m)
             r = max(2, px_w // 120)
             d.ellipse([x - r, y - r, x + r, y + r], fill=colours[rng.randint(0, 3)])
-    size = max(5, px_h // 60) if tiny else max(10, px_h // 22)
+    size = max(2, round(points * dpi / 72))
     try:
         font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", size)
     except OSError:
@@ -128,7 +135,8 @@ def draw_page(rng):
                 low_res, blur, tiny = rng.random() < 0.2, rng.random() < 0.2, rng.random() < 0.2
                 dpi = rng.choice([60, 90]) if low_res else rng.choice([200, 300])
                 px_w, px_h = int(fw / 72 * dpi), int(fh / 72 * dpi)
-                img = chart_png(rng, rng.choice(["bars", "lines", "dots"]), px_w, px_h, tiny, blur)
+                points = label_points(px_w, px_h, tiny)
+                img = chart_png(rng, rng.choice(["bars", "lines", "dots"]), px_w, px_h, dpi, points, blur)
                 fx = x + (col_w - fw) / 2
                 c.drawImage(ImageReader(img), fx, ph - cy - fh, fw, fh)
                 fig_no += 1
@@ -137,7 +145,7 @@ def draw_page(rng):
                 if numbering_broken and fig_no == 2:
                     number = 3
                 figures.append(number)
-                box("figure", fx, cy, fx + fw, cy + fh, dpi=dpi, blurred=blur, tiny_text=tiny,
+                box("figure", fx, cy, fx + fw, cy + fh, dpi=dpi, blurred=blur, tiny_text=tiny, label_points=points,
                     captioned=captioned, number=number if captioned else None)
                 cy += fh + 6
                 if captioned:
@@ -219,7 +227,7 @@ def main():
             pdf = out.getvalue()
         with open(os.path.join(args.out_dir, name + ".pdf"), "wb") as f:
             f.write(pdf)
-        img.save(os.path.join(args.out_dir, name + ".png"))
+        img.save(os.path.join(args.out_dir, name + ".png"), dpi=(DPI, DPI))
         k = DPI / 72
         boxes = []
         for t in truth:

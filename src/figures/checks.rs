@@ -1,7 +1,7 @@
 //! The checks on one page, from what the detectors saw and what the file
 //! itself says: figures and tables with or without a caption, caption
-//! numbers, a figure's effective resolution at print size and its blur, the
-//! size of text inside a figure (measured only), a page turned a quarter, a
+//! numbers, a figure's effective resolution at print size and its blur, text
+//! inside a figure too small to read at print size, a page turned a quarter, a
 //! page that is a scan. Pure functions: the page, the detections and
 //! the facts in, findings out.
 
@@ -14,6 +14,9 @@ pub const MIN_PRINT_DPI: f32 = 150.0;
 /// A figure's blur score (variance of the Laplacian of its grey levels, 0..255 scale, at the rendering's
 /// resolution) below this is blurred. On the drawn test pages blurred figures score under 20 and sharp ones over 160.
 pub const MIN_SHARPNESS: f32 = 60.0;
+/// Text inside a figure whose smallest row measures under this many points at print size is too small to read.
+/// Journals ask for about 6 pt type at least; the detector's box of a row of 6 pt labels measures about this much.
+pub const MIN_TEXT_POINTS: f32 = 5.0;
 
 /// What the file says about a page, apart from its pixels.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -26,6 +29,22 @@ pub struct PageFacts {
     pub images: Vec<(Rect, u32, u32)>,
     /// The text of the page's text layer inside a rectangle (rendering pixels); None when there is no text layer.
     pub captions: Vec<(Rect, String)>,
+    /// Figures whose raster image was read at its own resolution ([`native_region`]): the figure's box and the
+    /// smallest row of text found in it, in points at print size (None: no row of text).
+    pub figure_text: Vec<(Rect, Option<f32>)>,
+}
+
+/// Where to read a figure's text at the resolution of the raster image under it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NativeRegion {
+    /// Which of [`PageFacts::images`].
+    pub index: usize,
+    /// The figure's part of that image, in the image's own pixels.
+    pub pixels: Rect,
+    /// The image's own size in pixels.
+    pub size: (f32, f32),
+    /// The image's pixels per inch at print size.
+    pub dpi: f32,
 }
 
 /// A figure or table and what was found about it.
@@ -41,8 +60,9 @@ pub struct Item {
     pub dpi: Option<f32>,
     /// Figures: the variance of the Laplacian (lower is blurrier).
     pub sharpness: Option<f32>,
-    /// Figures: the height of the smallest row of text found inside, in points at print size. Measured, not judged:
-    /// at the 150 dpi rendering the text detector misses most labels under ~4 pt, so no verdict is made from it.
+    /// Figures: the height of the smallest row of text found inside, in points at print size: read from the raster
+    /// image under the figure at its own resolution when there is one, else from the page's rendering (where labels
+    /// under ~4 pt are mostly missed).
     pub smallest_text_points: Option<f32>,
 }
 
@@ -85,7 +105,10 @@ pub fn check_page(page: usize, img: &PageImage, seen: &Seen, facts: &PageFacts) 
         let dpi = facts
             .dpi
             .and_then(|page_dpi| raster_dpi(&d.rect, &facts.images, page_dpi));
-        let smallest = smallest_text(&d.rect, &seen.text, facts.dpi);
+        let smallest = match facts.figure_text.iter().find(|(r, _)| r == &d.rect) {
+            Some((_, points)) => *points,
+            None => smallest_text(img, &d.rect, &seen.text, facts.dpi),
+        };
         figures.push(Item {
             kind: "figure",
             score: d.score,
@@ -125,6 +148,11 @@ pub fn check_page(page: usize, img: &PageImage, seen: &Seen, facts: &PageFacts) 
         }
         if f.sharpness.is_some_and(|s| s < MIN_SHARPNESS) {
             problems.push(format!("{name} looks blurred"));
+        }
+        if let Some(points) = f.smallest_text_points.filter(|p| *p < MIN_TEXT_POINTS) {
+            problems.push(format!(
+                "{name} has text about {points:.1} pt high at print size, too small to read"
+            ));
         }
     }
     for (i, t) in tables.iter().enumerate() {
@@ -228,12 +256,23 @@ pub fn caption_number(text: &str) -> Option<u32> {
     digits.parse().ok()
 }
 
+/// The raster image that covers most of `fig` (an index into `images`).
+fn raster_of(fig: &Rect, images: &[(Rect, u32, u32)]) -> Option<usize> {
+    images
+        .iter()
+        .enumerate()
+        .filter(|(_, (r, _, _))| r.inside_share(fig) > 0.5 || fig.inside_share(r) > 0.5)
+        .max_by(|a, b| {
+            a.1 .0
+                .intersection(fig)
+                .total_cmp(&b.1 .0.intersection(fig))
+        })
+        .map(|(i, _)| i)
+}
+
 /// The print resolution of the raster image that covers most of `fig`: its pixels over its placed size in inches.
 fn raster_dpi(fig: &Rect, images: &[(Rect, u32, u32)], page_dpi: f32) -> Option<f32> {
-    let (r, w, h) = images
-        .iter()
-        .filter(|(r, _, _)| r.inside_share(fig) > 0.5 || fig.inside_share(r) > 0.5)
-        .max_by(|a, b| a.0.intersection(fig).total_cmp(&b.0.intersection(fig)))?;
+    let (r, w, h) = &images[raster_of(fig, images)?];
     let (inch_w, inch_h) = (r.width() / page_dpi, r.height() / page_dpi);
     if inch_w <= 0.0 || inch_h <= 0.0 {
         return None;
@@ -241,10 +280,33 @@ fn raster_dpi(fig: &Rect, images: &[(Rect, u32, u32)], page_dpi: f32) -> Option<
     Some((*w as f32 / inch_w).min(*h as f32 / inch_h))
 }
 
-/// The height, in points, of the smallest text inside `fig` that reads as text: boxes shaped like words or numbers
-/// standing in a row of at least three of about the same height (an axis's labels, a legend) — single marks such as a
-/// scatter plot's dots are not text. None without a known print size or such a row.
-fn smallest_text(fig: &Rect, text: &[Rect], dpi: Option<f32>) -> Option<f32> {
+/// Where `fig`'s text can be read at its raster image's own resolution: the image under it and the figure's part
+/// of it in the image's pixels. None without a print size (a bare image) or such an image.
+pub fn native_region(fig: &Rect, facts: &PageFacts) -> Option<NativeRegion> {
+    let page_dpi = facts.dpi?;
+    let index = raster_of(fig, &facts.images)?;
+    let (r, w, h) = &facts.images[index];
+    let dpi = raster_dpi(fig, &facts.images, page_dpi)?;
+    let (kx, ky) = (*w as f32 / r.width(), *h as f32 / r.height());
+    let pixels = Rect::new(
+        (fig.x0.max(r.x0) - r.x0) * kx,
+        (fig.y0.max(r.y0) - r.y0) * ky,
+        (fig.x1.min(r.x1) - r.x0) * kx,
+        (fig.y1.min(r.y1) - r.y0) * ky,
+    );
+    let size = (*w as f32, *h as f32);
+    (pixels.width() > 0.0 && pixels.height() > 0.0).then_some(NativeRegion {
+        index,
+        pixels,
+        size,
+        dpi,
+    })
+}
+
+/// The height, in points, of the smallest text of `img` inside `fig` that reads as text: boxes shaped like words or
+/// numbers standing in a row of at least three of about the same height (an axis's labels, a legend), none of them a
+/// solid mark (a scatter plot's dots line up too). None without a known print size or such a row.
+pub fn smallest_text(img: &PageImage, fig: &Rect, text: &[Rect], dpi: Option<f32>) -> Option<f32> {
     let dpi = dpi?;
     let boxes: Vec<&Rect> = text
         .iter()
@@ -252,6 +314,7 @@ fn smallest_text(fig: &Rect, text: &[Rect], dpi: Option<f32>) -> Option<f32> {
             t.inside_share(fig) > 0.8
                 && t.width() >= 0.4 * t.height()
                 && t.width() <= 15.0 * t.height()
+                && !solid_mark(img, t)
         })
         .collect();
     let centre = |r: &Rect| (r.y0 + r.y1) / 2.0;
@@ -267,8 +330,54 @@ fn smallest_text(fig: &Rect, text: &[Rect], dpi: Option<f32>) -> Option<f32> {
                 .count()
                 >= 3
         })
-        .map(|t| t.height() / dpi * 72.0)
+        // The row's height is its tallest box centred within it (the detector splits some labels into pieces,
+        // never into taller ones), boxes over twice as tall being something else.
+        .map(|b| {
+            boxes
+                .iter()
+                .filter(|o| (b.y0..=b.y1).contains(&centre(o)) && o.height() <= 2.0 * b.height())
+                .map(|o| o.height())
+                .fold(b.height(), f32::max)
+                / dpi
+                * 72.0
+        })
         .min_by(f32::total_cmp)
+}
+
+/// Whether the middle of box `r` is almost all ink: a filled mark (a dot, a bar's end), not letters or digits, whose
+/// strokes leave most of a box's middle blank. Ink is what differs from the box's lightest pixel by more than 60 in
+/// some channel; the middle is the centre ninth of the box.
+pub fn solid_mark(img: &PageImage, r: &Rect) -> bool {
+    let (w, h) = (img.width as usize, img.height as usize);
+    let clamp = |v: f32, max: usize| (v.max(0.0) as usize).min(max);
+    let (x0, x1) = (clamp(r.x0, w), clamp(r.x1, w));
+    let (y0, y1) = (clamp(r.y0, h), clamp(r.y1, h));
+    if x1 <= x0 || y1 <= y0 {
+        return false;
+    }
+    let px = |x: usize, y: usize| &img.rgb[(y * w + x) * 3..(y * w + x) * 3 + 3];
+    let mut bg = [0u8; 3];
+    for y in y0..y1 {
+        for x in x0..x1 {
+            let p = px(x, y);
+            if p.iter().map(|&c| u32::from(c)).sum::<u32>()
+                > bg.iter().map(|&c| u32::from(c)).sum::<u32>()
+            {
+                bg.copy_from_slice(p);
+            }
+        }
+    }
+    let (cx0, cx1) = (x0 + (x1 - x0) / 3, x1 - (x1 - x0) / 3);
+    let (cy0, cy1) = (y0 + (y1 - y0) / 3, y1 - (y1 - y0) / 3);
+    let (mut ink, mut all) = (0usize, 0usize);
+    for y in cy0..cy1.max(cy0 + 1).min(y1) {
+        for x in cx0..cx1.max(cx0 + 1).min(x1) {
+            let p = px(x, y);
+            all += 1;
+            ink += usize::from((0..3).any(|c| p[c].abs_diff(bg[c]) > 60));
+        }
+    }
+    all > 0 && ink as f32 >= 0.8 * all as f32
 }
 
 /// Variance of the Laplacian of the grey levels inside `r`.
@@ -388,6 +497,91 @@ mod tests {
             150.0
         )
         .is_none());
+    }
+
+    #[test]
+    fn a_figure_s_text_is_read_in_the_pixels_of_the_image_under_it() {
+        // At 150 px per inch, an image of 600 x 300 pixels placed over 300 x 150 rendering pixels (2 x 1 inches):
+        // 300 dpi; the figure's box covers its right half.
+        let facts = PageFacts {
+            dpi: Some(150.0),
+            images: vec![
+                (Rect::new(900.0, 900.0, 950.0, 950.0), 10, 10),
+                (Rect::new(100.0, 100.0, 400.0, 250.0), 600, 300),
+            ],
+            ..PageFacts::default()
+        };
+        let n = native_region(&Rect::new(270.0, 110.0, 400.0, 240.0), &facts).unwrap();
+        assert_eq!(n.index, 1);
+        assert!((n.dpi - 300.0).abs() < 0.01, "{}", n.dpi);
+        assert_eq!(n.pixels, Rect::new(340.0, 20.0, 600.0, 280.0));
+        assert_eq!(n.size, (600.0, 300.0));
+        let bare = PageFacts {
+            dpi: None,
+            ..facts.clone()
+        };
+        assert!(native_region(&Rect::new(250.0, 90.0, 420.0, 260.0), &bare).is_none());
+    }
+
+    #[test]
+    fn a_row_of_small_labels_is_small_text_and_single_marks_are_not_text() {
+        let blank = PageImage {
+            width: 1000,
+            height: 500,
+            rgb: vec![255; 1000 * 500 * 3],
+        };
+        let fig = Rect::new(0.0, 0.0, 1000.0, 500.0);
+        // Three labels 10 px high in a row at 300 dpi: 2.4 pt; a lone 40 px mark is no row.
+        let row: Vec<Rect> = (0..3)
+            .map(|i| {
+                Rect::new(
+                    100.0 + 50.0 * i as f32,
+                    400.0,
+                    120.0 + 50.0 * i as f32,
+                    410.0,
+                )
+            })
+            .chain([Rect::new(500.0, 100.0, 540.0, 140.0)])
+            .collect();
+        let pt = smallest_text(&blank, &fig, &row, Some(300.0)).unwrap();
+        assert!((pt - 2.4).abs() < 0.01, "{pt}");
+        // A label the detector cut into pieces: the row is as tall as its whole labels.
+        let mut pieces = row[..3].to_vec();
+        pieces.extend([
+            Rect::new(300.0, 398.0, 310.0, 412.0),
+            Rect::new(320.0, 399.0, 330.0, 406.0),
+        ]);
+        let pt = smallest_text(&blank, &fig, &pieces, Some(300.0)).unwrap();
+        assert!((pt - 14.0 / 300.0 * 72.0).abs() < 0.01, "{pt}");
+        assert_eq!(smallest_text(&blank, &fig, &row[3..], Some(300.0)), None);
+        assert_eq!(smallest_text(&blank, &fig, &row, None), None);
+    }
+
+    #[test]
+    fn a_filled_dot_is_a_solid_mark_and_a_digit_s_strokes_are_not() {
+        // 40 x 20: an orange disc of radius 7 centred at (10, 10); a black ring ("0") of radius 7 at (30, 10).
+        let (w, h) = (40usize, 20usize);
+        let mut rgb = vec![255u8; w * h * 3];
+        for y in 0..h {
+            for x in 0..w {
+                let d = |cx: f32| ((x as f32 - cx).powi(2) + (y as f32 - 10.0).powi(2)).sqrt();
+                let c = if d(10.0) <= 7.0 {
+                    [255, 127, 14]
+                } else if (5.5..=7.0).contains(&d(30.0)) {
+                    [0, 0, 0]
+                } else {
+                    continue;
+                };
+                rgb[(y * w + x) * 3..(y * w + x) * 3 + 3].copy_from_slice(&c);
+            }
+        }
+        let img = PageImage {
+            width: 40,
+            height: 20,
+            rgb,
+        };
+        assert!(solid_mark(&img, &Rect::new(1.0, 1.0, 19.0, 19.0)));
+        assert!(!solid_mark(&img, &Rect::new(21.0, 1.0, 39.0, 19.0)));
     }
 
     #[test]

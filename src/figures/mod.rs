@@ -158,12 +158,14 @@ pub fn check_file(
     let mut pages = Vec::new();
     let mut page_errors = Vec::new();
     // Page by page: each rendering is looked at and checked, then dropped before the next page is rendered.
-    let page_count = render::each_page(bytes, pdfium_lib, &mut |i, r| {
+    let page_count = render::each_page(bytes, pdfium_lib, &mut |i, r, rasters| {
         match r {
             Ok(r) => {
                 let image = std::sync::Arc::new(r.image);
                 let seen = eye.look(image.clone())?;
-                pages.push(checks::check_page(i + 1, &image, &seen, &r.facts));
+                let mut facts = r.facts;
+                facts.figure_text = native_text(eye, &seen, &facts, rasters)?;
+                pages.push(checks::check_page(i + 1, &image, &seen, &facts));
             }
             Err(e) => page_errors.push(e),
         }
@@ -182,6 +184,52 @@ pub fn check_file(
         models: eye.model_id().to_string(),
         summary,
     })
+}
+
+/// The text inside each figure that has a raster image under it, read at that image's own resolution (the page's
+/// rendering loses labels under ~4 pt): the figure's box and the smallest row of text, in points at print size. A
+/// scan is the page itself and is read from the rendering.
+#[cfg(feature = "vision")]
+fn native_text(
+    eye: &crate::inference::vision::Eye,
+    seen: &crate::inference::vision::Seen,
+    facts: &checks::PageFacts,
+    rasters: render::Rasters<'_>,
+) -> Result<Vec<(crate::inference::vision::detect::Rect, Option<f32>)>, FiguresError> {
+    let mut out = Vec::new();
+    if facts.text_layer == Some(false) {
+        return Ok(out);
+    }
+    for fig in seen.layout.iter().filter(|d| d.class == "figure") {
+        let Some(region) = checks::native_region(&fig.rect, facts) else {
+            continue;
+        };
+        let Some(raster) = rasters(region.index) else {
+            continue;
+        };
+        let Some(part) = raster.crop(&region.pixels) else {
+            continue;
+        };
+        let (w, h) = (part.width as f32, part.height as f32);
+        let whole = crate::inference::vision::detect::Rect::new(0.0, 0.0, w, h);
+        drop(raster);
+        let part = std::sync::Arc::new(part);
+        let mut boxes = eye.read_text(part.clone())?;
+        // A box touching an edge where the crop cut the image is a cut label: not measured.
+        let r = &region.pixels;
+        let cut = |b: &crate::inference::vision::detect::Rect| {
+            (r.x0 >= 1.0 && b.x0 <= 1.0)
+                || (r.y0 >= 1.0 && b.y0 <= 1.0)
+                || (r.x1 <= region.size.0 - 1.0 && b.x1 >= w - 1.0)
+                || (r.y1 <= region.size.1 - 1.0 && b.y1 >= h - 1.0)
+        };
+        boxes.retain(|b| !cut(b));
+        out.push((
+            fig.rect,
+            checks::smallest_text(&part, &whole, &boxes, Some(region.dpi)),
+        ));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -21,6 +21,17 @@ pub const RENDER_DPI: f32 = 150.0;
 pub const MAX_SIDE: f32 = 2400.0;
 /// The most pixels a page image may have (a 600 dpi A4 scan is 35 MP).
 pub const MAX_PIXELS: u64 = 40_000_000;
+/// The most pixels of a raster image placed in a PDF that is decoded at its own resolution (a full-page figure at
+/// 600 dpi is ~25 MP; over this the figure is judged from the page's rendering).
+pub const MAX_RASTER_PIXELS: u64 = 16_000_000;
+
+/// The raster images placed on the page being handed over, decoded on demand at their own resolution: the
+/// argument indexes [`PageFacts::images`]; None when it cannot be decoded or is over [`MAX_RASTER_PIXELS`].
+pub type Rasters<'a> = &'a dyn Fn(usize) -> Option<PageImage>;
+
+/// What [`each_page`] hands each page to.
+pub type EachPage<'a> =
+    dyn FnMut(usize, Result<Rendered, String>, Rasters<'_>) -> Result<(), FiguresError> + 'a;
 
 /// A page ready for the detectors.
 pub struct Rendered {
@@ -36,14 +47,14 @@ pub fn is_pdf(bytes: &[u8]) -> bool {
             .any(|w| w == b"%PDF-")
 }
 
-/// Renders the pages of `bytes` (a PDF or an image) one at a time and hands each to `each` (its 0-based index, and
-/// the page or why it could not be rendered) before the next is rendered: one page image is in memory at a time,
-/// whatever the page count. Returns how many pages the file has. `pdfium_lib` is needed for PDFs only; an error
-/// from `each` stops the rendering and is returned.
+/// Renders the pages of `bytes` (a PDF or an image) one at a time and hands each to `each` (its 0-based index, the
+/// page or why it could not be rendered, and its raster images on demand) before the next is rendered: one page is
+/// in memory at a time, whatever the page count. Returns how many pages the file has. `pdfium_lib` is needed for
+/// PDFs only; an error from `each` stops the rendering and is returned.
 pub fn each_page(
     bytes: &[u8],
     pdfium_lib: Option<&Path>,
-    each: &mut dyn FnMut(usize, Result<Rendered, String>) -> Result<(), FiguresError>,
+    each: &mut EachPage<'_>,
 ) -> Result<usize, FiguresError> {
     if bytes.is_empty() {
         return Err(FiguresError::File("the file is empty".into()));
@@ -62,13 +73,17 @@ pub fn each_page(
         return pdf_pages(bytes, lib, each);
     }
     let image = decode_image(bytes)?;
-    each(
-        0,
-        Ok(Rendered {
-            image,
-            facts: PageFacts::default(),
-        }),
-    )?;
+    // An image that states its density prints at that size: it is its own page and its own placed raster.
+    let dpi = stated_dpi(bytes);
+    let whole = Rect::new(0.0, 0.0, image.width as f32, image.height as f32);
+    let facts = PageFacts {
+        dpi,
+        images: dpi
+            .map(|_| vec![(whole, image.width, image.height)])
+            .unwrap_or_default(),
+        ..PageFacts::default()
+    };
+    each(0, Ok(Rendered { image, facts }), &|_| None)?;
     Ok(1)
 }
 
@@ -109,6 +124,89 @@ pub fn decode_image(bytes: &[u8]) -> Result<PageImage, FiguresError> {
     })
 }
 
+/// The pixels per inch an image file states for itself: PNG's pHYs (per metre), JPEG's JFIF density, TIFF's
+/// XResolution and ResolutionUnit. None when it states none, only an aspect ratio, or an implausible one (under 10 or
+/// over 10,000).
+pub fn stated_dpi(bytes: &[u8]) -> Option<f32> {
+    let be16 = |b: &[u8], i: usize| Some(u16::from_be_bytes(b.get(i..i + 2)?.try_into().ok()?));
+    let be32 = |b: &[u8], i: usize| Some(u32::from_be_bytes(b.get(i..i + 4)?.try_into().ok()?));
+    let dpi = if bytes.starts_with(b"\x89PNG\r\n\x1a\n") {
+        // Chunks: length, type, data, CRC; pHYs comes before the image data.
+        let mut i = 8;
+        loop {
+            let len = be32(bytes, i)? as usize;
+            let kind = bytes.get(i + 4..i + 8)?;
+            if kind == b"IDAT" || kind == b"IEND" {
+                return None;
+            }
+            if kind == b"pHYs" && len == 9 && bytes.get(i + 16) == Some(&1) {
+                break be32(bytes, i + 8)? as f32 * 0.0254;
+            }
+            i = i.checked_add(12 + len)?;
+        }
+    } else if bytes.starts_with(&[0xFF, 0xD8]) {
+        // Markers: FF xx, then a big-endian length that counts itself; JFIF's APP0 comes first.
+        let mut i = 2;
+        loop {
+            let (marker, len) = (*bytes.get(i + 1)?, be16(bytes, i + 2)? as usize);
+            if bytes[i] != 0xFF || marker == 0xDA {
+                return None;
+            }
+            let data = bytes.get(i + 4..i + 2 + len)?;
+            if marker == 0xE0 && data.starts_with(b"JFIF\0") && data.len() >= 12 {
+                let x = f32::from(be16(data, 8)?);
+                break match data[7] {
+                    1 => x,
+                    2 => x * 2.54,
+                    _ => return None,
+                };
+            }
+            i += 2 + len;
+        }
+    } else if bytes.starts_with(b"II*\0") || bytes.starts_with(b"MM\0*") {
+        let little = bytes[0] == b'I';
+        let u16_at = |i: usize| {
+            let b: [u8; 2] = bytes.get(i..i + 2)?.try_into().ok()?;
+            Some(if little {
+                u16::from_le_bytes(b)
+            } else {
+                u16::from_be_bytes(b)
+            })
+        };
+        let u32_at = |i: usize| {
+            let b: [u8; 4] = bytes.get(i..i + 4)?.try_into().ok()?;
+            Some(if little {
+                u32::from_le_bytes(b)
+            } else {
+                u32::from_be_bytes(b)
+            })
+        };
+        // The first image directory: 12-byte entries (tag, type, count, value or offset).
+        let ifd = u32_at(4)? as usize;
+        let (mut x, mut unit) = (None, 2u16);
+        for e in 0..usize::from(u16_at(ifd)?.min(512)) {
+            let at = ifd + 2 + 12 * e;
+            match u16_at(at)? {
+                282 => {
+                    let off = u32_at(at + 8)? as usize;
+                    let (n, d) = (u32_at(off)?, u32_at(off + 4)?);
+                    x = (d > 0).then(|| n as f32 / d as f32);
+                }
+                296 => unit = u16_at(at + 8)?,
+                _ => {}
+            }
+        }
+        match unit {
+            2 => x?,
+            3 => x? * 2.54,
+            _ => return None,
+        }
+    } else {
+        return None;
+    };
+    (10.0..=10_000.0).contains(&dpi).then_some(dpi)
+}
+
 /// pdfium, bound once per process to `lib` (a second path is ignored: pdfium is one library per process).
 fn pdfium(lib: &Path) -> Result<&'static Pdfium, FiguresError> {
     static PDFIUM: OnceLock<Result<Pdfium, String>> = OnceLock::new();
@@ -122,11 +220,7 @@ fn pdfium(lib: &Path) -> Result<&'static Pdfium, FiguresError> {
         .map_err(|e| FiguresError::Renderer(e.clone()))
 }
 
-fn pdf_pages(
-    bytes: &[u8],
-    lib: &Path,
-    each: &mut dyn FnMut(usize, Result<Rendered, String>) -> Result<(), FiguresError>,
-) -> Result<usize, FiguresError> {
+fn pdf_pages(bytes: &[u8], lib: &Path, each: &mut EachPage<'_>) -> Result<usize, FiguresError> {
     let pdfium = pdfium(lib)?;
     let doc = pdfium.load_pdf_from_byte_slice(bytes, None).map_err(|e| {
         FiguresError::File(match e {
@@ -143,8 +237,8 @@ fn pdf_pages(
     for (i, page) in doc.pages().iter().enumerate().take(MAX_PAGES) {
         // The page (and pdfium's own page data) is dropped before the next one is loaded.
         let rendered = render_page(&page).map_err(|e| format!("page {}: {e}", i + 1));
+        each(i, rendered, &|k| raster(&page, k))?;
         drop(page);
-        each(i, rendered)?;
     }
     Ok(count)
 }
@@ -190,19 +284,38 @@ fn render_page(page: &PdfPage<'_>) -> Result<Rendered, String> {
         for seg in text.segments().iter() {
             facts.captions.push((to_px(seg.bounds()), seg.text()));
         }
-        for object in page.objects().iter() {
-            let Some(img) = object.as_image_object() else {
-                continue;
-            };
-            let (Ok(w), Ok(h), Ok(b)) = (img.width(), img.height(), object.bounds()) else {
-                continue;
-            };
-            facts
-                .images
-                .push((to_px(b.to_rect()), w.max(0) as u32, h.max(0) as u32));
+        for (object, w, h) in placed(page) {
+            if let Ok(b) = object.bounds() {
+                facts.images.push((to_px(b.to_rect()), w, h));
+            }
         }
     }
     Ok(Rendered { image, facts })
+}
+
+/// The raster images placed on `page` with their own size in pixels, in the page's order.
+fn placed<'a>(page: &'a PdfPage<'_>) -> impl Iterator<Item = (PdfPageObject<'a>, u32, u32)> + 'a {
+    page.objects().iter().filter_map(|object| {
+        let img = object.as_image_object()?;
+        let (w, h) = (img.width().ok()?, img.height().ok()?);
+        object.bounds().ok()?;
+        Some((object, w.max(0) as u32, h.max(0) as u32))
+    })
+}
+
+/// The `k`-th raster image placed on `page` (the order of [`PageFacts::images`]) decoded at its own resolution;
+/// None over [`MAX_RASTER_PIXELS`] or when pdfium cannot decode it.
+fn raster(page: &PdfPage<'_>, k: usize) -> Option<PageImage> {
+    let (object, w, h) = placed(page).nth(k)?;
+    if w == 0 || h == 0 || u64::from(w) * u64::from(h) > MAX_RASTER_PIXELS {
+        return None;
+    }
+    let rgb = object.as_image_object()?.get_raw_image().ok()?.into_rgb8();
+    Some(PageImage {
+        width: rgb.width(),
+        height: rgb.height(),
+        rgb: rgb.into_raw(),
+    })
 }
 
 /// pdfium's library from the model store (the `pdfium` entry `scripts/fetch-models.sh` installs), verified against
@@ -215,4 +328,60 @@ pub fn pdfium_library(data_dir: &Path) -> Result<std::path::PathBuf, FiguresErro
         .verified(NAME)
         .map_err(|e| FiguresError::Renderer(e.to_string()))?;
     Ok(m.path("libpdfium.so"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stated_dpi;
+
+    #[test]
+    fn an_image_s_stated_density_is_read_from_png_jpeg_and_tiff() {
+        // PNG: signature, a (short) IHDR chunk, pHYs at 11811 px per metre (300 dpi), then IDAT.
+        let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+        png.extend([0, 0, 0, 1]);
+        png.extend(b"IHDR\0");
+        png.extend([0; 4]);
+        png.extend([0, 0, 0, 9]);
+        png.extend(b"pHYs");
+        png.extend(11811u32.to_be_bytes());
+        png.extend(11811u32.to_be_bytes());
+        png.extend([1, 0, 0, 0, 0]);
+        png.extend([0, 0, 0, 0]);
+        png.extend(b"IDAT");
+        let dpi = stated_dpi(&png).unwrap();
+        assert!((dpi - 300.0).abs() < 0.1, "{dpi}");
+        // The unit "unknown" (0) is an aspect ratio only.
+        let mut aspect = png.clone();
+        aspect[8 + 13 + 16] = 0;
+        assert_eq!(stated_dpi(&aspect), None);
+        // JPEG: SOI, APP0 JFIF with 118 dots per cm (~300 dpi), SOS.
+        let mut jpeg = vec![0xFF, 0xD8, 0xFF, 0xE0, 0, 16];
+        jpeg.extend(b"JFIF\0");
+        jpeg.extend([1, 1, 2, 0, 118, 0, 118, 0, 0]);
+        jpeg.extend([0xFF, 0xDA, 0, 2]);
+        let dpi = stated_dpi(&jpeg).unwrap();
+        assert!((dpi - 299.72).abs() < 0.01, "{dpi}");
+        // TIFF (little-endian): one directory with XResolution 600/2 and ResolutionUnit inch.
+        let mut tiff = b"II*\0".to_vec();
+        tiff.extend(8u32.to_le_bytes());
+        tiff.extend(2u16.to_le_bytes());
+        for (tag, kind, value) in [(282u16, 5u16, 38u32), (296, 3, 2)] {
+            tiff.extend(tag.to_le_bytes());
+            tiff.extend(kind.to_le_bytes());
+            tiff.extend(1u32.to_le_bytes());
+            tiff.extend(value.to_le_bytes());
+        }
+        tiff.extend([0; 4]);
+        tiff.extend(600u32.to_le_bytes());
+        tiff.extend(2u32.to_le_bytes());
+        assert_eq!(stated_dpi(&tiff), Some(300.0));
+        // Cut short or not an image: no density, no panic.
+        for n in 0..png.len() {
+            let _ = stated_dpi(&png[..n]);
+        }
+        for n in 0..tiff.len() {
+            assert_eq!(stated_dpi(&tiff[..n]), None);
+        }
+        assert_eq!(stated_dpi(b"%PDF-1.7"), None);
+    }
 }

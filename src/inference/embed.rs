@@ -307,17 +307,6 @@ impl OnnxEmbedder {
     }
 }
 
-/// Gives the freed activations of a batch back to the system: glibc keeps
-/// freed memory in its heaps (and raises its mmap threshold), so without this
-/// the process stays at its peak after bulk embedding.
-fn release_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only walks and shrinks glibc's own heaps.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
-
 impl EmbedBackend for OnnxEmbedder {
     fn embed_batch(&mut self, texts: &[String]) -> Result<Vec<Vec<f32>>, InferenceError> {
         // Similar lengths together: less padding per batch.
@@ -331,7 +320,7 @@ impl EmbedBackend for OnnxEmbedder {
                 out[i] = v;
             }
         }
-        release_freed_memory();
+        crate::system::release_freed_memory();
         let dim = self.dim;
         for v in out.iter_mut() {
             if v.is_empty() && dim > 0 {

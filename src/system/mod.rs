@@ -1,8 +1,8 @@
 //! The machine: device readings (CPU, memory, disk, temperature, uptime via
 //! `sysinfo`), the clock, the shutdown signal ([`Shutdown`]) and the hardware
 //! watchdog ([`watchdog::Watchdog`]), systemd's notify protocol on a server
-//! install ([`notify`]), sound through ALSA ([`alsa::Pcm`]) and a push button on a GPIO line
-//! ([`gpio::Button`]).
+//! install ([`notify`]), sound through ALSA ([`alsa::Pcm`]), a push button on a GPIO line
+//! ([`gpio::Button`]) and giving freed heap memory back ([`release_freed_memory`]).
 
 pub mod alsa;
 pub mod appliance;
@@ -29,6 +29,17 @@ pub fn peak_rss_bytes() -> u64 {
         })
         .unwrap_or(0)
         * 1024
+}
+
+/// Gives freed memory back to the system: glibc keeps freed memory in its heaps (and raises its mmap threshold after
+/// each large free), so after model work on inputs of many sizes — embedding batches, page and figure images — the
+/// process would otherwise stay near the sum of its peaks. Called after each such piece of work.
+pub fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks and shrinks glibc's own heaps.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 /// Seconds since the unix epoch (0 if the clock is before 1970).

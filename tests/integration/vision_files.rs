@@ -73,6 +73,9 @@ fn the_checks_on_the_drawn_pdfs_agree_with_what_was_drawn() {
     let eye = Eye::load(&VisionSettings::new(tmp.path())).expect("the vision models load");
     let lib = pdfium();
     let mut agree: BTreeMap<String, Agree> = BTreeMap::new();
+    // The smallest text rows measured on the tuning pages (lowest, highest), for the labels drawn tiny and normal:
+    // where `MIN_TEXT_POINTS` sits between them.
+    let (mut tiny_measured, mut normal_measured) = ((f32::MAX, 0f32), (f32::MAX, 0f32));
     for pg in manifest["pages"].as_array().unwrap() {
         let name = pg["page"].as_str().unwrap();
         let held_out = pg["split"] == "heldout";
@@ -150,8 +153,8 @@ fn the_checks_on_the_drawn_pdfs_agree_with_what_was_drawn() {
                 },
                 found.caption.is_some() == captioned,
             );
+            let blurred = e["blurred"].as_bool() == Some(true);
             if kind == "figure" {
-                let blurred = e["blurred"].as_bool().unwrap();
                 let said = page.problems.iter().any(|p| p.ends_with("looks blurred"));
                 add(
                     "figure blurred",
@@ -168,6 +171,38 @@ fn the_checks_on_the_drawn_pdfs_agree_with_what_was_drawn() {
                     "figure resolution",
                     found.dpi.is_some_and(|d| d < 150.0) == coarse,
                 );
+                let tiny = e["tiny_text"].as_bool().unwrap();
+                let small = found
+                    .smallest_text_points
+                    .is_some_and(|p| p < figures::checks::MIN_TEXT_POINTS);
+                let said = page
+                    .problems
+                    .iter()
+                    .any(|p| p.contains("too small to read"));
+                let right = small == tiny && (!tiny || said);
+                if !right {
+                    eprintln!(
+                        "tiny text wrong on {name}: labels drawn {} pt at {} dpi{}, smallest row measured {:?} pt",
+                        e["label_points"],
+                        e["dpi"],
+                        if blurred { ", blurred" } else { "" },
+                        found.smallest_text_points
+                    );
+                }
+                add("figure tiny text", right);
+                if let (Some(m), false) = (found.smallest_text_points, held_out) {
+                    let (lo, hi) = if tiny {
+                        &mut tiny_measured
+                    } else {
+                        &mut normal_measured
+                    };
+                    *lo = lo.min(m);
+                    *hi = hi.max(m);
+                }
+                // Where a machine can read the labels at all: a sharp raster of at least 150 dpi.
+                if !blurred && !coarse {
+                    add("figure tiny text, sharp and fine", right);
+                }
                 if captioned {
                     let n = e["number"].as_u64().map(|n| n as u32);
                     add(
@@ -186,6 +221,10 @@ fn the_checks_on_the_drawn_pdfs_agree_with_what_was_drawn() {
             a.rate()
         );
     }
+    eprintln!(
+        "vision checks: smallest text rows measured on the tuning pages: tiny labels {:.2}..{:.2} pt, normal {:.2}..{:.2} pt; too small under {} pt",
+        tiny_measured.0, tiny_measured.1, normal_measured.0, normal_measured.1, figures::checks::MIN_TEXT_POINTS
+    );
     for (check, floor) in CHECK_FLOORS {
         let a = &agree[*check];
         assert!(a.rate() >= *floor, "{check}: {:.3} < {floor}", a.rate());
@@ -205,6 +244,9 @@ const CHECK_FLOORS: &[(&str, f64)] = &[
     ("figure numbering", 0.97),
     ("figure resolution", 0.97),
     ("figure blurred", 0.97),
+    ("figure tiny text", 0.89),
+    ("figure tiny text, sharp and fine", 0.96),
+    ("figure tiny text, sharp and fine, held out", 0.9),
     ("figure caption, held out", 0.85),
     ("figure found, held out", 0.75),
 ];

@@ -50,6 +50,28 @@ pub struct PageImage {
     pub rgb: Vec<u8>,
 }
 
+impl PageImage {
+    /// The part of the image inside `r` (pixels, clamped to the image); None when that is under 8 pixels a side.
+    pub fn crop(&self, r: &Rect) -> Option<PageImage> {
+        let clamp = |v: f32, max: u32| (v.max(0.0) as u32).min(max);
+        let (x0, x1) = (clamp(r.x0, self.width), clamp(r.x1.ceil(), self.width));
+        let (y0, y1) = (clamp(r.y0, self.height), clamp(r.y1.ceil(), self.height));
+        if x1 < x0 + 8 || y1 < y0 + 8 {
+            return None;
+        }
+        let (w, row) = ((x1 - x0) as usize, self.width as usize * 3);
+        let mut rgb = Vec::with_capacity(w * (y1 - y0) as usize * 3);
+        for y in y0 as usize..y1 as usize {
+            rgb.extend_from_slice(&self.rgb[y * row + x0 as usize * 3..y * row + x1 as usize * 3]);
+        }
+        Some(PageImage {
+            width: x1 - x0,
+            height: y1 - y0,
+            rgb,
+        })
+    }
+}
+
 /// A model output without its batch axis: `[c, h, w]` (a 2-D output has c = 1).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Tensor {
@@ -103,16 +125,79 @@ pub fn look(d: &mut dyn Detectors, page: &PageImage) -> Result<Seen, InferenceEr
     let layout = decode_layout(&levels, page.width, page.height, &min_score);
     let layout_ms = t0.elapsed().as_millis() as u64;
     let t1 = Instant::now();
-    let (tw, th) = text_input_size(page.width, page.height, TEXT_MAX_SIDE);
-    let map = d.text(&text_input(page, tw, th), th as usize, tw as usize)?;
-    let [_, mh, mw] = map.shape;
-    let text = decode_text(&map.data, mw, mh, page.width, page.height);
+    let text = read_text(d, page)?;
     Ok(Seen {
         layout,
         text,
         layout_ms,
         text_ms: t1.elapsed().as_millis() as u64,
     })
+}
+
+/// Runs the text detector alone on `image` (a page, or a figure at its own resolution): the boxes of its text, in
+/// its pixels. The caller has checked that `image` is RGB of its size.
+pub fn read_text(d: &mut dyn Detectors, image: &PageImage) -> Result<Vec<Rect>, InferenceError> {
+    let (tw, th) = text_input_size(image.width, image.height, TEXT_MAX_SIDE);
+    let map = d.text(&text_input(image, tw, th), th as usize, tw as usize)?;
+    let [_, mh, mw] = map.shape;
+    Ok(decode_text(&map.data, mw, mh, image.width, image.height))
+}
+
+/// Overlap of neighbouring tiles in [`read_text_tiled`], in the image's pixels (a label cut by one tile's edge is
+/// whole in the next).
+const TILE_OVERLAP: u32 = 64;
+
+/// The tiles [`read_text_tiled`] reads a `w`×`h` image in: squares of `tile` pixels (the last ones flush with the
+/// far edges), overlapping by [`TILE_OVERLAP`], covering every pixel; one tile when the image fits.
+pub fn tiles(w: u32, h: u32, tile: u32) -> Vec<Rect> {
+    let starts = |len: u32| -> Vec<u32> {
+        if len <= tile {
+            return vec![0];
+        }
+        let step = tile.saturating_sub(TILE_OVERLAP).max(1);
+        let mut v: Vec<u32> = (0..)
+            .map(|i| i * step)
+            .take_while(|s| s + tile < len)
+            .collect();
+        v.push(len - tile);
+        v
+    };
+    let (xs, ys) = (starts(w), starts(h));
+    ys.iter()
+        .flat_map(|&y| {
+            xs.iter().map(move |&x| {
+                Rect::new(
+                    x as f32,
+                    y as f32,
+                    (x + tile).min(w) as f32,
+                    (y + tile).min(h) as f32,
+                )
+            })
+        })
+        .collect()
+}
+
+/// Reads the text of `image` at its own resolution (a figure's raster): where the text detector would have to
+/// shrink it to [`TEXT_MAX_SIDE`], it reads overlapping tiles instead, so small labels keep their pixels. The boxes
+/// are in the image's pixels; a box found twice in an overlap is kept once.
+pub fn read_text_tiled(
+    d: &mut dyn Detectors,
+    image: &PageImage,
+) -> Result<Vec<Rect>, InferenceError> {
+    // The detector enlarges an image whose short side is under 736 pixels; a tile is what fits after that.
+    let enlarge = (736.0 / image.width.min(image.height).max(1) as f32).max(1.0);
+    let tile = ((TEXT_MAX_SIDE as f32 / enlarge) as u32).max(2 * TILE_OVERLAP);
+    let mut found: Vec<Rect> = Vec::new();
+    for t in tiles(image.width, image.height, tile) {
+        let Some(part) = image.crop(&t) else { continue };
+        for b in read_text(d, &part)? {
+            let b = Rect::new(b.x0 + t.x0, b.y0 + t.y0, b.x1 + t.x0, b.y1 + t.y0);
+            if !found.iter().any(|f| f.iou(&b) > 0.5) {
+                found.push(b);
+            }
+        }
+    }
+    Ok(found)
 }
 
 /// The page stretched to the layout model's input, BGR, normalized with ImageNet's mean and deviation in the
@@ -212,7 +297,30 @@ impl Eye {
 
     /// Detects layout and text on one page (shared, not copied, with the worker: the checks read it too).
     pub fn look(&self, page: std::sync::Arc<PageImage>) -> Result<Seen, InferenceError> {
-        self.worker.call(move |d| look(d.as_mut(), &page))
+        self.worker.call(move |d| {
+            let seen = look(d.as_mut(), &page);
+            // Each page shape leaves the detectors' activations of other sizes free in the C heap.
+            crate::system::release_freed_memory();
+            seen
+        })
+    }
+
+    /// Finds the text on one image (a figure read at its own resolution, [`read_text_tiled`]) without the layout model.
+    pub fn read_text(&self, image: std::sync::Arc<PageImage>) -> Result<Vec<Rect>, InferenceError> {
+        if image.width == 0
+            || image.height == 0
+            || image.rgb.len() != image.width as usize * image.height as usize * 3
+        {
+            return Err(InferenceError::Run {
+                model: TEXT_MODEL.into(),
+                message: format!("not a {}x{} RGB image", image.width, image.height),
+            });
+        }
+        self.worker.call(move |d| {
+            let text = read_text_tiled(d.as_mut(), &image);
+            crate::system::release_freed_memory();
+            text
+        })
     }
 }
 
@@ -257,6 +365,52 @@ mod tests {
             (b_of_left - (0.0 - 0.485) / 0.229).abs() < 1e-4,
             "{b_of_left}"
         );
+    }
+
+    #[test]
+    fn tiles_cover_the_whole_image_overlapping_and_no_tile_is_larger_than_asked() {
+        assert_eq!(
+            tiles(500, 300, 1280),
+            vec![Rect::new(0.0, 0.0, 500.0, 300.0)]
+        );
+        let t = tiles(3000, 1300, 1280);
+        assert_eq!(t.len(), 3 * 2);
+        for r in &t {
+            assert!(r.width() <= 1280.0 && r.height() <= 1280.0, "{r:?}");
+        }
+        // Every pixel inside some tile, and neighbours overlap by at least TILE_OVERLAP.
+        for (x, y) in [
+            (0.5, 0.5),
+            (2999.5, 1299.5),
+            (1250.5, 640.5),
+            (2400.5, 1290.5),
+        ] {
+            assert!(
+                t.iter()
+                    .any(|r| r.x0 <= x && x < r.x1 && r.y0 <= y && y < r.y1),
+                "({x}, {y})"
+            );
+        }
+        assert_eq!(t[0].x1 - t[1].x0, TILE_OVERLAP as f32);
+        assert_eq!(t.last().unwrap().x1, 3000.0);
+    }
+
+    #[test]
+    fn a_crop_keeps_the_pixels_inside_its_rectangle_and_a_sliver_is_none() {
+        // 10x10, each pixel's red value its x, green its y.
+        let rgb = (0..10u8)
+            .flat_map(|y| (0..10u8).flat_map(move |x| [x, y, 0]))
+            .collect();
+        let page = PageImage {
+            width: 10,
+            height: 10,
+            rgb,
+        };
+        let c = page.crop(&Rect::new(1.0, 2.0, 9.5, 12.0)).unwrap();
+        assert_eq!((c.width, c.height), (9, 8));
+        assert_eq!(&c.rgb[..3], &[1, 2, 0]);
+        assert_eq!(&c.rgb[c.rgb.len() - 3..], &[9, 9, 0]);
+        assert!(page.crop(&Rect::new(0.0, 0.0, 5.0, 10.0)).is_none());
     }
 
     #[test]
