@@ -165,34 +165,28 @@ pub fn stated_dpi(bytes: &[u8]) -> Option<f32> {
         }
     } else if bytes.starts_with(b"II*\0") || bytes.starts_with(b"MM\0*") {
         let little = bytes[0] == b'I';
-        let u16_at = |i: usize| {
-            let b: [u8; 2] = bytes.get(i..i + 2)?.try_into().ok()?;
+        // An unsigned number of `n` bytes at `i`, in the file's byte order.
+        let uint = |i: usize, n: usize| {
+            let b = bytes.get(i..i + n)?;
+            let fold = |v: u32, x: &u8| (v << 8) | u32::from(*x);
             Some(if little {
-                u16::from_le_bytes(b)
+                b.iter().rev().fold(0, fold)
             } else {
-                u16::from_be_bytes(b)
-            })
-        };
-        let u32_at = |i: usize| {
-            let b: [u8; 4] = bytes.get(i..i + 4)?.try_into().ok()?;
-            Some(if little {
-                u32::from_le_bytes(b)
-            } else {
-                u32::from_be_bytes(b)
+                b.iter().fold(0, fold)
             })
         };
         // The first image directory: 12-byte entries (tag, type, count, value or offset).
-        let ifd = u32_at(4)? as usize;
-        let (mut x, mut unit) = (None, 2u16);
-        for e in 0..usize::from(u16_at(ifd)?.min(512)) {
+        let ifd = uint(4, 4)? as usize;
+        let (mut x, mut unit) = (None, 2);
+        for e in 0..uint(ifd, 2)?.min(512) as usize {
             let at = ifd + 2 + 12 * e;
-            match u16_at(at)? {
+            match uint(at, 2)? {
                 282 => {
-                    let off = u32_at(at + 8)? as usize;
-                    let (n, d) = (u32_at(off)?, u32_at(off + 4)?);
+                    let off = uint(at + 8, 4)? as usize;
+                    let (n, d) = (uint(off, 4)?, uint(off + 4, 4)?);
                     x = (d > 0).then(|| n as f32 / d as f32);
                 }
-                296 => unit = u16_at(at + 8)?,
+                296 => unit = uint(at + 8, 2)?,
                 _ => {}
             }
         }
