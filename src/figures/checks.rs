@@ -280,6 +280,18 @@ fn raster_dpi(fig: &Rect, images: &[(Rect, u32, u32)], page_dpi: f32) -> Option<
     Some((*w as f32 / inch_w).min(*h as f32 / inch_h))
 }
 
+impl NativeRegion {
+    /// Whether text box `b` (in the crop's pixels) touches an edge where the crop cut the image: a label cut in two,
+    /// not to be measured. The image's own edges cut nothing.
+    pub fn cuts(&self, b: &Rect) -> bool {
+        let (r, (w, h)) = (&self.pixels, self.size);
+        (r.x0 >= 1.0 && b.x0 <= 1.0)
+            || (r.y0 >= 1.0 && b.y0 <= 1.0)
+            || (r.x1 <= w - 1.0 && b.x1 >= r.width() - 1.0)
+            || (r.y1 <= h - 1.0 && b.y1 >= r.height() - 1.0)
+    }
+}
+
 /// Where `fig`'s text can be read at its raster image's own resolution: the image under it and the figure's part
 /// of it in the image's pixels. None without a print size (a bare image) or such an image.
 pub fn native_region(fig: &Rect, facts: &PageFacts) -> Option<NativeRegion> {
@@ -516,6 +528,12 @@ mod tests {
         assert!((n.dpi - 300.0).abs() < 0.01, "{}", n.dpi);
         assert_eq!(n.pixels, Rect::new(340.0, 20.0, 600.0, 280.0));
         assert_eq!(n.size, (600.0, 300.0));
+        // The crop (260 x 260 pixels) cut the image on its left, top and bottom, not at its right: a box touching
+        // the left or bottom edge is a cut label, one touching the right edge only is whole.
+        assert!(n.cuts(&Rect::new(0.0, 100.0, 20.0, 110.0)));
+        assert!(n.cuts(&Rect::new(100.0, 250.0, 120.0, 260.0)));
+        assert!(!n.cuts(&Rect::new(2.0, 100.0, 20.0, 110.0)));
+        assert!(!n.cuts(&Rect::new(240.0, 100.0, 260.0, 110.0)));
         let bare = PageFacts {
             dpi: None,
             ..facts.clone()

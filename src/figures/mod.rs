@@ -210,20 +210,16 @@ fn native_text(
         let Some(part) = raster.crop(&region.pixels) else {
             continue;
         };
-        let (w, h) = (part.width as f32, part.height as f32);
-        let whole = crate::inference::vision::detect::Rect::new(0.0, 0.0, w, h);
+        let whole = crate::inference::vision::detect::Rect::new(
+            0.0,
+            0.0,
+            part.width as f32,
+            part.height as f32,
+        );
         drop(raster);
         let part = std::sync::Arc::new(part);
         let mut boxes = eye.read_text(part.clone())?;
-        // A box touching an edge where the crop cut the image is a cut label: not measured.
-        let r = &region.pixels;
-        let cut = |b: &crate::inference::vision::detect::Rect| {
-            (r.x0 >= 1.0 && b.x0 <= 1.0)
-                || (r.y0 >= 1.0 && b.y0 <= 1.0)
-                || (r.x1 <= region.size.0 - 1.0 && b.x1 >= w - 1.0)
-                || (r.y1 <= region.size.1 - 1.0 && b.y1 >= h - 1.0)
-        };
-        boxes.retain(|b| !cut(b));
+        boxes.retain(|b| !region.cuts(b));
         out.push((
             fig.rect,
             checks::smallest_text(&part, &whole, &boxes, Some(region.dpi)),
