@@ -274,11 +274,16 @@ fn raster_of(fig: &Rect, images: &[(Rect, u32, u32)]) -> Option<usize> {
 /// The print resolution of the raster image that covers most of `fig`: its pixels over its placed size in inches.
 fn raster_dpi(fig: &Rect, images: &[(Rect, u32, u32)], page_dpi: f32) -> Option<f32> {
     let (r, w, h) = &images[raster_of(fig, images)?];
+    print_dpi(r, *w, *h, page_dpi)
+}
+
+/// The print resolution of an image of `w`×`h` pixels placed over `r` (rendering pixels at `page_dpi`).
+fn print_dpi(r: &Rect, w: u32, h: u32, page_dpi: f32) -> Option<f32> {
     let (inch_w, inch_h) = (r.width() / page_dpi, r.height() / page_dpi);
     if inch_w <= 0.0 || inch_h <= 0.0 {
         return None;
     }
-    Some((*w as f32 / inch_w).min(*h as f32 / inch_h))
+    Some((w as f32 / inch_w).min(h as f32 / inch_h))
 }
 
 impl NativeRegion {
@@ -299,7 +304,7 @@ pub fn native_region(fig: &Rect, facts: &PageFacts) -> Option<NativeRegion> {
     let page_dpi = facts.dpi?;
     let index = raster_of(fig, &facts.images)?;
     let (r, w, h) = &facts.images[index];
-    let dpi = raster_dpi(fig, &facts.images, page_dpi)?;
+    let dpi = print_dpi(r, *w, *h, page_dpi)?;
     let (kx, ky) = (*w as f32 / r.width(), *h as f32 / r.height());
     let pixels = Rect::new(
         (fig.x0.max(r.x0) - r.x0) * kx,

@@ -252,13 +252,16 @@ pub fn decode_text(prob: &[f32], w: usize, h: usize, page_w: u32, page_h: u32) -
     out
 }
 
-/// The text detector's input size for a `w`×`h` page: the short side at least 736 (PP-OCRv4's `limit_side_len`),
-/// both sides multiples of 32, and at most `max_side` on the long side.
+/// The text detector's shortest input side (PP-OCRv4's `limit_side_len`): smaller images are enlarged to it.
+pub const TEXT_MIN_SIDE: u32 = 736;
+
+/// The text detector's input size for a `w`×`h` page: the short side at least [`TEXT_MIN_SIDE`], both sides
+/// multiples of 32, and at most `max_side` on the long side.
 pub fn text_input_size(w: u32, h: u32, max_side: u32) -> (u32, u32) {
     let (w, h) = (w.max(1) as f32, h.max(1) as f32);
     let mut scale = 1.0f32;
-    if w.min(h) < 736.0 {
-        scale = 736.0 / w.min(h);
+    if w.min(h) < TEXT_MIN_SIDE as f32 {
+        scale = TEXT_MIN_SIDE as f32 / w.min(h);
     }
     if w.max(h) * scale > max_side as f32 {
         scale = max_side as f32 / w.max(h);

@@ -20,7 +20,10 @@ pub mod ncnn;
 pub mod onnx;
 
 use super::{InferenceError, Worker, WorkerLimits};
-use detect::{decode_layout, decode_text, text_input_size, Detection, Level, Rect, LAYOUT_INPUT};
+use detect::{
+    decode_layout, decode_text, text_input_size, Detection, Level, Rect, LAYOUT_INPUT,
+    TEXT_MIN_SIDE,
+};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -51,6 +54,20 @@ pub struct PageImage {
 }
 
 impl PageImage {
+    /// Refuses, before any model runs, an image that is not RGB of its size.
+    fn check(&self, model: &str) -> Result<(), InferenceError> {
+        if self.width == 0
+            || self.height == 0
+            || self.rgb.len() != self.width as usize * self.height as usize * 3
+        {
+            return Err(InferenceError::Run {
+                model: model.into(),
+                message: format!("not a {}x{} RGB image", self.width, self.height),
+            });
+        }
+        Ok(())
+    }
+
     /// The part of the image inside `r` (pixels, clamped to the image); None when that is under 8 pixels a side.
     pub fn crop(&self, r: &Rect) -> Option<PageImage> {
         let clamp = |v: f32, max: u32| (v.max(0.0) as u32).min(max);
@@ -102,15 +119,7 @@ pub fn look(d: &mut dyn Detectors, page: &PageImage) -> Result<Seen, InferenceEr
         model: LAYOUT_MODEL.into(),
         message,
     };
-    if page.width == 0
-        || page.height == 0
-        || page.rgb.len() != page.width as usize * page.height as usize * 3
-    {
-        return Err(bad(format!(
-            "not a {}x{} RGB image",
-            page.width, page.height
-        )));
-    }
+    page.check(LAYOUT_MODEL)?;
     let t0 = Instant::now();
     let out = d.layout(&layout_input(page))?;
     if out.len() != 8 {
@@ -184,11 +193,15 @@ pub fn read_text_tiled(
     d: &mut dyn Detectors,
     image: &PageImage,
 ) -> Result<Vec<Rect>, InferenceError> {
-    // The detector enlarges an image whose short side is under 736 pixels; a tile is what fits after that.
-    let enlarge = (736.0 / image.width.min(image.height).max(1) as f32).max(1.0);
+    // The detector enlarges an image whose short side is under TEXT_MIN_SIDE; a tile is what fits after that.
+    let enlarge = (TEXT_MIN_SIDE as f32 / image.width.min(image.height).max(1) as f32).max(1.0);
     let tile = ((TEXT_MAX_SIDE as f32 / enlarge) as u32).max(2 * TILE_OVERLAP);
+    let tiles = tiles(image.width, image.height, tile);
+    if tiles.len() == 1 {
+        return read_text(d, image);
+    }
     let mut found: Vec<Rect> = Vec::new();
-    for t in tiles(image.width, image.height, tile) {
+    for t in tiles {
         let Some(part) = image.crop(&t) else { continue };
         for b in read_text(d, &part)? {
             let b = Rect::new(b.x0 + t.x0, b.y0 + t.y0, b.x1 + t.x0, b.y1 + t.y0);
@@ -307,15 +320,7 @@ impl Eye {
 
     /// Finds the text on one image (a figure read at its own resolution, [`read_text_tiled`]) without the layout model.
     pub fn read_text(&self, image: std::sync::Arc<PageImage>) -> Result<Vec<Rect>, InferenceError> {
-        if image.width == 0
-            || image.height == 0
-            || image.rgb.len() != image.width as usize * image.height as usize * 3
-        {
-            return Err(InferenceError::Run {
-                model: TEXT_MODEL.into(),
-                message: format!("not a {}x{} RGB image", image.width, image.height),
-            });
-        }
+        image.check(TEXT_MODEL)?;
         self.worker.call(move |d| {
             let text = read_text_tiled(d.as_mut(), &image);
             crate::system::release_freed_memory();
