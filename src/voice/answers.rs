@@ -28,21 +28,21 @@ pub fn answer(
     now: i64,
 ) -> Answer {
     let started = std::time::Instant::now();
-    let a = answer_unlogged(ctx, grammar, heard, last, now);
+    let a = answer_unlogged(ctx, heard, grammar.understand(heard), last, now);
     log(ctx, &a, now, started.elapsed().as_secs_f64(), None);
     a
 }
 
-/// [`answer`] without the log entry: the caller logs it with [`log`] once the
-/// whole command (speech included) is done.
+/// [`answer`] to what `heard` was understood as, without the log entry: the
+/// caller logs it with [`log`] once the whole command (speech included) is done.
 pub fn answer_unlogged(
     ctx: &AppContext,
-    grammar: &Grammar,
     heard: &str,
+    understood: Result<Understood, Option<Understood>>,
     last: Option<&str>,
     now: i64,
 ) -> Answer {
-    let (intent, slots, score, text) = match grammar.understand(heard) {
+    let (intent, slots, score, text) = match understood {
         Ok(u) => {
             let text = respond(ctx, &u, last, now);
             (Some(u.intent), u.slots, u.score, text)

@@ -11,7 +11,7 @@
 
 use super::answers::{self, Answer};
 use super::audio::{self, AudioError};
-use super::intents::Grammar;
+use super::intents::{Grammar, Understood};
 use super::VoiceError;
 use crate::config::Config;
 use crate::context::AppContext;
@@ -53,6 +53,29 @@ pub fn command_words_with(grammar: &Grammar, heard: &Heard, margin: f32) -> Stri
     }
     heard.text.clone()
 }
+
+/// What a spoken command is understood as: its [`command_words`] through the grammar, with any slot those
+/// words lost filled from the free transcript ([`Grammar::fill_from`]).
+pub fn understand_heard(grammar: &Grammar, heard: &Heard) -> (String, Understanding) {
+    understand_heard_with(grammar, heard, GUIDE_MARGIN)
+}
+
+/// [`understand_heard`] with another margin (for measuring it).
+pub fn understand_heard_with(
+    grammar: &Grammar,
+    heard: &Heard,
+    margin: f32,
+) -> (String, Understanding) {
+    let words = command_words_with(grammar, heard, margin);
+    let understood = grammar.understand(&words).map(|mut u| {
+        grammar.fill_from(&mut u, &heard.text);
+        u
+    });
+    (words, understood)
+}
+
+/// The grammar's verdict: understood, or not (with the closest command, if any came near).
+pub type Understanding = Result<Understood, Option<Understood>>;
 
 /// One command and its answer.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -267,10 +290,10 @@ impl Desk {
 
     fn finish(&self, ctx: &AppContext, heard: Option<Heard>, now: i64, t0: Instant) -> Spoke {
         let grammar = self.grammar_for(ctx);
-        let text = heard
-            .as_ref()
-            .map(|h| command_words(&grammar, h))
-            .unwrap_or_default();
+        let (text, understood) = match heard.as_ref() {
+            Some(h) => understand_heard(&grammar, h),
+            None => (String::new(), Err(None)),
+        };
         let last = self.last_answer();
         let t_answer = Instant::now();
         let (answer, outcome) = if text.is_empty() {
@@ -283,7 +306,7 @@ impl Desk {
             };
             (a, "no_speech")
         } else {
-            let a = answers::answer_unlogged(ctx, &grammar, &text, last.as_deref(), now);
+            let a = answers::answer_unlogged(ctx, &text, understood, last.as_deref(), now);
             let outcome = if a.intent.is_some() {
                 "understood"
             } else {

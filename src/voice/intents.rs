@@ -6,6 +6,7 @@
 //! Below [`THRESHOLD`] the answer is "not understood" plus the closest command.
 
 use super::numbers::words_to_digits;
+use super::template::{expand, parse, Node, Piece};
 use super::VoiceError;
 use crate::inference::guide::{Pattern, Sentences};
 use serde::Deserialize;
@@ -15,7 +16,7 @@ use std::sync::{Arc, OnceLock};
 /// How close (0..1) an utterance must come to a sentence to be understood.
 pub const THRESHOLD: f32 = 0.72;
 /// Sentences one template may expand to (a guard against a runaway template).
-const MAX_VARIANTS: usize = 512;
+pub(super) const MAX_VARIANTS: usize = 512;
 /// The longest slot value, in words.
 const MAX_SLOT_WORDS: usize = 4;
 /// Words the recogniser's guide lets a speaker put before a command (as [`extra_word_cost`] forgives them).
@@ -23,22 +24,16 @@ const LEAD_FILLERS: [&str; 7] = ["please", "hey", "ok", "okay", "so", "um", "box
 /// ... and after it.
 const TAIL_FILLERS: [&str; 2] = ["please", "now"];
 
-#[derive(Debug, Clone, PartialEq)]
-enum Node {
-    Word(String),
-    Slot(String),
-    Opt(Vec<Node>),
-    Alt(Vec<Vec<Node>>),
-}
-
 /// How an alignment cell was reached: the previous cell and a slot value.
 type Step = (usize, usize, Option<String>);
 
-/// A piece of an expanded sentence.
-#[derive(Debug, Clone, PartialEq)]
-enum Piece {
-    Word(String),
-    Slot(String),
+/// The heard words aligned with one sentence.
+struct Alignment {
+    cost: f32,
+    slots: BTreeMap<String, String>,
+    /// Indices of heard words left over: ones the sentence has no place for, or that stand in for a sentence
+    /// word they sound nothing like; in order.
+    extra: Vec<usize>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -229,7 +224,7 @@ impl Grammar {
         let mut best: Option<Understood> = None;
         for (intent, written, variants) in &self.sentences {
             for v in variants {
-                let Some((cost, slots)) = self.align(&heard, v) else {
+                let Some(Alignment { cost, slots, .. }) = self.align(&heard, v) else {
                     continue;
                 };
                 let size = heard.len().max(v.len()) as f32;
@@ -250,13 +245,9 @@ impl Grammar {
         }
     }
 
-    /// Edit-distance alignment of the heard words with one sentence: the cost
-    /// and the slot values, or None if a slot cannot be filled.
-    fn align(
-        &self,
-        heard: &[String],
-        sentence: &[Piece],
-    ) -> Option<(f32, BTreeMap<String, String>)> {
+    /// Edit-distance alignment of the heard words with one sentence, or None
+    /// if a slot cannot be filled.
+    fn align(&self, heard: &[String], sentence: &[Piece]) -> Option<Alignment> {
         let (n, m) = (heard.len(), sentence.len());
         const INF: f32 = f32::INFINITY;
         // cost[i][j]: heard[..i] against sentence[..j]; back: how it was reached.
@@ -328,6 +319,7 @@ impl Grammar {
             return None;
         }
         let mut slots = BTreeMap::new();
+        let mut extra = Vec::new();
         let (mut i, mut j) = (n, m);
         while let Some((pi, pj, value)) = back[i][j].clone() {
             if let (Some(v), Some(Piece::Slot(name))) = (value, sentence.get(pj)) {
@@ -335,10 +327,84 @@ impl Grammar {
                     slots.insert(name.clone(), v);
                 }
             }
+            // Left over: words the sentence has no place for, or that stand in for words they sound little like.
+            let unlike = matches!(sentence.get(pj), Some(Piece::Word(_)))
+                && cost[i][j] - cost[pi][pj] >= 0.5;
+            if pj == j || unlike {
+                extra.extend((pi..i).rev());
+            }
             i = pi;
             j = pj;
         }
-        Some((cost[n][m], slots))
+        extra.reverse();
+        Some(Alignment {
+            cost: cost[n][m],
+            slots,
+            extra,
+        })
+    }
+
+    /// Fills the slots `u`'s intent takes but `u` lacks from `free`, the recogniser's free transcript, when the
+    /// words used were the grammar's likeliest sentence and that kept only part of what was said ("what is
+    /// waiting" of "what is waiting in copy editing"). `free` is aligned with the intent's own sentences; a
+    /// missing slot is taken from that alignment, or from the words it left over when a value is said right
+    /// after a word that comes before that slot in one of the intent's sentences ("in", "the" before a stage;
+    /// "submission", "number" before a number). Nothing is guessed when two different values would fit.
+    pub fn fill_from(&self, u: &mut Understood, free: &str) {
+        let heard = normalize(free);
+        let mut takes: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        let mut best: Option<Alignment> = None;
+        for (_, _, variants) in self.sentences.iter().filter(|(i, _, _)| *i == u.intent) {
+            for v in variants {
+                for (k, piece) in v.iter().enumerate() {
+                    if let Piece::Slot(name) = piece {
+                        let cues = takes.entry(name).or_default();
+                        if let Some(Piece::Word(w)) = k.checked_sub(1).and_then(|k| v.get(k)) {
+                            if !cues.contains(&w.as_str()) {
+                                cues.push(w);
+                            }
+                        }
+                    }
+                }
+                if let Some(a) = self.align(&heard, v) {
+                    if best.as_ref().is_none_or(|b| a.cost < b.cost) {
+                        best = Some(a);
+                    }
+                }
+            }
+        }
+        let Some(best) = best else { return };
+        for (name, cues) in takes {
+            if u.slots.contains_key(name) {
+                continue;
+            }
+            // Every value the free transcript offers for this slot: the alignment's own, and the best one said
+            // after each cue among the left-over words.
+            let mut values: Vec<String> = best.slots.get(name).into_iter().cloned().collect();
+            for (r, &start) in best.extra.iter().enumerate() {
+                let cued = start
+                    .checked_sub(1)
+                    .and_then(|k| heard.get(k))
+                    .is_some_and(|before| cues.iter().any(|c| similarity(before, c) >= 0.8));
+                if !cued {
+                    continue;
+                }
+                let run = best.extra[r..]
+                    .iter()
+                    .enumerate()
+                    .take_while(|(d, &k)| k == start + d)
+                    .count();
+                let said = (1..=run.min(MAX_SLOT_WORDS))
+                    .filter_map(|len| self.slot_value(name, &heard[start..start + len]))
+                    .min_by(|a, b| a.1.total_cmp(&b.1));
+                values.extend(said.map(|(v, _)| v));
+            }
+            values.sort();
+            values.dedup();
+            if let [value] = values.as_slice() {
+                u.slots.insert(name.to_string(), value.clone());
+            }
+        }
     }
 
     /// The value of slot `name` said as `words`, and what the mismatch costs.
@@ -412,129 +478,6 @@ pub fn similarity(a: &str, b: &str) -> f32 {
     }
 }
 
-// ---- templates --------------------------------------------------------------
-
-fn parse(s: &str) -> Result<Vec<Node>, String> {
-    let chars: Vec<char> = s.chars().collect();
-    let mut pos = 0;
-    let nodes = parse_seq(&chars, &mut pos, None)?;
-    if pos != chars.len() {
-        return Err(format!("unexpected '{}'", chars[pos]));
-    }
-    Ok(nodes)
-}
-
-/// A sequence up to `end` (or the end of input); `|` splits alternatives in `(…)`.
-fn parse_seq(c: &[char], pos: &mut usize, end: Option<char>) -> Result<Vec<Node>, String> {
-    let mut alts: Vec<Vec<Node>> = vec![Vec::new()];
-    let mut word = String::new();
-    let flush = |word: &mut String, alts: &mut Vec<Vec<Node>>| {
-        for w in normalize(word) {
-            if let Some(last) = alts.last_mut() {
-                last.push(Node::Word(w));
-            }
-        }
-        word.clear();
-    };
-    while *pos < c.len() {
-        let ch = c[*pos];
-        match ch {
-            '[' | '(' => {
-                flush(&mut word, &mut alts);
-                *pos += 1;
-                let close = if ch == '[' { ']' } else { ')' };
-                let inner = parse_seq(c, pos, Some(close))?;
-                let node = match (ch, inner.as_slice()) {
-                    ('[', [Node::Alt(a)]) => Node::Opt(vec![Node::Alt(a.clone())]),
-                    ('[', _) => Node::Opt(inner),
-                    (_, [alt @ Node::Alt(_)]) => alt.clone(),
-                    _ => Node::Alt(vec![inner]),
-                };
-                if let Some(last) = alts.last_mut() {
-                    last.push(node);
-                }
-            }
-            ']' | ')' => {
-                if end != Some(ch) {
-                    return Err(format!("unmatched '{ch}'"));
-                }
-                flush(&mut word, &mut alts);
-                *pos += 1;
-                return Ok(wrap(alts));
-            }
-            '|' => {
-                if end.is_none() {
-                    return Err("'|' outside brackets".into());
-                }
-                flush(&mut word, &mut alts);
-                alts.push(Vec::new());
-                *pos += 1;
-            }
-            '{' => {
-                flush(&mut word, &mut alts);
-                let close = c[*pos..]
-                    .iter()
-                    .position(|&x| x == '}')
-                    .ok_or("unclosed '{'")?;
-                let name: String = c[*pos + 1..*pos + close].iter().collect();
-                if name.is_empty() || !name.chars().all(|x| x.is_ascii_alphanumeric() || x == '_') {
-                    return Err(format!("bad slot name {{{name}}}"));
-                }
-                if let Some(last) = alts.last_mut() {
-                    last.push(Node::Slot(name));
-                }
-                *pos += close + 1;
-            }
-            _ => {
-                word.push(ch);
-                *pos += 1;
-            }
-        }
-    }
-    if let Some(e) = end {
-        return Err(format!("missing '{e}'"));
-    }
-    flush(&mut word, &mut alts);
-    Ok(wrap(alts))
-}
-
-fn wrap(mut alts: Vec<Vec<Node>>) -> Vec<Node> {
-    if alts.len() == 1 {
-        alts.pop().unwrap_or_default()
-    } else {
-        vec![Node::Alt(alts)]
-    }
-}
-
-fn expand(nodes: &[Node]) -> Vec<Vec<Piece>> {
-    let mut out: Vec<Vec<Piece>> = vec![Vec::new()];
-    for n in nodes {
-        let options: Vec<Vec<Piece>> = match n {
-            Node::Word(w) => vec![vec![Piece::Word(w.clone())]],
-            Node::Slot(s) => vec![vec![Piece::Slot(s.clone())]],
-            Node::Opt(inner) => {
-                let mut o = expand(inner);
-                o.push(Vec::new());
-                o
-            }
-            Node::Alt(alts) => alts.iter().flat_map(|a| expand(a)).collect(),
-        };
-        let mut next = Vec::with_capacity(out.len() * options.len());
-        for prefix in &out {
-            for o in &options {
-                let mut v = prefix.clone();
-                v.extend(o.iter().cloned());
-                next.push(v);
-            }
-            if next.len() > MAX_VARIANTS * 4 {
-                break;
-            }
-        }
-        out = next;
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -556,15 +499,6 @@ mod tests {
             .understand(text)
             .unwrap_or_else(|c| panic!("not understood: {text} (closest {c:?})"));
         (u.intent, u.slots)
-    }
-
-    #[test]
-    fn templates_expand_their_options_and_alternatives() {
-        let v = expand(&parse("who (is|are) [very] late").unwrap());
-        assert_eq!(v.len(), 4);
-        assert!(parse("oops (a|b").is_err());
-        assert!(parse("x ]").is_err());
-        assert!(parse("{bad name}").is_err());
     }
 
     #[test]
@@ -624,6 +558,42 @@ mod tests {
         assert!(g()
             .understand("who should review submission banana")
             .is_err());
+    }
+
+    fn filled(words: &str, free: &str) -> BTreeMap<String, String> {
+        let g = g();
+        let mut u = g.understand(words).expect("the words are a command");
+        g.fill_from(&mut u, free);
+        u.slots
+    }
+
+    #[test]
+    fn a_slot_the_guided_words_lost_is_taken_from_the_free_transcript() {
+        let s = filled("what is waiting", "What is waiting in copy editing?");
+        assert_eq!(s["stage"], "copyediting");
+        let s = filled("what is waiting", "what's waiting in the production stage");
+        assert_eq!(s["stage"], "production");
+        let s = filled("who should review", "who should review paper twelve please");
+        assert_eq!(s["number"], "12");
+        // A slot the words kept is kept.
+        let s = filled(
+            "how many submissions are in review",
+            "how many are in production",
+        );
+        assert_eq!(s["stage"], "review");
+    }
+
+    #[test]
+    fn a_slot_is_not_guessed_from_a_word_the_command_itself_uses() {
+        // "submissions" sounds like the stage "submission", but nothing that comes before a stage leads to it.
+        assert!(filled("what is waiting", "what submissions are waiting").is_empty());
+        assert!(filled("what is waiting", "what is waiting today").is_empty());
+        // Two stages said: which one was meant is not guessed.
+        assert!(filled(
+            "what is waiting",
+            "what is waiting in review and in production"
+        )
+        .is_empty());
     }
 
     #[test]

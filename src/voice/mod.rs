@@ -4,7 +4,7 @@
 //! text-to-speech, run by the [`desk::Desk`]: WAV in ([`audio`]: checked,
 //! bounded, made 16 kHz mono), the speech models on their workers
 //! ([`crate::inference::speech`]), the commands as sentence templates per
-//! language ([`intents`], `en.toml`), numbers said as words ([`numbers`]), and
+//! language ([`intents`], `en.toml`; parsed by `template`), numbers said as words ([`numbers`]), and
 //! the answers, computed from the store and the service's agents
 //! ([`answers`]). Push-to-talk is a button on the page, a GPIO button at the
 //! box ([`button`]) or the CLI; the microphone is read by [`capture`].
@@ -18,6 +18,7 @@ pub mod capture;
 pub mod desk;
 pub mod intents;
 pub mod numbers;
+mod template;
 pub mod testset;
 
 pub use answers::{answer, Answer};

@@ -35,7 +35,8 @@ pub struct Outcome {
     pub logprob: f32,
     /// The grammar's likeliest sentence, when the recogniser found one.
     pub guided: Option<crate::inference::speech::Guess>,
-    /// What the command was understood from ([`super::desk::command_words`]).
+    /// What the command was understood from ([`super::desk::command_words`]; slots it lost come from the free
+    /// transcript).
     pub understood_from: String,
     pub intent: Option<String>,
     pub slots: BTreeMap<String, String>,
@@ -159,8 +160,8 @@ pub fn evaluate(desk: &Desk, dir: &Path) -> Result<Report, VoiceError> {
             .map_err(|e| VoiceError::TestSet(format!("{}: {e}", case.file)))?;
         let clip = audio::decode_wav(&bytes)?;
         let heard = ear.listen(clip.samples, Some(desk.grammar().guide()))?;
-        let words = super::desk::command_words(desk.grammar(), &heard);
-        let (intent, slots) = match desk.grammar().understand(&words) {
+        let (words, understood) = super::desk::understand_heard(desk.grammar(), &heard);
+        let (intent, slots) = match understood {
             Ok(u) => (Some(u.intent), u.slots),
             Err(_) => (None, BTreeMap::new()),
         };

@@ -209,8 +209,7 @@ pub(crate) fn bench_voice_cmd(
         let stt = t0.elapsed().as_secs_f64();
         stt_s += stt;
         let t1 = Instant::now();
-        let words = ojscog::voice::desk::command_words(&grammar, &heard);
-        let answer = match grammar.understand(&words) {
+        let answer = match ojscog::voice::desk::understand_heard(&grammar, &heard).1 {
             Ok(u) => format!("You asked for {}.", u.intent.replace('_', " ")),
             Err(_) => "I did not understand.".to_string(),
         };
