@@ -1,7 +1,7 @@
 //! The answers to voice commands, from the store and the service's agents;
 //! every command is logged in `agent_execution_log` (agent `voice`).
 
-use super::intents::{Grammar, Understood};
+use super::intents::{Grammar, Understanding, Understood};
 use crate::context::AppContext;
 use crate::store::{AgentRun, ReviewerSort, Store};
 use serde::Serialize;
@@ -38,7 +38,7 @@ pub fn answer(
 pub fn answer_unlogged(
     ctx: &AppContext,
     heard: &str,
-    understood: Result<Understood, Option<Understood>>,
+    understood: Understanding,
     last: Option<&str>,
     now: i64,
 ) -> Answer {

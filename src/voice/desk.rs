@@ -11,7 +11,7 @@
 
 use super::answers::{self, Answer};
 use super::audio::{self, AudioError};
-use super::intents::{Grammar, Understood};
+use super::intents::{Grammar, Understanding};
 use super::VoiceError;
 use crate::config::Config;
 use crate::context::AppContext;
@@ -31,31 +31,10 @@ pub const SURE: f32 = 0.95;
 /// transcript and still be taken for what was said; further below, the speaker said something else.
 pub const GUIDE_MARGIN: f32 = 2.0;
 
-/// The words a spoken command is understood from: the free transcript when the grammar understands it outright,
-/// else the grammar's likeliest sentence when the recogniser found it nearly as likely as what it heard freely,
-/// else the free transcript (which then gets "not understood" and the closest command).
-pub fn command_words(grammar: &Grammar, heard: &Heard) -> String {
-    command_words_with(grammar, heard, GUIDE_MARGIN)
-}
-
-/// [`command_words`] with another margin (for measuring it).
-pub fn command_words_with(grammar: &Grammar, heard: &Heard, margin: f32) -> String {
-    if grammar
-        .understand(&heard.text)
-        .is_ok_and(|u| u.score >= SURE)
-    {
-        return heard.text.clone();
-    }
-    if let Some(g) = &heard.guided {
-        if g.logprob >= heard.logprob - margin && grammar.understand(&g.text).is_ok() {
-            return g.text.clone();
-        }
-    }
-    heard.text.clone()
-}
-
-/// What a spoken command is understood as: its [`command_words`] through the grammar, with any slot those
-/// words lost filled from the free transcript ([`Grammar::fill_from`]).
+/// What a spoken command is understood as, and from which words: the free transcript when the grammar
+/// understands it outright, else the grammar's likeliest sentence when the recogniser found it nearly as likely as
+/// what it heard freely, else the free transcript (which then gets "not understood" and the closest command). A
+/// slot the chosen words lost is filled from the free transcript ([`Grammar::fill_from`]).
 pub fn understand_heard(grammar: &Grammar, heard: &Heard) -> (String, Understanding) {
     understand_heard_with(grammar, heard, GUIDE_MARGIN)
 }
@@ -66,16 +45,21 @@ pub fn understand_heard_with(
     heard: &Heard,
     margin: f32,
 ) -> (String, Understanding) {
-    let words = command_words_with(grammar, heard, margin);
-    let understood = grammar.understand(&words).map(|mut u| {
+    let free = grammar.understand(&heard.text);
+    let sure = free.as_ref().is_ok_and(|u| u.score >= SURE);
+    let guided = heard
+        .guided
+        .as_ref()
+        .filter(|g| !sure && g.logprob >= heard.logprob - margin)
+        .map(|g| (g.text.clone(), grammar.understand(&g.text)))
+        .filter(|(_, u)| u.is_ok());
+    let (words, understood) = guided.unwrap_or_else(|| (heard.text.clone(), free));
+    let understood = understood.map(|mut u| {
         grammar.fill_from(&mut u, &heard.text);
         u
     });
     (words, understood)
 }
-
-/// The grammar's verdict: understood, or not (with the closest command, if any came near).
-pub type Understanding = Result<Understood, Option<Understood>>;
 
 /// One command and its answer.
 #[derive(Debug, Clone, serde::Serialize)]

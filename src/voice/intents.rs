@@ -82,6 +82,9 @@ pub struct Understood {
     pub sentence: String,
 }
 
+/// The grammar's verdict: understood, or not (with the closest command, if any came near).
+pub type Understanding = Result<Understood, Option<Understood>>;
+
 /// Lower case words, punctuation dropped, numbers in words made digits.
 pub fn normalize(text: &str) -> Vec<String> {
     let words: Vec<String> = text
@@ -216,7 +219,7 @@ impl Grammar {
 
     /// The best match for `text`: `Ok` when it clears [`THRESHOLD`], else
     /// `Err` with the closest command (if any sentence came near at all).
-    pub fn understand(&self, text: &str) -> Result<Understood, Option<Understood>> {
+    pub fn understand(&self, text: &str) -> Understanding {
         let heard = normalize(text);
         if heard.is_empty() {
             return Err(None);

@@ -23,7 +23,7 @@ pub mod testset;
 
 pub use answers::{answer, Answer};
 pub use desk::{Desk, Exchange, Spoke};
-pub use intents::{Grammar, Understood, THRESHOLD};
+pub use intents::{Grammar, Understanding, Understood, THRESHOLD};
 
 #[derive(Debug, thiserror::Error)]
 pub enum VoiceError {

@@ -35,8 +35,7 @@ pub struct Outcome {
     pub logprob: f32,
     /// The grammar's likeliest sentence, when the recogniser found one.
     pub guided: Option<crate::inference::speech::Guess>,
-    /// What the command was understood from ([`super::desk::command_words`]; slots it lost come from the free
-    /// transcript).
+    /// What the command was understood from ([`super::desk::understand_heard`]).
     pub understood_from: String,
     pub intent: Option<String>,
     pub slots: BTreeMap<String, String>,
